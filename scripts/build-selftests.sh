@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Builds the test programs that run inside the VM, statically, into
+# build/selftests/: upstream's ksm_tests and ksm_functional_tests from the
+# unpacked tree, unmodified, and our own kselftests from
+# tools/testing/selftests/mm/ of this repository. The list of ours goes to
+# build/selftests/our-tests. A program is rebuilt only when a source changed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+SELF=$BUILD/selftests
+HDR=$BUILD/headers
+UP=$PRISTINE/tools/testing/selftests/mm
+OURS=$TOP/tools/testing/selftests/mm
+mkdir -p "$SELF"
+
+# UAPI headers; the same for both variants (we add no user ABI).
+if [ ! -f "$HDR/usr/include/linux/mman.h" ]; then
+	log "build-selftests: installing UAPI headers"
+	make -s -C "$PRISTINE" O="$HDR" headers_install INSTALL_HDR_PATH="$HDR/usr" >/dev/null
+fi
+
+CFLAGS=(-static -O2 -isystem "$HDR/usr/include" -I"$PRISTINE"
+	-I"$PRISTINE/tools/include" -I"$PRISTINE/tools/testing/selftests"
+	-I"$UP")
+
+# build OUT WARN SRC... : compiles when OUT is missing or older than a
+# source. WARN is the warning policy (-w for upstream's code, which is not
+# ours to fix; all warnings as errors for ours).
+build() {
+	local out=$1 warn=$2 src
+	shift 2
+	for src in "$@"; do
+		if [ ! -f "$out" ] || [ "$src" -nt "$out" ]; then
+			gcc "${CFLAGS[@]}" $warn -o "$out" "$@" -lnuma -lm -lpthread ||
+				die "building $(basename "$out") failed"
+			return
+		fi
+	done
+}
+
+build "$SELF/ksm_tests" -w "$UP/ksm_tests.c" "$UP/vm_util.c" "$UP/thp_settings.c"
+build "$SELF/ksm_functional_tests" -w "$UP/ksm_functional_tests.c" \
+	"$UP/vm_util.c" "$UP/thp_settings.c"
+
+: >"$SELF/our-tests"
+for src in "$OURS"/ksm_*.c; do
+	[ -e "$src" ] || continue
+	name=$(basename "$src" .c)
+	build "$SELF/$name" "-Wall -Wextra -Werror" "$src" "$UP/vm_util.c" "$UP/thp_settings.c" \
+		$(ls "$OURS"/lib/*.c 2>/dev/null)
+	echo "$name" >>"$SELF/our-tests"
+done

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The whole test suite: builds the kernel of $VARIANT and the test programs,
+# boots the kernel in QEMU with two NUMA nodes, runs KUnit (at boot), the
+# upstream KSM kselftests and ours, and prints one line per case followed by
+# 'N passed, N failed, N skipped'. Exits non-zero on any failure.
+#
+#   VARIANT=stock   run against upstream KSM (expected-failures is ignored)
+#   SUITE=NAME      run one suite only: kunit, ksm_tests,
+#                   ksm_functional_tests or one of ours (e.g. ksm_knobs)
+#   VM_TIMEOUT=S    watchdog for the whole VM (default 1500)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+start=$(date +%s)
+"$TOP/scripts/install-deps.sh"
+"$TOP/scripts/build-kernel.sh"
+"$TOP/scripts/build-selftests.sh"
+
+mkdir -p "$LOGS"
+plan=$LOGS/plan
+cp "$TOP/scripts/vm/check-plan.sh" "$plan"
+if [ -n "${SUITE:-}" ]; then
+	# Keep the prologue and only the cases of the chosen suite.
+	awk -v s="$SUITE" '
+		/^run_case / { if ($3 == s || index($3, s "/") == 1) print; next }
+		/^for t in/ { print "for t in " s "; do"; next }
+		{ print }' "$TOP/scripts/vm/check-plan.sh" >"$plan"
+	[ "$SUITE" = kunit ] && sed -i '/^for t in/,/^done/d' "$plan"
+fi
+
+initrd=$BUILD/initramfs-check.cpio
+sel=$BUILD/selftests
+ours=()
+for t in $(cat "$sel/our-tests"); do
+	ours+=("$sel/$t")
+done
+"$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$TOP/scripts/vm/ktest-lib.sh" \
+	"$sel/ksm_tests" "$sel/ksm_functional_tests" "$sel/our-tests" "${ours[@]}"
+
+append=
+[ "${SUITE:-kunit}" = kunit ] || append="kunit.enable=0"
+vm_rc=0
+"$TOP/scripts/vm-run.sh" --initrd "$initrd" --numa --mem "${VM_MEM:-2048}" \
+	--timeout "${VM_TIMEOUT:-1500}" --append "$append" --out "$LOGS" || vm_rc=$?
+
+xfail=()
+[ "$VARIANT" = ours ] && xfail=(--xfail "$TOP/expected-failures")
+prefix=
+[ "$KFLAVOUR" != "$VARIANT" ] && prefix=debug:
+tally=$LOGS/tally
+: >"$tally"
+report_rc=0
+python3 "$TOP/scripts/ktest_report.py" --results "$LOGS/results.log" \
+	--console "$LOGS/console.log" --tally "$tally" --prefix "$prefix" \
+	"${xfail[@]}" || report_rc=$?
+if [ $report_rc -gt 1 ] || [ ! -s "$tally" ]; then
+	echo "FAIL ${prefix}harness/report (the result parser failed with $report_rc)"
+	echo FAIL >>"$tally"
+fi
+if [ $vm_rc -ne 0 ]; then
+	echo "FAIL ${prefix}vm/run (exit $vm_rc: $( [ $vm_rc -eq 124 ] &&
+		echo 'hung, killed by the watchdog' || echo 'qemu failed'); console: $LOGS/console.log)"
+	echo FAIL >>"$tally"
+fi
+
+passed=$(grep -cx PASS "$tally" || true)
+failed=$(grep -cx FAIL "$tally" || true)
+skipped=$(grep -cxE 'SKIP|XFAIL' "$tally" || true)
+log "check: $KFLAVOUR done in $(($(date +%s) - start)) s; logs in $LOGS"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

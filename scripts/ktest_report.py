@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turns one test VM's logs into the harness's result lines.
+
+Reads the plan's output (results.log: blocks between '##KSMT BEGIN' and
+'##KSMT END' markers), KUnit's KTAP on the kernel console (console.log) and
+the console itself for kernel error reports. Prints one line per case:
+
+    PASS suite/case
+    FAIL suite/case (reason)
+    SKIP suite/case (reason)
+    XFAIL suite/case (reason)
+
+and exits 1 if any case failed. Cases listed in the expected-failures file
+are reported as XFAIL when they fail and as FAIL when they pass, so the list
+stays true. Each status is also appended to --tally, from which check.sh
+prints the summary line over all runs.
+"""
+
+import argparse
+import re
+import sys
+
+BEGIN = re.compile(r'^##KSMT BEGIN (\S+) (rc|tap)\s*$')
+END = re.compile(r'^##KSMT END (\S+) rc=(\d+)\s*$')
+TAP = re.compile(r'^(not ok|ok)\s+\d+\s*-?\s*(.*?)\s*$')
+RUN = re.compile(r'^#\s*\[RUN\]\s*(\S+)')
+KSFT_SKIP = 4
+TIMEOUT_RCS = (124, 137, 143)
+
+# Kernel reports that fail a run whatever the tests said.
+BADNESS = re.compile(
+    r'(BUG: |Oops|WARNING: |------------\[ cut here \]|Kernel panic|'
+    r'general protection fault|KASAN|UBSAN|possible circular locking|'
+    r'possible recursive locking|inconsistent lock state|'
+    r'suspicious RCU usage|rcu: INFO|self-detected stall|'
+    r'hung_task|soft lockup|list_add corruption|list_del corruption|'
+    r'Bad page|bad pte|Bad rss-counter)')
+
+
+def case_name(text):
+    """A TAP description turned into a case name."""
+    text = re.sub(r'#.*$', '', text).strip()
+    return re.sub(r'[^A-Za-z0-9_.:+-]+', '_', text).strip('_') or 'unnamed'
+
+
+def tap_result(full, ok, desc):
+    skip = re.search(r'#\s*SKIP\b:?\s*(.*)$', desc, re.I)
+    if skip:
+        return full, 'SKIP', skip.group(1).strip() or 'skipped'
+    if ok:
+        return full, 'PASS', ''
+    return full, 'FAIL', re.sub(r'#.*$', '', desc).strip() or 'failed'
+
+
+def parse_tap(suite, lines):
+    """Yields (suite/case, status, reason) from kselftest TAP output.
+
+    ksm_functional_tests announces each case with '# [RUN] name' and reports
+    it with a description; the announced name wins when there is one. A
+    forked child may announce and report a case of its own before its
+    parent reports, so announcements are matched like brackets, and a case
+    reported twice is reported once, with its worst status.
+    """
+    announced, seen, order = [], {}, []
+    rank = {'FAIL': 2, 'SKIP': 1, 'PASS': 0}
+    for line in lines:
+        m = RUN.match(line.strip())
+        if m:
+            announced.append(m.group(1))
+            continue
+        m = TAP.match(line)
+        if not m:
+            continue
+        name = announced.pop() if announced else case_name(m.group(2))
+        result = tap_result(f'{suite}/{name}', m.group(1) == 'ok', m.group(2))
+        if name not in seen:
+            order.append(name)
+            seen[name] = result
+        elif rank[result[1]] > rank[seen[name][1]]:
+            seen[name] = result
+    for name in order:
+        yield seen[name]
+
+
+def last_words(block):
+    for line in reversed(block):
+        if line.strip():
+            return line.strip()[:160]
+    return ''
+
+
+def finish_block(name, kind, block, rc):
+    if rc in TIMEOUT_RCS:
+        case = name if kind == 'rc' else f'{name}/timeout'
+        yield case, 'FAIL', f'killed by the per-case timeout (rc={rc})'
+        return
+    if kind == 'rc':
+        if rc == 0:
+            yield name, 'PASS', ''
+        elif rc == KSFT_SKIP:
+            yield name, 'SKIP', last_words(block) or 'skipped'
+        else:
+            yield name, 'FAIL', f'exit {rc}: {last_words(block)}'
+        return
+    cases = list(parse_tap(name, block))
+    yield from cases
+    if not cases:
+        status = 'SKIP' if rc == KSFT_SKIP else 'FAIL'
+        yield name, status, f'no TAP results (exit {rc}): {last_words(block)}'
+    elif rc not in (0, KSFT_SKIP) and all(s != 'FAIL' for _, s, _ in cases):
+        yield f'{name}/exit', 'FAIL', f'exit {rc} with no failed case'
+
+
+def parse_results(lines):
+    """Yields results of the plan, one per case, from results.log."""
+    block, name, kind = None, None, None
+    for line in lines:
+        m = BEGIN.match(line)
+        if m:
+            block, name, kind = [], m.group(1), m.group(2)
+            continue
+        m = END.match(line)
+        if m and block is not None and m.group(1) == name:
+            yield from finish_block(name, kind, block, int(m.group(2)))
+            block = None
+            continue
+        if block is not None:
+            block.append(line)
+    if block is not None:
+        yield name, 'FAIL', 'did not finish (VM died or was killed)'
+    if not any(line.startswith('##KSMT DONE') for line in lines):
+        yield 'vm/plan', 'FAIL', 'the test plan did not complete'
+
+
+def parse_kunit(lines):
+    """Yields KUnit results from the console as kunit:suite/case.
+
+    KTAP nests by four spaces: '# Subtest: suite' opens a suite at some
+    depth, and the result lines at that depth are its cases. Suite summary
+    lines (depth 0) are not cases.
+    """
+    suites = {}
+    for raw in lines:
+        line = raw.rstrip()
+        text = line.lstrip(' ')
+        depth = (len(line) - len(text)) // 4
+        m = re.match(r'^# Subtest: (\S+)', text)
+        if m:
+            suites[depth] = m.group(1)
+            for d in [d for d in suites if d > depth]:
+                del suites[d]
+            continue
+        m = TAP.match(text)
+        if not m or depth == 0 or depth not in suites:
+            continue
+        path = '/'.join(suites[d] for d in sorted(suites) if d <= depth)
+        name = re.sub(r'\s*#.*$', '', m.group(2))
+        yield tap_result(f'kunit:{path}/{name}', m.group(1) == 'ok',
+                         m.group(2))
+
+
+def console_badness(lines):
+    hits = [line.strip() for line in lines if BADNESS.search(line)]
+    if hits:
+        yield 'kernel/console', 'FAIL', \
+            f'{len(hits)} report(s), first: {hits[0][:160]}'
+    else:
+        yield 'kernel/console', 'PASS', ''
+
+
+def load_xfail(path):
+    xfail = {}
+    if not path:
+        return xfail
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith('#'):
+                continue
+            case, _, reason = line.partition(' ')
+            xfail[case] = reason.strip() or 'listed in expected-failures'
+    return xfail
+
+
+def read_lines(path):
+    try:
+        with open(path, errors='replace') as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--results', required=True)
+    ap.add_argument('--console', required=True)
+    ap.add_argument('--xfail', help='expected-failures file')
+    ap.add_argument('--prefix', default='', help='e.g. "debug:"')
+    ap.add_argument('--tally', required=True, help='file to append statuses to')
+    args = ap.parse_args()
+
+    console = read_lines(args.console)
+    results = list(parse_kunit(console))
+    results += list(parse_results(read_lines(args.results)))
+    results += list(console_badness(console))
+    xfail = load_xfail(args.xfail)
+
+    failed = 0
+    with open(args.tally, 'a') as tally:
+        for case, status, reason in results:
+            if case in xfail:
+                if status == 'FAIL':
+                    status, reason = 'XFAIL', xfail[case]
+                elif status == 'PASS':
+                    status = 'FAIL'
+                    reason = 'unexpectedly passed: remove it from expected-failures'
+            failed += status == 'FAIL'
+            line = f'{status} {args.prefix}{case}'
+            print(f'{line} ({reason})' if reason else line, flush=True)
+            tally.write(status + '\n')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

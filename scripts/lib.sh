@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Paths and small helpers shared by the harness scripts. Sourced, not run.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+VARIANT=${VARIANT:-ours}
+TARBALL=${TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+PRISTINE=$BUILD/src/linux-source-6.12
+
+case "$VARIANT" in
+ours)	TREE=$BUILD/tree-ours ;;
+stock)	TREE=$PRISTINE ;;
+*)	echo "VARIANT must be 'ours' or 'stock', not '$VARIANT'" >&2; exit 2 ;;
+esac
+# DEBUG=1 selects the debug kernel (KASAN, lockdep, DEBUG_VM, ...).
+if [ "${DEBUG:-0}" != 0 ]; then
+	KFLAVOUR=$VARIANT-debug
+else
+	KFLAVOUR=$VARIANT
+fi
+KOUT=$BUILD/out-$KFLAVOUR
+LOGS=$BUILD/logs/$KFLAVOUR
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Replace $2 by $1 only when the content differs: unchanged files keep
+# their timestamps, so kbuild rebuilds only what really changed. The
+# rename also breaks any hard link into the pristine tree.
+install_if_changed() {
+	local src=$1 dst=$2
+	cmp -s "$src" "$dst" && return 0
+	mkdir -p "$(dirname "$dst")"
+	cp "$src" "$dst.tmp.$$"
+	mv -f "$dst.tmp.$$" "$dst"
+}

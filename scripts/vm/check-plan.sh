@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The test plan of 'make check', run by /init inside the VM (two NUMA nodes).
+# KUnit has already run at boot; its results are on the kernel console.
+. /tests/ktest-lib.sh
+cd /tests
+T=${KSMT_CASE_SECONDS:-180}
+
+echo "kernel: $(uname -r)"
+echo "ksm sysfs: $(ls /sys/kernel/mm/ksm 2>/dev/null | tr '\n' ' ')"
+
+# Upstream kselftests, unmodified: every ksm_tests mode of 6.12's
+# run_vmtests.sh, plus -D and -C, then ksm_functional_tests.
+ksm_reset
+run_case rc ksm_tests/H-s100 $T ./ksm_tests -H -s 100
+run_case rc ksm_tests/P-s100 $T ./ksm_tests -P -s 100
+run_case rc ksm_tests/M-p10 $T ./ksm_tests -M -p 10
+run_case rc ksm_tests/U $T ./ksm_tests -U
+run_case rc ksm_tests/Z-p10-z0 $T ./ksm_tests -Z -p 10 -z 0
+run_case rc ksm_tests/Z-p10-z1 $T ./ksm_tests -Z -p 10 -z 1
+run_case rc ksm_tests/N-m1 $T ./ksm_tests -N -m 1
+run_case rc ksm_tests/N-m0 $T ./ksm_tests -N -m 0
+run_case rc ksm_tests/D-s100 $T ./ksm_tests -D -s 100
+run_case rc ksm_tests/C $T ./ksm_tests -C
+ksm_reset
+run_case tap ksm_functional_tests $T ./ksm_functional_tests
+
+# Our own kselftests (tools/testing/selftests/mm/ of this repository).
+for t in $(cat /tests/our-tests 2>/dev/null); do
+	ksm_reset
+	run_case tap "$t" $T "./$t"
+done
+ksm_reset
