@@ -26,8 +26,13 @@ unpack_pristine() {
 
 # Every overlay file of the repository, relative to its top.
 overlay_files() {
-	(cd "$TOP" && find mm include Documentation tools -type f \
-		! -name '*.o' ! -name '*.cmd' 2>/dev/null | LC_ALL=C sort)
+	local dirs=() d
+	for d in mm include Documentation tools; do
+		[ -d "$TOP/$d" ] && dirs+=("$d")
+	done
+	[ ${#dirs[@]} -gt 0 ] || return 0
+	(cd "$TOP" && find "${dirs[@]}" -type f ! -name '*.o' ! -name '*.cmd' |
+		LC_ALL=C sort)
 }
 
 # Files the hook diffs touch, relative to the tree.

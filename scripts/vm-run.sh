@@ -40,7 +40,7 @@ done
 [ -f "$initrd" ] || die "no initramfs at $initrd"
 mkdir -p "$out"
 
-cmdline="console=ttyS0 panic=-1 oops=panic loglevel=6 $append"
+cmdline="console=ttyS0 panic=-1 oops=panic loglevel=7 $append"
 [ "$numa" = 1 ] && cmdline="$cmdline numa=fake=2"
 [ "$hostfs" = 1 ] && cmdline="$cmdline ksmtest.hostfs"
 

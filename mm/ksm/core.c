@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM core: global state, object caches, page checksums, the ksmd thread
+ * and initialization.
+ */
+
+#define pr_fmt(fmt) "ksm: " fmt
+
+#include <linux/freezer.h>
+#include <linux/highmem.h>
+#include <linux/init.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/xxhash.h>
+
+#include "internal.h"
+
+struct ksm_knobs ksm_knobs = {
+	.pages_to_scan = 100,
+	.sleep_millisecs = 20,
+	.run = IS_ENABLED(CONFIG_SYSFS) ? KSM_RUN_STOP : KSM_RUN_MERGE,
+	.max_page_sharing = 256,
+	.merge_across_nodes = true,
+	.prune_millisecs = 2000,
+};
+struct ksm_counters ksm_count;
+struct ksm_cursor ksm_cursor;
+DEFINE_MUTEX(ksm_lock);
+DECLARE_WAIT_QUEUE_HEAD(ksm_thread_wait);
+atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);
+u64 ksm_zero_checksum __read_mostly;
+
+static struct kmem_cache *ksm_item_cache __ro_after_init;
+static struct kmem_cache *ksm_node_cache __ro_after_init;
+static struct kmem_cache *ksm_slot_cache __ro_after_init;
+
+/**
+ * ksm_item_alloc() - allocate the tracking item of one address of an mm
+ * @mm: the mm
+ * @addr: the page address
+ *
+ * Return: the item, or NULL when memory is short (ksmd then skips a page).
+ */
+struct ksm_item *ksm_item_alloc(struct mm_struct *mm, unsigned long addr)
+{
+	struct ksm_item *item;
+
+	item = kmem_cache_zalloc(ksm_item_cache, GFP_KERNEL | __GFP_NORETRY |
+				 __GFP_NOWARN);
+	if (!item)
+		return NULL;
+	item->mm = mm;
+	item->addr_flags = addr;
+	ksm_count.items++;
+	mm->ksm_rmap_items++;
+	return item;
+}
+
+/**
+ * ksm_item_free() - free a tracking item that is in no tree and no list
+ * @item: the item
+ */
+void ksm_item_free(struct ksm_item *item)
+{
+	ksm_count.items--;
+	item->mm->ksm_rmap_items--;
+	kmem_cache_free(ksm_item_cache, item);
+}
+
+/**
+ * ksm_node_alloc() - allocate a zeroed stable node
+ *
+ * Return: the node, or NULL when memory is short.
+ */
+struct ksm_stable_node *ksm_node_alloc(void)
+{
+	struct ksm_stable_node *node;
+
+	node = kmem_cache_zalloc(ksm_node_cache, GFP_KERNEL | __GFP_NORETRY |
+				 __GFP_NOWARN);
+	if (node) {
+		INIT_HLIST_HEAD(&node->sharers);
+		ksm_count.stable_nodes++;
+	}
+	return node;
+}
+
+/**
+ * ksm_node_free() - free a stable node that is in no tree and has no sharers
+ * @node: the node
+ */
+void ksm_node_free(struct ksm_stable_node *node)
+{
+	VM_WARN_ON_ONCE(!hlist_empty(&node->sharers));
+	ksm_count.stable_nodes--;
+	kmem_cache_free(ksm_node_cache, node);
+}
+
+/**
+ * ksm_slot_alloc() - allocate a zeroed mm slot
+ *
+ * Return: the slot, or NULL when memory is short.
+ */
+struct ksm_slot *ksm_slot_alloc(void)
+{
+	return kmem_cache_zalloc(ksm_slot_cache, GFP_KERNEL);
+}
+
+/**
+ * ksm_slot_free() - free an mm slot that is on no list
+ * @slot: the slot
+ */
+void ksm_slot_free(struct ksm_slot *slot)
+{
+	kmem_cache_free(ksm_slot_cache, slot);
+}
+
+/**
+ * ksm_page_checksum() - the 64-bit xxhash of a page's content
+ * @page: the page
+ *
+ * Return: the checksum, the key of both trees.
+ */
+u64 ksm_page_checksum(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+	u64 sum = xxh64(addr, PAGE_SIZE, 0);
+
+	kunmap_local(addr);
+	return sum;
+}
+
+/**
+ * ksm_run_allowed() - whether ksmd should merge now
+ *
+ * Return: true when run is 1 and memory offlining is not in progress.
+ */
+bool ksm_run_allowed(void)
+{
+	return READ_ONCE(ksm_knobs.run) == KSM_RUN_MERGE;
+}
+
+static unsigned int ksm_sleep_gen;
+
+/**
+ * ksm_wake_sleeper() - end ksmd's current sleep between batches early
+ */
+void ksm_wake_sleeper(void)
+{
+	WRITE_ONCE(ksm_sleep_gen, ksm_sleep_gen + 1);
+	wake_up_interruptible(&ksm_thread_wait);
+}
+
+static bool ksmd_has_work(void)
+{
+	return ksm_run_allowed() && !list_empty(&ksm_slot_list);
+}
+
+/* Stale nodes are pruned as lookups meet them; this sweeps the rest. */
+static void ksmd_prune(unsigned long *next_prune)
+{
+	unsigned int ms = READ_ONCE(ksm_knobs.prune_millisecs);
+
+	if (time_before(jiffies, *next_prune))
+		return;
+	ksm_prune_all_stale(0, ULONG_MAX);
+	*next_prune = jiffies + msecs_to_jiffies(ms);
+}
+
+static void ksmd_sleep(void)
+{
+	unsigned int ms = READ_ONCE(ksm_knobs.sleep_millisecs);
+	unsigned int gen = READ_ONCE(ksm_sleep_gen);
+
+	if (!ms) {
+		cond_resched();
+		return;
+	}
+	wait_event_freezable_timeout(ksm_thread_wait,
+				     kthread_should_stop() ||
+				     READ_ONCE(ksm_sleep_gen) != gen,
+				     msecs_to_jiffies(ms));
+}
+
+static int ksmd(void *unused)
+{
+	unsigned long next_prune = jiffies;
+
+	set_freezable();
+	set_user_nice(current, 5);
+
+	while (!kthread_should_stop()) {
+		mutex_lock(&ksm_lock);
+		if (ksmd_has_work()) {
+			ksm_scan_pages(READ_ONCE(ksm_knobs.pages_to_scan));
+			ksmd_prune(&next_prune);
+		}
+		mutex_unlock(&ksm_lock);
+
+		if (ksmd_has_work()) {
+			ksmd_sleep();
+			try_to_freeze();
+		} else {
+			wait_event_freezable(ksm_thread_wait,
+					     ksmd_has_work() ||
+					     kthread_should_stop());
+		}
+	}
+	return 0;
+}
+
+static int __init ksm_caches_init(void)
+{
+	ksm_item_cache = KMEM_CACHE(ksm_item, 0);
+	ksm_node_cache = KMEM_CACHE(ksm_stable_node, 0);
+	ksm_slot_cache = KMEM_CACHE(ksm_slot, 0);
+	if (ksm_item_cache && ksm_node_cache && ksm_slot_cache)
+		return 0;
+	kmem_cache_destroy(ksm_item_cache);
+	kmem_cache_destroy(ksm_node_cache);
+	kmem_cache_destroy(ksm_slot_cache);
+	return -ENOMEM;
+}
+
+static int __init ksm_init(void)
+{
+	struct task_struct *thread;
+	int err;
+
+	ksm_zero_checksum = ksm_page_checksum(ZERO_PAGE(0));
+	err = ksm_caches_init();
+	if (err)
+		return err;
+	err = ksm_trees_init();
+	if (err)
+		return err;
+	thread = kthread_run(ksmd, NULL, "ksmd");
+	if (IS_ERR(thread)) {
+		pr_err("cannot start ksmd\n");
+		return PTR_ERR(thread);
+	}
+	err = ksm_sysfs_init();
+	if (err) {
+		pr_err("cannot register sysfs files\n");
+		kthread_stop(thread);
+		return err;
+	}
+	return ksm_hotplug_init();
+}
+subsys_initcall(ksm_init);

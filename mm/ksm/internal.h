@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KSM internals: the data model shared by the files of mm/ksm/.
+ *
+ * mm slot      one per registered mm; holds the tracking items of that mm
+ *              in ascending address order, and an mm_count reference.
+ * item         one per (mm, address) ksmd has seen mapped; remembers the
+ *              checksum of the page and is either in an unstable tree, a
+ *              sharer of a stable node, or neither.
+ * stable node  one per KSM page; its sharers list is the reverse map.
+ *
+ * Both trees are ordered by the 64-bit xxhash of the page first and by the
+ * content second. A stable node's key never changes (KSM pages are
+ * write-protected); an unstable item's key is the checksum it had when it
+ * was inserted, so a page that changes afterwards cannot disorder the tree.
+ *
+ * Locking: ksm_lock (a mutex) serializes everything that changes trees,
+ * nodes, items or the scan cursor: ksmd, run=2, knob changes and memory
+ * offlining. It nests outside mmap_lock. The sharers list of a stable node
+ * is changed only with the KSM folio locked (rmap walkers hold that lock),
+ * or once no folio points at the node any more. ksm_slot_lock (a spinlock)
+ * protects the list and hash of mm slots, which __ksm_enter() and
+ * __ksm_exit() change without ksm_lock.
+ */
+#ifndef _MM_KSM_INTERNAL_H
+#define _MM_KSM_INTERNAL_H
+
+#include <linux/ksm.h>
+#include <linux/mutex.h>
+#include <linux/rbtree.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include "../mm_slot.h"
+
+/* Values of the run knob; KSM_RUN_OFFLINE is or-ed in while offlining. */
+#define KSM_RUN_STOP		0
+#define KSM_RUN_MERGE		1
+#define KSM_RUN_UNMERGE		2
+#define KSM_RUN_OFFLINE		4
+
+/* Low bits of ksm_item.addr_flags; the page address uses the rest. */
+#define KSM_ITEM_STABLE		BIT(0)	/* sharer of ->node */
+#define KSM_ITEM_UNSTABLE	BIT(1)	/* in the unstable tree of ->gen */
+#define KSM_ITEM_HASHED		BIT(2)	/* ->checksum is valid */
+#define KSM_ITEM_GEN_SHIFT	4
+#define KSM_ITEM_GEN_MASK	(0xffUL << KSM_ITEM_GEN_SHIFT)
+
+struct ksm_stable_node;
+
+/**
+ * struct ksm_item - what ksmd knows about one mapped address of one mm
+ * @next: the item of the same mm at the next higher address
+ * @mm: the mm the address belongs to
+ * @addr_flags: page address, KSM_ITEM_* flags and the generation of the
+ *	unstable tree the item was inserted in
+ * @anon_vma: (stable) anon_vma under which the rmap walk finds the mapping
+ * @nid: (unstable) index of the unstable tree the item is in
+ * @checksum: xxhash64 of the page when it was last scanned
+ * @unstable: (unstable) node in the unstable tree
+ * @node: (stable) the stable node of the KSM page mapped here
+ * @sharer: (stable) entry in @node's sharers list
+ */
+struct ksm_item {
+	struct ksm_item *next;
+	struct mm_struct *mm;
+	unsigned long addr_flags;
+	union {
+		struct anon_vma *anon_vma;
+		int nid;
+	};
+	u64 checksum;
+	union {
+		struct rb_node unstable;
+		struct {
+			struct ksm_stable_node *node;
+			struct hlist_node sharer;
+		};
+	};
+};
+
+/**
+ * struct ksm_stable_node - one KSM page
+ * @tree: node in the stable tree
+ * @sharers: the items that map the page: the reverse map
+ * @kpfn: page frame of the KSM page; follows it through migration
+ * @checksum: xxhash64 of the (unchangeable) content
+ * @nr_sharers: length of @sharers, checked against max_page_sharing
+ * @nid: index of the stable tree the node is in
+ */
+struct ksm_stable_node {
+	struct rb_node tree;
+	struct hlist_head sharers;
+	unsigned long kpfn;
+	u64 checksum;
+	unsigned int nr_sharers;
+	int nid;
+};
+
+/**
+ * struct ksm_page - a page ksmd holds a reference on, and its folio
+ * @page: the page mapped at the address being scanned
+ * @folio: its folio (changes when a huge folio is split)
+ */
+struct ksm_page {
+	struct page *page;
+	struct folio *folio;
+};
+
+/**
+ * struct ksm_slot - an mm registered with KSM
+ * @base: hash and list linkage, and the mm (held with mmgrab)
+ * @items: tracking items of the mm, ascending address
+ */
+struct ksm_slot {
+	struct mm_slot base;
+	struct ksm_item *items;
+};
+
+/**
+ * struct ksm_trees - the stable and unstable tree of one merge domain
+ * @stable: KSM pages, by checksum then content
+ * @unstable: candidate pages of the current full scan, by checksum
+ */
+struct ksm_trees {
+	struct rb_root stable;
+	struct rb_root unstable;
+};
+
+/* Tunables (sysfs.c validates; ksmd reads them with READ_ONCE). */
+struct ksm_knobs {
+	unsigned int pages_to_scan;
+	unsigned int sleep_millisecs;
+	unsigned long run;
+	bool use_zero_pages;
+	unsigned int max_page_sharing;
+	bool merge_across_nodes;
+	unsigned int prune_millisecs;
+};
+
+/* Counters, written under ksm_lock, read locklessly by sysfs. */
+struct ksm_counters {
+	unsigned long pages_scanned;
+	unsigned long pages_shared;
+	unsigned long pages_sharing;
+	unsigned long pages_unshared;
+	unsigned long items;
+	unsigned long stable_nodes;
+	unsigned long full_scans;
+	unsigned long dup_nodes;
+};
+
+/* Where ksmd is: which slot, which address, which item comes next. */
+struct ksm_cursor {
+	struct ksm_slot *slot;
+	unsigned long addr;
+	struct ksm_item **link;
+	unsigned int gen;
+};
+
+extern struct ksm_knobs ksm_knobs;
+extern struct ksm_counters ksm_count;
+extern struct ksm_cursor ksm_cursor;
+extern struct mutex ksm_lock;
+extern spinlock_t ksm_slot_lock;
+extern struct list_head ksm_slot_list;
+extern wait_queue_head_t ksm_thread_wait;
+extern u64 ksm_zero_checksum;
+
+/* core.c */
+struct ksm_item *ksm_item_alloc(struct mm_struct *mm, unsigned long addr);
+void ksm_item_free(struct ksm_item *item);
+struct ksm_stable_node *ksm_node_alloc(void);
+void ksm_node_free(struct ksm_stable_node *node);
+struct ksm_slot *ksm_slot_alloc(void);
+void ksm_slot_free(struct ksm_slot *slot);
+bool ksm_run_allowed(void);
+void ksm_wake_sleeper(void);
+u64 ksm_page_checksum(struct page *page);
+
+/* slots.c */
+struct ksm_slot *ksm_slot_first(void);
+struct ksm_slot *ksm_slot_next(struct ksm_slot *slot);
+void ksm_slot_release(struct ksm_slot *slot);
+bool ksm_vma_mergeable(struct vm_area_struct *vma);
+
+/* scan.c */
+void ksm_scan_pages(unsigned int budget);
+struct ksm_slot *ksm_cursor_first(void);
+struct ksm_slot *ksm_cursor_next(bool release);
+void ksm_cursor_reset(void);
+void ksm_scan_restart(void);
+void ksm_slot_drop_items(struct ksm_slot *slot);
+void ksm_item_forget(struct ksm_item *item);
+
+/* tree.c */
+static inline unsigned long ksm_item_addr(const struct ksm_item *item)
+{
+	return item->addr_flags & PAGE_MASK;
+}
+
+static inline unsigned int ksm_item_gen(const struct ksm_item *item)
+{
+	return (item->addr_flags & KSM_ITEM_GEN_MASK) >> KSM_ITEM_GEN_SHIFT;
+}
+
+static inline bool ksm_item_in_unstable(const struct ksm_item *item,
+					unsigned int gen)
+{
+	return (item->addr_flags & KSM_ITEM_UNSTABLE) &&
+	       ksm_item_gen(item) == (gen & 0xff);
+}
+
+/**
+ * typedef ksm_content_cmp_t - orders two pages of equal checksum
+ * @node: the stable node met in the tree
+ * @arg: what the caller is looking for
+ *
+ * Return: <0, 0 or >0 as memcmp(), or KSM_CMP_STALE if @node has lost its
+ * page (the caller then prunes it and looks again).
+ */
+typedef int (*ksm_content_cmp_t)(struct ksm_stable_node *node, void *arg);
+#define KSM_CMP_STALE	INT_MIN
+
+struct ksm_trees *ksm_trees_of(int nid);
+int ksm_tree_index(int nid);
+int ksm_tree_count(void);
+int ksm_trees_init(void);
+void ksm_unstable_insert(struct rb_root *root, struct ksm_item *item);
+struct ksm_item *ksm_unstable_first(struct rb_root *root, u64 key);
+struct ksm_item *ksm_unstable_next_equal(struct ksm_item *item);
+void ksm_unstable_erase(struct ksm_item *item);
+void ksm_unstable_reset(void);
+struct ksm_stable_node *ksm_stable_find(struct rb_root *root, u64 key,
+					ksm_content_cmp_t cmp, void *arg,
+					struct rb_node ***linkp,
+					struct rb_node **parentp);
+struct ksm_stable_node *ksm_stable_next_equal(struct ksm_stable_node *node);
+void ksm_stable_link(struct rb_root *root, struct ksm_stable_node *node,
+		     struct rb_node **link, struct rb_node *parent);
+void ksm_stable_insert(struct rb_root *root, struct ksm_stable_node *node,
+		       ksm_content_cmp_t cmp, void *arg);
+
+/* node.c */
+struct folio *ksm_node_folio(struct ksm_stable_node *node, bool lock);
+void ksm_node_prune(struct ksm_stable_node *node);
+int ksm_node_retire(struct ksm_stable_node *node);
+void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
+		    struct anon_vma *anon_vma);
+void ksm_sharer_del(struct ksm_item *item);
+void ksm_item_unlink_stable(struct ksm_item *item);
+int ksm_prune_all_stale(unsigned long start_pfn, unsigned long end_pfn);
+int ksm_retire_all_nodes(void);
+bool ksm_no_stable_nodes(void);
+
+/* merge.c */
+void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
+		    struct ksm_page *pg);
+
+/* unmerge.c */
+int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end);
+int ksm_unmerge_all(void);
+
+/* rmap.c */
+static inline struct ksm_stable_node *ksm_folio_node(struct folio *folio)
+{
+	unsigned long mapping = (unsigned long)READ_ONCE(folio->mapping);
+
+	if ((mapping & PAGE_MAPPING_FLAGS) != PAGE_MAPPING_KSM)
+		return NULL;
+	return (struct ksm_stable_node *)(mapping & ~PAGE_MAPPING_FLAGS);
+}
+
+static inline void ksm_folio_set_node(struct folio *folio,
+				      struct ksm_stable_node *node)
+{
+	unsigned long mapping = node ? (unsigned long)node + PAGE_MAPPING_KSM : 0;
+
+	WRITE_ONCE(folio->mapping, (struct address_space *)mapping);
+}
+
+int ksm_hotplug_init(void);
+
+/* sysfs.c */
+int ksm_sysfs_init(void);
+
+#endif /* _MM_KSM_INTERNAL_H */

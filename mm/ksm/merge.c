@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM merging: what ksmd does with one scanned page. It looks the page up
+ * in the stable tree, then in the unstable tree, and merges it where it
+ * finds its twin, with the page-table surgery that takes: write-protect
+ * the PTE, check the content with the PTE write-protected, then point the
+ * PTE at the shared page (or the zero page) and drop the old one.
+ */
+
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/pagemap.h>
+#include <linux/pagewalk.h>
+#include <linux/rmap.h>
+#include <linux/swap.h>
+
+#include "../internal.h"
+#include "internal.h"
+
+/* Unstable items of equal checksum compared at most, per scanned page. */
+#define KSM_MAX_UNSTABLE_PROBES	8
+
+/**
+ * ksm_page_lock_small() - lock the folio of a scanned page, split if huge
+ * @pg: the page and its folio; we hold a reference on the folio
+ *
+ * KSM pages are always single pages, so a large folio is split first.
+ * The split keeps our reference and the lock on the folio of @pg->page.
+ *
+ * Return: 0 with @pg->folio locked and small, or -EBUSY.
+ */
+static int ksm_page_lock_small(struct ksm_page *pg)
+{
+	if (!folio_trylock(pg->folio))
+		return -EBUSY;
+	if (folio_test_large(pg->folio)) {
+		if (split_huge_page(pg->page)) {
+			folio_unlock(pg->folio);
+			return -EBUSY;
+		}
+		pg->folio = page_folio(pg->page);
+	}
+	if (!folio_test_anon(pg->folio) || folio_test_ksm(pg->folio)) {
+		folio_unlock(pg->folio);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/*
+ * Makes the PTE that maps @pg at @addr read-only and clean, and returns it
+ * in *@orig. Fails if anyone but the page tables, the swap cache and us
+ * holds the page: a GUP pin (DMA, O_DIRECT) could still write to it.
+ */
+static int ksm_wrprotect(struct vm_area_struct *vma, struct ksm_page *pg,
+			 unsigned long addr, pte_t *orig)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, pg->folio, vma, addr, 0);
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	int err = -EFAULT;
+	bool exclusive;
+	pte_t entry;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
+				addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	if (!page_vma_mapped_walk(&pvmw))
+		goto out;
+	if (WARN_ONCE(!pvmw.pte, "ksm: huge mapping of a small folio"))
+		goto done;
+	entry = ptep_get(pvmw.pte);
+	if (pte_pfn(entry) != page_to_pfn(pg->page))
+		goto done;
+
+	exclusive = PageAnonExclusive(pg->page);
+	if (pte_write(entry) || pte_dirty(entry) || exclusive ||
+	    mm_tlb_flush_pending(mm)) {
+		flush_cache_page(vma, addr, pte_pfn(entry));
+		entry = ptep_clear_flush(vma, addr, pvmw.pte);
+		/* The PTE is gone before we look at the references. */
+		smp_mb();
+		if (folio_ref_count(pg->folio) !=
+		    folio_expected_ref_count(pg->folio) + 1) {
+			set_pte_at(mm, addr, pvmw.pte, entry);
+			goto done;
+		}
+		if (exclusive &&
+		    folio_try_share_anon_rmap_pte(pg->folio, pg->page)) {
+			set_pte_at(mm, addr, pvmw.pte, entry);
+			goto done;
+		}
+		if (pte_dirty(entry))
+			folio_mark_dirty(pg->folio);
+		entry = pte_mkclean(pte_wrprotect(entry));
+		set_pte_at(mm, addr, pvmw.pte, entry);
+	}
+	*orig = entry;
+	err = 0;
+done:
+	page_vma_mapped_walk_done(&pvmw);
+out:
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+/* The PTE that maps @kpage (NULL: KSM's zero page) where @orig was. */
+static pte_t ksm_shared_pte(struct vm_area_struct *vma, unsigned long addr,
+			    struct page *kpage, pte_t orig)
+{
+	pte_t pte;
+
+	if (kpage) {
+		pte = mk_pte(kpage, vma->vm_page_prot);
+	} else {
+		/* Dirty tells a KSM zero page from any other: is_ksm_zero_pte(). */
+		pte = pfn_pte(my_zero_pfn(addr), vma->vm_page_prot);
+		pte = pte_mkdirty(pte_mkspecial(pte));
+	}
+	pte = pte_wrprotect(pte);
+	if (pte_uffd_wp(orig))
+		pte = pte_mkuffd_wp(pte);
+	if (pte_soft_dirty(orig))
+		pte = pte_mksoft_dirty(pte);
+	return pte;
+}
+
+/*
+ * Points the PTE at @addr, still equal to @orig, at @kpage (whose folio is
+ * locked) or, for NULL, at the zero page; then drops the mapping of @pg.
+ */
+static int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
+		       unsigned long addr, pte_t orig, struct page *kpage)
+{
+	struct folio *kfolio = kpage ? page_folio(kpage) : NULL;
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	spinlock_t *ptl;
+	pte_t *ptep;
+	pmd_t *pmd;
+	int err = -EFAULT;
+
+	pmd = mm_find_pmd(mm, addr);
+	if (!pmd)
+		return -EFAULT;
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
+				addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!ptep)
+		goto out;
+	if (!pte_same(ptep_get(ptep), orig))
+		goto unlock;
+
+	if (kfolio) {
+		folio_get(kfolio);
+		folio_add_anon_rmap_pte(kfolio, kpage, vma, addr, RMAP_NONE);
+	} else {
+		ksm_map_zero_page(mm);
+		dec_mm_counter(mm, MM_ANONPAGES);
+	}
+	flush_cache_page(vma, addr, pte_pfn(orig));
+	ptep_clear_flush(vma, addr, ptep);
+	set_pte_at(mm, addr, ptep, ksm_shared_pte(vma, addr, kpage, orig));
+	if (kfolio)
+		mlock_vma_folio(kfolio, vma);
+
+	folio_remove_rmap_pte(pg->folio, pg->page, vma);
+	munlock_vma_folio(pg->folio, vma);
+	if (!folio_mapped(pg->folio))
+		folio_free_swap(pg->folio);
+	/* The reference the PTE held; the caller still holds its own. */
+	folio_put(pg->folio);
+	err = 0;
+unlock:
+	pte_unmap_unlock(ptep, ptl);
+out:
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+/*
+ * Shares @kpage (locked KSM folio, or NULL for the zero page) at @addr in
+ * place of @pg, if their content is the same with @pg write-protected.
+ */
+static int ksm_share(struct vm_area_struct *vma, unsigned long addr,
+		     struct ksm_page *pg, struct page *kpage)
+{
+	struct page *model = kpage ? kpage : ZERO_PAGE(0);
+	pte_t orig;
+	int err;
+
+	err = ksm_page_lock_small(pg);
+	if (err)
+		return err;
+	err = ksm_wrprotect(vma, pg, addr, &orig);
+	if (!err && !pages_identical(pg->page, model))
+		err = -EAGAIN;
+	if (!err)
+		err = ksm_replace(vma, pg, addr, orig, kpage);
+	folio_unlock(pg->folio);
+	return err;
+}
+
+/* Merges the page @item maps into the KSM page of @node. */
+static int ksm_merge_into_node(struct ksm_item *item,
+			       struct vm_area_struct *vma,
+			       struct ksm_page *pg,
+			       struct ksm_stable_node *node)
+{
+	struct folio *kfolio = ksm_node_folio(node, true);
+	int err = 0;
+
+	if (!kfolio)
+		return -EAGAIN;
+	/* Already mapped here, e.g. inherited through fork: just record it. */
+	if (kfolio != pg->folio)
+		err = ksm_share(vma, ksm_item_addr(item), pg,
+				folio_page(kfolio, 0));
+	if (!err)
+		ksm_sharer_add(node, item, vma->anon_vma);
+	folio_unlock(kfolio);
+	folio_put(kfolio);
+	return err;
+}
+
+/* Orders a scanned page against the KSM page of a node of equal checksum. */
+static int ksm_cmp_with_node(struct ksm_stable_node *node, void *arg)
+{
+	struct folio *kfolio = ksm_node_folio(node, false);
+	int ret;
+
+	if (!kfolio)
+		return KSM_CMP_STALE;
+	ret = memcmp_pages(arg, folio_page(kfolio, 0));
+	folio_put(kfolio);
+	return ret;
+}
+
+/*
+ * The stable node holding the content of @page that can take one more
+ * sharer, pruning stale nodes met on the way.
+ */
+static struct ksm_stable_node *ksm_stable_lookup(struct rb_root *root,
+						 u64 sum, struct page *page)
+{
+	unsigned int limit = READ_ONCE(ksm_knobs.max_page_sharing);
+	struct ksm_stable_node *node;
+	struct rb_node **link, *parent;
+
+	for (;;) {
+		node = ksm_stable_find(root, sum, ksm_cmp_with_node, page,
+				       &link, &parent);
+		if (!node || link)
+			break;
+		ksm_node_prune(node);
+	}
+	for (; node; node = ksm_stable_next_equal(node)) {
+		if (ksm_cmp_with_node(node, page) != 0)
+			break;
+		if (node->nr_sharers < limit)
+			return node;
+	}
+	return NULL;
+}
+
+/* Looks at the page an unstable item maps; holds the item's mmap_lock. */
+struct ksm_peer {
+	struct ksm_item *item;
+	struct vm_area_struct *vma;
+	struct ksm_page pg;
+	bool unlock_mm;
+};
+
+static int ksm_peer_get(struct ksm_peer *peer, struct mm_struct *mm)
+{
+	struct mm_struct *pmm = peer->item->mm;
+	unsigned long addr = ksm_item_addr(peer->item);
+	struct folio_walk fw;
+	struct folio *folio;
+
+	peer->unlock_mm = false;
+	peer->pg.folio = NULL;
+	if (pmm != mm) {
+		if (!mmap_read_trylock(pmm))
+			return -EBUSY;
+		peer->unlock_mm = true;
+	}
+	if (!atomic_read(&pmm->mm_users))
+		return -ESRCH;
+	peer->vma = vma_lookup(pmm, addr);
+	if (!peer->vma || !ksm_vma_mergeable(peer->vma))
+		return -ESRCH;
+	folio = folio_walk_start(&fw, peer->vma, addr, 0);
+	if (!folio)
+		return -ESRCH;
+	if (folio_test_anon(folio) && !folio_test_ksm(folio)) {
+		folio_get(folio);
+		peer->pg.folio = folio;
+		peer->pg.page = fw.page;
+	}
+	folio_walk_end(&fw, peer->vma);
+	return peer->pg.folio ? 0 : -ESRCH;
+}
+
+static void ksm_peer_put(struct ksm_peer *peer)
+{
+	if (peer->pg.folio)
+		folio_put(peer->pg.folio);
+	if (peer->unlock_mm)
+		mmap_read_unlock(peer->item->mm);
+}
+
+/*
+ * Turns the page of @item into a new KSM page and merges the page of the
+ * unstable @peer into it. Both are locked and write-protected before their
+ * content is compared.
+ */
+static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
+			  struct ksm_page *pg, struct ksm_peer *peer, int index)
+{
+	unsigned long paddr = ksm_item_addr(peer->item);
+	struct ksm_stable_node *node;
+	struct anon_vma *anon_vma;
+	pte_t orig, peer_orig;
+	int err;
+
+	err = ksm_page_lock_small(pg);
+	if (err)
+		return err;
+	err = ksm_page_lock_small(&peer->pg);
+	if (err)
+		goto unlock_page;
+	err = -EAGAIN;
+	if (pg->folio == peer->pg.folio)
+		goto unlock_both;
+	if (ksm_wrprotect(vma, pg, ksm_item_addr(item), &orig) ||
+	    ksm_wrprotect(peer->vma, &peer->pg, paddr, &peer_orig) ||
+	    !pages_identical(pg->page, peer->pg.page))
+		goto unlock_both;
+	node = ksm_node_alloc();
+	if (!node) {
+		err = -ENOMEM;
+		goto unlock_both;
+	}
+
+	/* Our page becomes the KSM page; it keeps all its mappings. */
+	anon_vma = folio_anon_vma(pg->folio);
+	node->kpfn = folio_pfn(pg->folio);
+	node->checksum = item->checksum;
+	node->nid = index;
+	ksm_folio_set_node(pg->folio, node);
+	ksm_stable_insert(&ksm_trees_of(index)->stable, node,
+			  ksm_cmp_with_node, pg->page);
+	ksm_sharer_add(node, item, anon_vma);
+
+	err = ksm_replace(peer->vma, &peer->pg, paddr, peer_orig, pg->page);
+	if (!err) {
+		ksm_unstable_erase(peer->item);
+		ksm_sharer_add(node, peer->item, peer->vma->anon_vma);
+	}
+unlock_both:
+	folio_unlock(peer->pg.folio);
+unlock_page:
+	folio_unlock(pg->folio);
+	return err;
+}
+
+/* Tries the unstable items whose checksum is @sum; 0 once one merged. */
+static int ksm_merge_unstable(struct ksm_item *item,
+			      struct vm_area_struct *vma, struct ksm_page *pg,
+			      int index)
+{
+	struct rb_root *root = &ksm_trees_of(index)->unstable;
+	struct ksm_item *other = ksm_unstable_first(root, item->checksum);
+	int probes = KSM_MAX_UNSTABLE_PROBES;
+
+	for (; other && probes--; other = ksm_unstable_next_equal(other)) {
+		struct ksm_peer peer = { .item = other };
+		int err = ksm_peer_get(&peer, vma->vm_mm);
+
+		if (!err && !pages_identical(pg->page, peer.pg.page))
+			err = -ESRCH;
+		if (!err)
+			err = ksm_merge_pair(item, vma, pg, &peer, index);
+		ksm_peer_put(&peer);
+		if (!err)
+			return 0;
+		if (err != -ESRCH)
+			return err;
+	}
+	return -ESRCH;
+}
+
+static void ksm_unstable_add(struct ksm_item *item, int index)
+{
+	item->nid = index;
+	item->addr_flags &= ~KSM_ITEM_GEN_MASK;
+	item->addr_flags |= KSM_ITEM_UNSTABLE |
+		((unsigned long)(ksm_cursor.gen & 0xff) << KSM_ITEM_GEN_SHIFT);
+	ksm_unstable_insert(&ksm_trees_of(index)->unstable, item);
+	ksm_count.pages_unshared++;
+}
+
+/**
+ * ksm_merge_page() - what ksmd does with one mapped page
+ * @item: the item of the address; in no unstable tree of this pass
+ * @vma: the VMA; its mm's mmap_lock is held for read
+ * @pg: the page mapped there and its folio, with a reference held; the
+ *	folio may change if it has to be split
+ *
+ * Stable tree first (cheap: integer compares, one page compare on a hit),
+ * then the volatility check, then the zero page, then the unstable tree.
+ */
+void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
+		    struct ksm_page *pg)
+{
+	int index = ksm_tree_index(folio_nid(pg->folio));
+	struct ksm_stable_node *node;
+	bool first_look;
+	u64 sum;
+
+	if (folio_test_ksm(pg->folio)) {
+		node = ksm_folio_node(pg->folio);
+		if ((item->addr_flags & KSM_ITEM_STABLE) && item->node == node)
+			return;
+		if (item->addr_flags & KSM_ITEM_STABLE)
+			ksm_item_unlink_stable(item);
+		ksm_merge_into_node(item, vma, pg, node);
+		return;
+	}
+	/* Whatever KSM page it mapped, it maps a private page now. */
+	if (item->addr_flags & KSM_ITEM_STABLE)
+		ksm_item_unlink_stable(item);
+
+	sum = ksm_page_checksum(pg->page);
+	node = ksm_stable_lookup(&ksm_trees_of(index)->stable, sum, pg->page);
+	if (node && !ksm_merge_into_node(item, vma, pg, node))
+		return;
+
+	first_look = !(item->addr_flags & KSM_ITEM_HASHED);
+	if (first_look || sum != item->checksum) {
+		item->checksum = sum;
+		item->addr_flags |= KSM_ITEM_HASHED;
+		return;
+	}
+
+	if (READ_ONCE(ksm_knobs.use_zero_pages) && sum == ksm_zero_checksum &&
+	    !ksm_share(vma, ksm_item_addr(item), pg, NULL))
+		return;
+
+	if (ksm_merge_unstable(item, vma, pg, index) == -ESRCH)
+		ksm_unstable_add(item, index);
+}

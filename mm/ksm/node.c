@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM stable nodes: finding the page of a node safely, the sharers list
+ * (the reverse map) and its counters, and the end of a node's life.
+ *
+ * A node lives as long as its KSM page does: the page points at the node
+ * through folio->mapping, and the node finds the page through its pfn.
+ * When the page is freed (or reused), the node is stale; whoever notices
+ * prunes it. All of this runs under ksm_lock.
+ */
+
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+
+#include "internal.h"
+
+static bool ksm_folio_points_at(struct folio *folio,
+				struct ksm_stable_node *node)
+{
+	return READ_ONCE(folio->mapping) ==
+	       (void *)((unsigned long)node + PAGE_MAPPING_KSM);
+}
+
+/**
+ * ksm_node_folio() - get the KSM page of a stable node
+ * @node: the node
+ * @lock: also lock the folio
+ *
+ * The pfn is only a hint: the page may have been freed, reused or migrated
+ * since. It counts only if, with a reference held, the folio still points
+ * at @node and @node still points at it. Migration moves the pfn
+ * (folio_migrate_ksm()) while both folios are locked, so a changed pfn
+ * means: look again.
+ *
+ * Return: the folio with a reference (and locked if @lock), or NULL if the
+ * node is stale.
+ */
+struct folio *ksm_node_folio(struct ksm_stable_node *node, bool lock)
+{
+	struct folio *folio;
+	unsigned long kpfn;
+
+again:
+	kpfn = READ_ONCE(node->kpfn);
+	folio = pfn_folio(kpfn);
+	if (!ksm_folio_points_at(folio, node))
+		goto stale;
+	if (!folio_try_get(folio)) {
+		/* Frozen for migration, or on its way to being freed. */
+		cond_resched();
+		goto again;
+	}
+	if (!ksm_folio_points_at(folio, node))
+		goto stale_put;
+	if (lock) {
+		folio_lock(folio);
+		if (!ksm_folio_points_at(folio, node)) {
+			folio_unlock(folio);
+			goto stale_put;
+		}
+	}
+	if (READ_ONCE(node->kpfn) != kpfn) {
+		if (lock)
+			folio_unlock(folio);
+		folio_put(folio);
+		goto again;
+	}
+	return folio;
+
+stale_put:
+	folio_put(folio);
+stale:
+	/* Pairs with the barrier in folio_migrate_ksm(). */
+	smp_rmb();
+	if (READ_ONCE(node->kpfn) != kpfn)
+		goto again;
+	return NULL;
+}
+
+/**
+ * ksm_sharer_add() - record that @item maps the KSM page of @node
+ * @node: the node; its folio is locked, or not yet visible to rmap
+ * @item: an item in neither tree
+ * @anon_vma: anon_vma under which the rmap walk finds the mapping
+ */
+void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
+		    struct anon_vma *anon_vma)
+{
+	get_anon_vma(anon_vma);
+	item->anon_vma = anon_vma;
+	item->node = node;
+	if (hlist_empty(&node->sharers))
+		ksm_count.pages_shared++;
+	else
+		ksm_count.pages_sharing++;
+	hlist_add_head(&item->sharer, &node->sharers);
+	node->nr_sharers++;
+	item->addr_flags |= KSM_ITEM_STABLE;
+	item->mm->ksm_merging_pages++;
+}
+
+/**
+ * ksm_sharer_del() - forget that @item maps the KSM page of its node
+ * @item: a stable item; its node's folio is locked, or stale
+ */
+void ksm_sharer_del(struct ksm_item *item)
+{
+	struct ksm_stable_node *node = item->node;
+
+	hlist_del(&item->sharer);
+	node->nr_sharers--;
+	if (hlist_empty(&node->sharers))
+		ksm_count.pages_shared--;
+	else
+		ksm_count.pages_sharing--;
+	put_anon_vma(item->anon_vma);
+	item->anon_vma = NULL;
+	item->node = NULL;
+	item->addr_flags &= ~KSM_ITEM_STABLE;
+	item->mm->ksm_merging_pages--;
+}
+
+/**
+ * ksm_node_prune() - free a stale node and forget its sharers
+ * @node: a node no folio points at any more
+ */
+void ksm_node_prune(struct ksm_stable_node *node)
+{
+	struct hlist_node *tmp;
+	struct ksm_item *item;
+
+	hlist_for_each_entry_safe(item, tmp, &node->sharers, sharer)
+		ksm_sharer_del(item);
+	rb_erase(&node->tree, &ksm_trees_of(node->nid)->stable);
+	ksm_node_free(node);
+}
+
+/**
+ * ksm_item_unlink_stable() - take a stable item off its node
+ * @item: the item
+ *
+ * If the node turns out to be stale, it is pruned as a whole.
+ */
+void ksm_item_unlink_stable(struct ksm_item *item)
+{
+	struct ksm_stable_node *node = item->node;
+	struct folio *folio = ksm_node_folio(node, true);
+
+	if (!folio) {
+		ksm_node_prune(node);
+		return;
+	}
+	ksm_sharer_del(item);
+	folio_unlock(folio);
+	folio_put(folio);
+}
+
+/**
+ * ksm_node_retire() - end a node whose page nobody maps any more
+ * @node: the node
+ *
+ * The page, if still around (in the swap cache, say), becomes an ordinary
+ * page no longer known to KSM.
+ *
+ * Return: 0, or -EBUSY if the page is still mapped.
+ */
+int ksm_node_retire(struct ksm_stable_node *node)
+{
+	struct folio *folio = ksm_node_folio(node, true);
+
+	if (folio) {
+		if (folio_mapped(folio)) {
+			folio_unlock(folio);
+			folio_put(folio);
+			return -EBUSY;
+		}
+		ksm_folio_set_node(folio, NULL);
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+	ksm_node_prune(node);
+	return 0;
+}
+
+/* Calls @fn on every stable node of every tree; @fn may free the node. */
+static int ksm_for_each_node(int (*fn)(struct ksm_stable_node *node,
+				       void *arg), void *arg)
+{
+	int i, err = 0;
+
+	for (i = 0; i < ksm_tree_count(); i++) {
+		struct rb_root *root = &ksm_trees_of(i)->stable;
+		struct rb_node *n = rb_first(root);
+
+		while (n) {
+			struct ksm_stable_node *node;
+
+			node = rb_entry(n, struct ksm_stable_node, tree);
+			n = rb_next(n);
+			err = fn(node, arg) ?: err;
+			cond_resched();
+		}
+	}
+	return err;
+}
+
+struct ksm_pfn_range {
+	unsigned long start;
+	unsigned long end;
+};
+
+static int ksm_prune_if_stale(struct ksm_stable_node *node, void *arg)
+{
+	struct ksm_pfn_range *range = arg;
+	struct folio *folio;
+
+	if (node->kpfn < range->start || node->kpfn >= range->end)
+		return 0;
+	folio = ksm_node_folio(node, false);
+	if (folio)
+		folio_put(folio);
+	else
+		ksm_node_prune(node);
+	return 0;
+}
+
+/**
+ * ksm_prune_all_stale() - prune the stale nodes whose pfn is in a range
+ * @start_pfn: first pfn
+ * @end_pfn: pfn after the last
+ *
+ * Return: 0.
+ */
+int ksm_prune_all_stale(unsigned long start_pfn, unsigned long end_pfn)
+{
+	struct ksm_pfn_range range = { start_pfn, end_pfn };
+
+	return ksm_for_each_node(ksm_prune_if_stale, &range);
+}
+
+static int ksm_retire_one(struct ksm_stable_node *node, void *arg)
+{
+	return ksm_node_retire(node);
+}
+
+/**
+ * ksm_retire_all_nodes() - end every node whose page nobody maps
+ *
+ * Return: 0, or -EBUSY if some KSM page is still mapped.
+ */
+int ksm_retire_all_nodes(void)
+{
+	return ksm_for_each_node(ksm_retire_one, NULL);
+}
+
+/**
+ * ksm_no_stable_nodes() - whether no KSM page exists at all
+ *
+ * Return: true when every stable tree is empty.
+ */
+bool ksm_no_stable_nodes(void)
+{
+	return ksm_count.stable_nodes == 0;
+}

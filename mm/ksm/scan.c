@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The KSM scan: ksmd's walk over the mergeable memory of every registered
+ * mm, a batch of pages at a time, and the upkeep of each mm's address-
+ * ordered list of tracking items along the way.
+ *
+ * The page tables are walked one PMD range at a time under a single
+ * page-table lock, collecting up to KSM_BATCH mapped anonymous pages with a
+ * reference each; the pages are then handled with the lock dropped.
+ */
+
+#include <linux/mm.h>
+#include <linux/pagewalk.h>
+#include <linux/sched/mm.h>
+#include <linux/swap.h>
+
+#include "internal.h"
+
+#define KSM_BATCH	32
+
+struct ksm_batch {
+	unsigned int nr;
+	unsigned int max;
+	unsigned long next;
+	unsigned long addr[KSM_BATCH];
+	struct ksm_page pages[KSM_BATCH];
+};
+
+static void ksm_batch_add(struct ksm_batch *b, unsigned long addr,
+			  struct page *page, struct folio *folio)
+{
+	folio_get(folio);
+	b->addr[b->nr] = addr;
+	b->pages[b->nr].page = page;
+	b->pages[b->nr].folio = folio;
+	b->nr++;
+}
+
+/* A PMD-mapped THP: its subpages, as long as the batch has room. */
+static unsigned long ksm_collect_huge(struct ksm_batch *b, pmd_t pmd,
+				      unsigned long addr, unsigned long end)
+{
+	struct folio *folio;
+	struct page *head;
+
+	if (!pmd_present(pmd) || is_huge_zero_pmd(pmd))
+		return end;
+	head = pmd_page(pmd);
+	folio = page_folio(head);
+	if (!folio_test_anon(folio))
+		return end;
+	for (; addr < end && b->nr < b->max; addr += PAGE_SIZE)
+		ksm_batch_add(b, addr, nth_page(head, (addr & ~HPAGE_PMD_MASK) >>
+						PAGE_SHIFT), folio);
+	return addr;
+}
+
+static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
+			   struct mm_walk *walk)
+{
+	struct ksm_batch *b = walk->private;
+	struct vm_area_struct *vma = walk->vma;
+	pte_t *start, *pte;
+	spinlock_t *ptl;
+
+	ptl = pmd_trans_huge_lock(pmd, vma);
+	if (ptl) {
+		addr = ksm_collect_huge(b, pmdp_get(pmd), addr, end);
+		spin_unlock(ptl);
+		b->next = addr;
+		return b->nr >= b->max;
+	}
+
+	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!start) {
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
+	for (pte = start; addr < end && b->nr < b->max; pte++, addr += PAGE_SIZE) {
+		pte_t ptent = ptep_get(pte);
+		struct folio *folio;
+		struct page *page;
+
+		if (!pte_present(ptent))
+			continue;
+		page = vm_normal_page(vma, addr, ptent);
+		if (!page)
+			continue;
+		folio = page_folio(page);
+		if (folio_test_anon(folio))
+			ksm_batch_add(b, addr, page, folio);
+	}
+	pte_unmap_unlock(start, ptl);
+	b->next = addr;
+	return b->nr >= b->max;
+}
+
+static const struct mm_walk_ops ksm_collect_ops = {
+	.pmd_entry = ksm_collect_pmd,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+/**
+ * ksm_item_forget() - take an item out of whatever tree it is in
+ * @item: the item
+ */
+void ksm_item_forget(struct ksm_item *item)
+{
+	if (item->addr_flags & KSM_ITEM_STABLE)
+		ksm_item_unlink_stable(item);
+	else if (ksm_item_in_unstable(item, ksm_cursor.gen))
+		ksm_unstable_erase(item);
+	item->addr_flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
+}
+
+/* Frees the items at the cursor whose address is below @addr. */
+static void ksm_drop_items_below(unsigned long addr)
+{
+	struct ksm_item **link = ksm_cursor.link, *item;
+
+	while ((item = *link) && ksm_item_addr(item) < addr) {
+		*link = item->next;
+		ksm_item_forget(item);
+		ksm_item_free(item);
+	}
+}
+
+/**
+ * ksm_slot_drop_items() - free every item of an mm
+ * @slot: the slot; ksmd is not inside it
+ */
+void ksm_slot_drop_items(struct ksm_slot *slot)
+{
+	struct ksm_item *item;
+
+	while ((item = slot->items)) {
+		slot->items = item->next;
+		ksm_item_forget(item);
+		ksm_item_free(item);
+		cond_resched();
+	}
+}
+
+/* The item of @addr at the cursor, created if need be; NULL if no memory. */
+static struct ksm_item *ksm_item_at(struct mm_struct *mm, unsigned long addr)
+{
+	struct ksm_item *item;
+
+	ksm_drop_items_below(addr);
+	item = *ksm_cursor.link;
+	if (!item || ksm_item_addr(item) != addr) {
+		item = ksm_item_alloc(mm, addr);
+		if (!item)
+			return NULL;
+		item->next = *ksm_cursor.link;
+		*ksm_cursor.link = item;
+	}
+	ksm_cursor.link = &item->next;
+	/* An unstable mark from an earlier pass means nothing any more. */
+	if (!ksm_item_in_unstable(item, ksm_cursor.gen))
+		item->addr_flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
+	return item;
+}
+
+static void ksm_batch_process(struct ksm_batch *b, struct vm_area_struct *vma)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nr; i++) {
+		struct ksm_item *item = ksm_item_at(vma->vm_mm, b->addr[i]);
+
+		if (item)
+			ksm_merge_page(item, vma, &b->pages[i]);
+		folio_put(b->pages[i].folio);
+		ksm_cursor.addr = b->addr[i] + PAGE_SIZE;
+		ksm_count.pages_scanned++;
+		cond_resched();
+	}
+}
+
+/*
+ * Scans the VMA from the cursor on, at most @budget pages. Returns the
+ * number of pages scanned; the cursor is past the VMA when it is done.
+ */
+static unsigned int ksm_scan_vma(struct vm_area_struct *vma,
+				 unsigned int budget)
+{
+	struct ksm_batch *b;
+	unsigned int done = 0;
+
+	b = kmalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return 0;
+	if (ksm_cursor.addr < vma->vm_start)
+		ksm_cursor.addr = vma->vm_start;
+	while (ksm_cursor.addr < vma->vm_end && done < budget) {
+		b->nr = 0;
+		b->max = min_t(unsigned int, KSM_BATCH, budget - done);
+		b->next = vma->vm_end;
+		if (walk_page_range_vma(vma, ksm_cursor.addr, vma->vm_end,
+					&ksm_collect_ops, b) <= 0)
+			b->next = vma->vm_end;
+		ksm_batch_process(b, vma);
+		done += b->nr;
+		ksm_cursor.addr = max(ksm_cursor.addr, b->next);
+	}
+	kfree(b);
+	return done;
+}
+
+/* Points the cursor at the start of @slot; under ksm_slot_lock. */
+static void ksm_cursor_set(struct ksm_slot *slot)
+{
+	ksm_cursor.slot = slot;
+	ksm_cursor.addr = 0;
+	ksm_cursor.link = slot ? &slot->items : NULL;
+}
+
+/**
+ * ksm_cursor_first() - point the cursor at the first registered mm
+ *
+ * Picking the slot and publishing it as the cursor happen under one hold
+ * of ksm_slot_lock: __ksm_exit() frees any slot that is not the cursor.
+ *
+ * Return: the slot, or NULL if no mm is registered.
+ */
+struct ksm_slot *ksm_cursor_first(void)
+{
+	spin_lock(&ksm_slot_lock);
+	ksm_cursor_set(ksm_slot_first());
+	spin_unlock(&ksm_slot_lock);
+	return ksm_cursor.slot;
+}
+
+/**
+ * ksm_cursor_next() - move the cursor to the next registered mm
+ * @release: free the slot left behind; its mm exited and it has no items
+ *
+ * Return: the new slot, or NULL at the end of the list.
+ */
+struct ksm_slot *ksm_cursor_next(bool release)
+{
+	struct ksm_slot *left = ksm_cursor.slot;
+
+	spin_lock(&ksm_slot_lock);
+	ksm_cursor_set(ksm_slot_next(left));
+	spin_unlock(&ksm_slot_lock);
+	if (release)
+		ksm_slot_release(left);
+	return ksm_cursor.slot;
+}
+
+/**
+ * ksm_cursor_reset() - forget the position: the next batch starts a pass
+ */
+void ksm_cursor_reset(void)
+{
+	spin_lock(&ksm_slot_lock);
+	ksm_cursor_set(NULL);
+	spin_unlock(&ksm_slot_lock);
+}
+
+/* Scans the mm at the cursor; returns pages scanned. */
+static unsigned int ksm_scan_slot(unsigned int budget)
+{
+	struct mm_struct *mm = ksm_cursor.slot->base.mm;
+	struct vm_area_struct *vma;
+	unsigned int done = 0;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	mmap_read_lock(mm);
+	vma_iter_set(&vmi, ksm_cursor.addr);
+	if (!atomic_read(&mm->mm_users)) {
+		/* Exiting: forget it; __ksm_exit() waits for our unlock. */
+		ksm_slot_drop_items(ksm_cursor.slot);
+		mmap_read_unlock(mm);
+		ksm_cursor_next(true);
+		return 0;
+	}
+	for_each_vma(vmi, vma) {
+		if (!ksm_vma_mergeable(vma))
+			continue;
+		done += ksm_scan_vma(vma, budget - done);
+		if (done >= budget && ksm_cursor.addr < vma->vm_end) {
+			mmap_read_unlock(mm);
+			return done;
+		}
+	}
+	/* Past the last VMA: items still ahead of the cursor are stale. */
+	ksm_drop_items_below(ULONG_MAX);
+	mmap_read_unlock(mm);
+	ksm_cursor_next(false);
+	return done;
+}
+
+static bool ksm_pass_begin(void)
+{
+	if (!ksm_cursor_first())
+		return false;
+	/*
+	 * A page still in a per-CPU LRU batch holds a reference that looks
+	 * like a pin to ksm_wrprotect(): flush them once per pass.
+	 */
+	lru_add_drain_all();
+	return true;
+}
+
+/**
+ * ksm_scan_restart() - start the next pass from the first mm, with empty
+ * unstable trees
+ */
+void ksm_scan_restart(void)
+{
+	ksm_cursor_reset();
+	ksm_unstable_reset();
+	ksm_cursor.gen++;
+}
+
+static void ksm_pass_end(void)
+{
+	ksm_scan_restart();
+	ksm_count.full_scans++;
+}
+
+/**
+ * ksm_scan_pages() - ksmd's batch: scan up to @budget pages
+ * @budget: pages_to_scan
+ *
+ * Stops early at the end of a full pass, so each pass ends in a batch of
+ * its own and full_scans moves one at a time. Called under ksm_lock.
+ */
+void ksm_scan_pages(unsigned int budget)
+{
+	unsigned int done = 0;
+
+	if (!ksm_cursor.slot && !ksm_pass_begin())
+		return;
+	while (done < budget && ksm_run_allowed()) {
+		done += ksm_scan_slot(budget - done);
+		if (!ksm_cursor.slot) {
+			ksm_pass_end();
+			break;
+		}
+	}
+}

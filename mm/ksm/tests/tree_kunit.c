@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the pure logic of the KSM trees: ordering by checksum,
+ * insertion order among equal checksums in the unstable tree, content
+ * ordering and duplicates in the stable tree, stale nodes met during a
+ * lookup, and the arithmetic of the item's address and flag bits.
+ */
+
+#include <kunit/test.h>
+#include <linux/rbtree.h>
+
+#include "../internal.h"
+
+/* A stable node whose "content" is an int, compared by the callback. */
+struct fake_node {
+	struct ksm_stable_node node;
+	int content;
+	bool stale;
+};
+
+static int fake_cmp(struct ksm_stable_node *node, void *arg)
+{
+	struct fake_node *fake = container_of(node, struct fake_node, node);
+	int wanted = *(int *)arg;
+
+	if (fake->stale)
+		return KSM_CMP_STALE;
+	return wanted < fake->content ? -1 : wanted > fake->content;
+}
+
+static void fake_insert(struct rb_root *root, struct fake_node *fake,
+			u64 key, int content)
+{
+	fake->node.checksum = key;
+	fake->content = content;
+	ksm_stable_insert(root, &fake->node, fake_cmp, &fake->content);
+}
+
+static void unstable_orders_by_checksum(struct kunit *test)
+{
+	static const u64 keys[] = { 50, 30, 90, 10, 70 };
+	struct ksm_item items[ARRAY_SIZE(keys)] = {};
+	struct rb_root root = RB_ROOT;
+	struct rb_node *n;
+	u64 last = 0;
+	int i, count = 0;
+
+	for (i = 0; i < ARRAY_SIZE(keys); i++) {
+		items[i].checksum = keys[i];
+		ksm_unstable_insert(&root, &items[i]);
+	}
+	for (n = rb_first(&root); n; n = rb_next(n), count++) {
+		u64 key = rb_entry(n, struct ksm_item, unstable)->checksum;
+
+		KUNIT_EXPECT_GE(test, key, last);
+		last = key;
+	}
+	KUNIT_EXPECT_EQ(test, count, (int)ARRAY_SIZE(keys));
+	KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_first(&root, 70), &items[4]);
+	KUNIT_EXPECT_NULL(test, ksm_unstable_first(&root, 60));
+	KUNIT_EXPECT_NULL(test, ksm_unstable_first(&root, 100));
+}
+
+static void unstable_equal_keys_keep_insertion_order(struct kunit *test)
+{
+	struct ksm_item items[6] = {};
+	static const u64 keys[] = { 7, 3, 7, 9, 7, 3 };
+	struct rb_root root = RB_ROOT;
+	struct ksm_item *item;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(keys); i++) {
+		items[i].checksum = keys[i];
+		ksm_unstable_insert(&root, &items[i]);
+	}
+	item = ksm_unstable_first(&root, 7);
+	KUNIT_EXPECT_PTR_EQ(test, item, &items[0]);
+	item = ksm_unstable_next_equal(item);
+	KUNIT_EXPECT_PTR_EQ(test, item, &items[2]);
+	item = ksm_unstable_next_equal(item);
+	KUNIT_EXPECT_PTR_EQ(test, item, &items[4]);
+	KUNIT_EXPECT_NULL(test, ksm_unstable_next_equal(item));
+
+	item = ksm_unstable_first(&root, 3);
+	KUNIT_EXPECT_PTR_EQ(test, item, &items[1]);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_next_equal(item), &items[5]);
+}
+
+static void stable_orders_by_checksum_then_content(struct kunit *test)
+{
+	struct fake_node nodes[5] = {};
+	struct rb_root root = RB_ROOT;
+	struct ksm_stable_node *found;
+	int wanted;
+
+	/* Two contents share checksum 40 (a collision). */
+	fake_insert(&root, &nodes[0], 40, 2);
+	fake_insert(&root, &nodes[1], 20, 9);
+	fake_insert(&root, &nodes[2], 40, 1);
+	fake_insert(&root, &nodes[3], 60, 5);
+	fake_insert(&root, &nodes[4], 40, 3);
+
+	wanted = 1;
+	found = ksm_stable_find(&root, 40, fake_cmp, &wanted, NULL, NULL);
+	KUNIT_EXPECT_PTR_EQ(test, found, &nodes[2].node);
+	wanted = 3;
+	found = ksm_stable_find(&root, 40, fake_cmp, &wanted, NULL, NULL);
+	KUNIT_EXPECT_PTR_EQ(test, found, &nodes[4].node);
+	wanted = 4;
+	KUNIT_EXPECT_NULL(test, ksm_stable_find(&root, 40, fake_cmp, &wanted,
+						NULL, NULL));
+	/* Same content under another checksum is another page. */
+	wanted = 9;
+	KUNIT_EXPECT_NULL(test, ksm_stable_find(&root, 60, fake_cmp, &wanted,
+						NULL, NULL));
+}
+
+static void stable_duplicates_are_adjacent(struct kunit *test)
+{
+	struct fake_node nodes[4] = {};
+	struct rb_root root = RB_ROOT;
+	struct ksm_stable_node *node;
+	int wanted = 5, count = 0;
+
+	fake_insert(&root, &nodes[0], 10, 5);
+	fake_insert(&root, &nodes[1], 10, 6);
+	fake_insert(&root, &nodes[2], 10, 5);
+	fake_insert(&root, &nodes[3], 10, 5);
+
+	node = ksm_stable_find(&root, 10, fake_cmp, &wanted, NULL, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, node);
+	KUNIT_EXPECT_PTR_EQ(test, node, &nodes[0].node);
+	for (; node && !fake_cmp(node, &wanted);
+	     node = ksm_stable_next_equal(node))
+		count++;
+	KUNIT_EXPECT_EQ(test, count, 3);
+}
+
+static void stable_find_gives_insertion_point(struct kunit *test)
+{
+	struct fake_node nodes[4] = {};
+	struct rb_root root = RB_ROOT;
+	struct rb_node **link, *parent, *n;
+	u64 last = 0;
+	int wanted = 8;
+
+	fake_insert(&root, &nodes[0], 30, 1);
+	fake_insert(&root, &nodes[1], 10, 1);
+	fake_insert(&root, &nodes[2], 50, 1);
+
+	KUNIT_EXPECT_NULL(test, ksm_stable_find(&root, 40, fake_cmp, &wanted,
+						&link, &parent));
+	KUNIT_ASSERT_NOT_NULL(test, link);
+	nodes[3].node.checksum = 40;
+	nodes[3].content = wanted;
+	ksm_stable_link(&root, &nodes[3].node, link, parent);
+	for (n = rb_first(&root); n; n = rb_next(n)) {
+		u64 key = rb_entry(n, struct ksm_stable_node, tree)->checksum;
+
+		KUNIT_EXPECT_GT(test, key, last);
+		last = key;
+	}
+	KUNIT_EXPECT_EQ(test, last, 50ULL);
+}
+
+static void stable_find_reports_stale_node(struct kunit *test)
+{
+	struct fake_node nodes[3] = {};
+	struct rb_root root = RB_ROOT;
+	struct ksm_stable_node *found;
+	struct rb_node **link, *parent;
+	int wanted = 4;
+
+	fake_insert(&root, &nodes[0], 20, 4);
+	fake_insert(&root, &nodes[1], 10, 4);
+	fake_insert(&root, &nodes[2], 30, 4);
+	nodes[0].stale = true;
+
+	found = ksm_stable_find(&root, 20, fake_cmp, &wanted, &link, &parent);
+	KUNIT_EXPECT_PTR_EQ(test, found, &nodes[0].node);
+	KUNIT_EXPECT_NULL(test, link);
+	/* A stale node of another checksum is never compared, so not met. */
+	found = ksm_stable_find(&root, 30, fake_cmp, &wanted, &link, &parent);
+	KUNIT_EXPECT_PTR_EQ(test, found, &nodes[2].node);
+	KUNIT_EXPECT_NOT_NULL(test, link);
+}
+
+static void item_flags_keep_address(struct kunit *test)
+{
+	struct ksm_item item = {};
+	unsigned long addr = 0x7f1234567000UL;
+
+	item.addr_flags = addr | KSM_ITEM_HASHED | KSM_ITEM_UNSTABLE |
+			  (0xabUL << KSM_ITEM_GEN_SHIFT);
+	KUNIT_EXPECT_EQ(test, ksm_item_addr(&item), addr);
+	KUNIT_EXPECT_EQ(test, ksm_item_gen(&item), 0xabU);
+	KUNIT_EXPECT_LT(test, KSM_ITEM_GEN_MASK, PAGE_SIZE);
+}
+
+static void item_unstable_generation_wraps(struct kunit *test)
+{
+	struct ksm_item item = {};
+
+	item.addr_flags = KSM_ITEM_UNSTABLE | (0xffUL << KSM_ITEM_GEN_SHIFT);
+	KUNIT_EXPECT_TRUE(test, ksm_item_in_unstable(&item, 0xff));
+	KUNIT_EXPECT_TRUE(test, ksm_item_in_unstable(&item, 0x1ff));
+	KUNIT_EXPECT_FALSE(test, ksm_item_in_unstable(&item, 0x100));
+	item.addr_flags &= ~KSM_ITEM_UNSTABLE;
+	KUNIT_EXPECT_FALSE(test, ksm_item_in_unstable(&item, 0xff));
+}
+
+static struct kunit_case ksm_tree_cases[] = {
+	KUNIT_CASE(unstable_orders_by_checksum),
+	KUNIT_CASE(unstable_equal_keys_keep_insertion_order),
+	KUNIT_CASE(stable_orders_by_checksum_then_content),
+	KUNIT_CASE(stable_duplicates_are_adjacent),
+	KUNIT_CASE(stable_find_gives_insertion_point),
+	KUNIT_CASE(stable_find_reports_stale_node),
+	KUNIT_CASE(item_flags_keep_address),
+	KUNIT_CASE(item_unstable_generation_wraps),
+	{}
+};
+
+static struct kunit_suite ksm_tree_suite = {
+	.name = "ksm_tree",
+	.test_cases = ksm_tree_cases,
+};
+kunit_test_suite(ksm_tree_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the KSM trees");
+MODULE_LICENSE("GPL");

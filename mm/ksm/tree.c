@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM trees: the stable and the unstable tree of each merge domain, both
+ * ordered by 64-bit checksum first. Equal checksums are told apart by
+ * content in the stable tree (through a callback, so this file touches no
+ * page) and kept in insertion order in the unstable tree. Nothing here
+ * sleeps or allocates after init; callers hold ksm_lock.
+ */
+
+#include <linux/nodemask.h>
+#include <linux/slab.h>
+
+#include "internal.h"
+
+/* One pair of trees per NUMA node; only [0] while merge_across_nodes. */
+static struct ksm_trees *ksm_domain_trees __read_mostly;
+static struct ksm_trees ksm_boot_trees = { RB_ROOT, RB_ROOT };
+static int ksm_nr_trees = 1;
+
+/**
+ * ksm_trees_init() - allocate one pair of trees per possible NUMA node
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int __init ksm_trees_init(void)
+{
+	int i;
+
+	ksm_domain_trees = &ksm_boot_trees;
+	if (!IS_ENABLED(CONFIG_NUMA) || nr_node_ids <= 1)
+		return 0;
+	ksm_domain_trees = kcalloc(nr_node_ids, sizeof(*ksm_domain_trees),
+				   GFP_KERNEL);
+	if (!ksm_domain_trees)
+		return -ENOMEM;
+	for (i = 0; i < nr_node_ids; i++) {
+		ksm_domain_trees[i].stable = RB_ROOT;
+		ksm_domain_trees[i].unstable = RB_ROOT;
+	}
+	ksm_nr_trees = nr_node_ids;
+	return 0;
+}
+
+/**
+ * ksm_tree_index() - the merge domain a page on node @nid belongs to
+ * @nid: NUMA node of the page
+ *
+ * Return: index of its trees: 0 when pages merge across nodes.
+ */
+int ksm_tree_index(int nid)
+{
+	if (READ_ONCE(ksm_knobs.merge_across_nodes) || nid < 0 ||
+	    nid >= ksm_nr_trees)
+		return 0;
+	return nid;
+}
+
+/**
+ * ksm_tree_count() - how many merge domains have trees
+ *
+ * Return: the number of tree pairs (one per possible NUMA node, or one).
+ */
+int ksm_tree_count(void)
+{
+	return ksm_nr_trees;
+}
+
+/**
+ * ksm_trees_of() - the trees of a merge domain
+ * @index: a value returned by ksm_tree_index()
+ *
+ * Return: the trees.
+ */
+struct ksm_trees *ksm_trees_of(int index)
+{
+	return &ksm_domain_trees[index];
+}
+
+/**
+ * ksm_unstable_insert() - add an item to an unstable tree
+ * @root: the tree
+ * @item: the item; its ->checksum is the key
+ *
+ * An item whose key is already present goes after the present ones.
+ */
+void ksm_unstable_insert(struct rb_root *root, struct ksm_item *item)
+{
+	struct rb_node **link = &root->rb_node, *parent = NULL;
+
+	while (*link) {
+		struct ksm_item *other;
+
+		parent = *link;
+		other = rb_entry(parent, struct ksm_item, unstable);
+		if (item->checksum < other->checksum)
+			link = &parent->rb_left;
+		else
+			link = &parent->rb_right;
+	}
+	rb_link_node(&item->unstable, parent, link);
+	rb_insert_color(&item->unstable, root);
+}
+
+/**
+ * ksm_unstable_first() - the first item of an unstable tree with a key
+ * @root: the tree
+ * @key: the checksum
+ *
+ * Return: the leftmost item whose checksum is @key, or NULL.
+ */
+struct ksm_item *ksm_unstable_first(struct rb_root *root, u64 key)
+{
+	struct rb_node *n = root->rb_node;
+	struct ksm_item *found = NULL;
+
+	while (n) {
+		struct ksm_item *item = rb_entry(n, struct ksm_item, unstable);
+
+		if (key < item->checksum) {
+			n = n->rb_left;
+		} else if (key > item->checksum) {
+			n = n->rb_right;
+		} else {
+			found = item;
+			n = n->rb_left;
+		}
+	}
+	return found;
+}
+
+/**
+ * ksm_unstable_next_equal() - the next item with the same key
+ * @item: an item in an unstable tree
+ *
+ * Return: the in-order successor if its checksum equals @item's, or NULL.
+ */
+struct ksm_item *ksm_unstable_next_equal(struct ksm_item *item)
+{
+	struct rb_node *n = rb_next(&item->unstable);
+	struct ksm_item *next;
+
+	if (!n)
+		return NULL;
+	next = rb_entry(n, struct ksm_item, unstable);
+	return next->checksum == item->checksum ? next : NULL;
+}
+
+/**
+ * ksm_unstable_erase() - take an item out of the unstable tree it is in
+ * @item: an item for which ksm_item_in_unstable() holds
+ */
+void ksm_unstable_erase(struct ksm_item *item)
+{
+	rb_erase(&item->unstable, &ksm_trees_of(item->nid)->unstable);
+	item->addr_flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
+	ksm_count.pages_unshared--;
+}
+
+/**
+ * ksm_unstable_reset() - forget every unstable tree at the end of a pass
+ *
+ * The items stay flagged; their generation no longer matches, which is how
+ * they are known to be out of the (new, empty) tree.
+ */
+void ksm_unstable_reset(void)
+{
+	int i;
+
+	for (i = 0; i < ksm_nr_trees; i++)
+		ksm_domain_trees[i].unstable = RB_ROOT;
+	ksm_count.pages_unshared = 0;
+}
+
+/* Orders @key (and what @cmp compares) against @node. */
+static int ksm_stable_order(struct ksm_stable_node *node, u64 key,
+			    ksm_content_cmp_t cmp, void *arg)
+{
+	if (key < node->checksum)
+		return -1;
+	if (key > node->checksum)
+		return 1;
+	return cmp ? cmp(node, arg) : 0;
+}
+
+/**
+ * ksm_stable_find() - look up content in a stable tree
+ * @root: the tree
+ * @key: checksum of the content
+ * @cmp: compares the content with a node of equal checksum
+ * @arg: passed to @cmp
+ * @linkp: if not NULL, where a new node with this content would go
+ * @parentp: if not NULL, the parent of that place
+ *
+ * Among nodes of equal content (duplicates beyond max_page_sharing) the
+ * leftmost is returned. When @cmp reports a stale node, that node is
+ * returned with *@linkp set to NULL so the caller can prune it and retry.
+ *
+ * Return: the node holding this content, or NULL.
+ */
+struct ksm_stable_node *ksm_stable_find(struct rb_root *root, u64 key,
+					ksm_content_cmp_t cmp, void *arg,
+					struct rb_node ***linkp,
+					struct rb_node **parentp)
+{
+	struct rb_node **link = &root->rb_node, *parent = NULL;
+	struct ksm_stable_node *found = NULL;
+
+	while (*link) {
+		struct ksm_stable_node *node;
+		int order;
+
+		parent = *link;
+		node = rb_entry(parent, struct ksm_stable_node, tree);
+		order = ksm_stable_order(node, key, cmp, arg);
+		if (order == KSM_CMP_STALE) {
+			if (linkp)
+				*linkp = NULL;
+			return node;
+		}
+		if (order < 0) {
+			link = &parent->rb_left;
+		} else if (order > 0) {
+			link = &parent->rb_right;
+		} else {
+			found = node;
+			link = &parent->rb_left;
+		}
+	}
+	if (linkp) {
+		*linkp = link;
+		*parentp = parent;
+	}
+	return found;
+}
+
+/**
+ * ksm_stable_next_equal() - the next node with the same content
+ * @node: a node in a stable tree
+ *
+ * Return: the in-order successor if it holds the same content, or NULL.
+ * Nodes of equal checksum but other content (hash collisions) are ordered
+ * by content, so equal content is always adjacent.
+ */
+struct ksm_stable_node *ksm_stable_next_equal(struct ksm_stable_node *node)
+{
+	struct rb_node *n = rb_next(&node->tree);
+	struct ksm_stable_node *next;
+
+	if (!n)
+		return NULL;
+	next = rb_entry(n, struct ksm_stable_node, tree);
+	if (next->checksum != node->checksum)
+		return NULL;
+	return next;
+}
+
+/**
+ * ksm_stable_link() - insert a node where ksm_stable_find() said it goes
+ * @root: the tree
+ * @node: the new node
+ * @link: *@linkp of that lookup
+ * @parent: *@parentp of that lookup
+ */
+void ksm_stable_link(struct rb_root *root, struct ksm_stable_node *node,
+		     struct rb_node **link, struct rb_node *parent)
+{
+	rb_link_node(&node->tree, parent, link);
+	rb_insert_color(&node->tree, root);
+}
+
+/**
+ * ksm_stable_insert() - insert a node into a stable tree
+ * @root: the tree
+ * @node: the node; ->checksum is set
+ * @cmp: compares @node's content with a node of equal checksum
+ * @arg: passed to @cmp
+ *
+ * A node equal to present ones goes after them (a duplicate).
+ */
+void ksm_stable_insert(struct rb_root *root, struct ksm_stable_node *node,
+		       ksm_content_cmp_t cmp, void *arg)
+{
+	struct rb_node **link = &root->rb_node, *parent = NULL;
+
+	while (*link) {
+		struct ksm_stable_node *other;
+		int order;
+
+		parent = *link;
+		other = rb_entry(parent, struct ksm_stable_node, tree);
+		order = ksm_stable_order(other, node->checksum, cmp, arg);
+		if (order < 0)
+			link = &parent->rb_left;
+		else
+			link = &parent->rb_right;
+	}
+	ksm_stable_link(root, node, link, parent);
+}
