@@ -33,7 +33,10 @@ void __ksm_exit(struct mm_struct *mm);
  * PTEs are told apart from ordinary zero-page PTEs by the dirty bit, which
  * a zero-page PTE otherwise never has.
  */
-#define is_ksm_zero_pte(pte)	(is_zero_pfn(pte_pfn(pte)) && pte_dirty(pte))
+static inline bool is_ksm_zero_pte(pte_t pte)
+{
+	return is_zero_pfn(pte_pfn(pte)) && pte_dirty(pte);
+}
 
 /* Number of PTEs KSM currently points at the zero page, system-wide. */
 extern atomic_long_t ksm_zero_pages;

@@ -25,8 +25,10 @@ struct ksm_knobs ksm_knobs = {
 	.merge_across_nodes = true,
 	.prune_millisecs = 2000,
 };
+
 struct ksm_counters ksm_count;
 struct ksm_cursor ksm_cursor;
+/* Serializes changes to trees, nodes, items and the cursor. */
 DEFINE_MUTEX(ksm_lock);
 DECLARE_WAIT_QUEUE_HEAD(ksm_thread_wait);
 atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);

@@ -248,7 +248,7 @@ void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
 		    struct anon_vma *anon_vma);
 void ksm_sharer_del(struct ksm_item *item);
 void ksm_item_unlink_stable(struct ksm_item *item);
-int ksm_prune_all_stale(unsigned long start_pfn, unsigned long end_pfn);
+void ksm_prune_all_stale(unsigned long start_pfn, unsigned long end_pfn);
 int ksm_retire_all_nodes(void);
 bool ksm_no_stable_nodes(void);
 

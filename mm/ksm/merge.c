@@ -135,7 +135,7 @@ static int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
 	struct folio *kfolio = kpage ? page_folio(kpage) : NULL;
 	struct mm_struct *mm = vma->vm_mm;
 	struct mmu_notifier_range range;
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* page-table lock */
 	pte_t *ptep;
 	pmd_t *pmd;
 	int err = -EFAULT;

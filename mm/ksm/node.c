@@ -183,40 +183,18 @@ int ksm_node_retire(struct ksm_stable_node *node)
 	return 0;
 }
 
-/* Calls @fn on every stable node of every tree; @fn may free the node. */
-static int ksm_for_each_node(int (*fn)(struct ksm_stable_node *node,
-				       void *arg), void *arg)
-{
-	int i, err = 0;
-
-	for (i = 0; i < ksm_tree_count(); i++) {
-		struct rb_root *root = &ksm_trees_of(i)->stable;
-		struct rb_node *n = rb_first(root);
-
-		while (n) {
-			struct ksm_stable_node *node;
-
-			node = rb_entry(n, struct ksm_stable_node, tree);
-			n = rb_next(n);
-			err = fn(node, arg) ?: err;
-			cond_resched();
-		}
-	}
-	return err;
-}
-
-struct ksm_pfn_range {
-	unsigned long start;
-	unsigned long end;
+/* What a sweep over all stable nodes does to each. */
+enum ksm_sweep {
+	KSM_PRUNE_STALE,	/* prune it if it is stale */
+	KSM_RETIRE,		/* end it if its page is not mapped */
 };
 
-static int ksm_prune_if_stale(struct ksm_stable_node *node, void *arg)
+static int ksm_sweep_one(struct ksm_stable_node *node, enum ksm_sweep what)
 {
-	struct ksm_pfn_range *range = arg;
 	struct folio *folio;
 
-	if (node->kpfn < range->start || node->kpfn >= range->end)
-		return 0;
+	if (what == KSM_RETIRE)
+		return ksm_node_retire(node);
 	folio = ksm_node_folio(node, false);
 	if (folio)
 		folio_put(folio);
@@ -225,23 +203,39 @@ static int ksm_prune_if_stale(struct ksm_stable_node *node, void *arg)
 	return 0;
 }
 
+/*
+ * Visits every stable node whose pfn is in [@start_pfn, @end_pfn).
+ * Returns the last error of a visit, or 0.
+ */
+static int ksm_sweep_nodes(enum ksm_sweep what, unsigned long start_pfn,
+			   unsigned long end_pfn)
+{
+	int i, err = 0;
+
+	for (i = 0; i < ksm_tree_count(); i++) {
+		struct rb_node *n = rb_first(&ksm_trees_of(i)->stable);
+
+		while (n) {
+			struct ksm_stable_node *node;
+
+			node = rb_entry(n, struct ksm_stable_node, tree);
+			n = rb_next(n);
+			if (node->kpfn >= start_pfn && node->kpfn < end_pfn)
+				err = ksm_sweep_one(node, what) ?: err;
+			cond_resched();
+		}
+	}
+	return err;
+}
+
 /**
  * ksm_prune_all_stale() - prune the stale nodes whose pfn is in a range
  * @start_pfn: first pfn
  * @end_pfn: pfn after the last
- *
- * Return: 0.
  */
-int ksm_prune_all_stale(unsigned long start_pfn, unsigned long end_pfn)
+void ksm_prune_all_stale(unsigned long start_pfn, unsigned long end_pfn)
 {
-	struct ksm_pfn_range range = { start_pfn, end_pfn };
-
-	return ksm_for_each_node(ksm_prune_if_stale, &range);
-}
-
-static int ksm_retire_one(struct ksm_stable_node *node, void *arg)
-{
-	return ksm_node_retire(node);
+	ksm_sweep_nodes(KSM_PRUNE_STALE, start_pfn, end_pfn);
 }
 
 /**
@@ -251,7 +245,7 @@ static int ksm_retire_one(struct ksm_stable_node *node, void *arg)
  */
 int ksm_retire_all_nodes(void)
 {
-	return ksm_for_each_node(ksm_retire_one, NULL);
+	return ksm_sweep_nodes(KSM_RETIRE, 0, ULONG_MAX);
 }
 
 /**

@@ -21,12 +21,11 @@
 #include "../internal.h"
 #include "internal.h"
 
-/* Calls @fn for each (VMA, address) that may map the page of @item. */
-#define for_each_ksm_mapping(item, avc, vma, addr)			      \
-	anon_vma_interval_tree_foreach(avc, &(item)->anon_vma->rb_root,     \
-				       0, ULONG_MAX)			      \
-		if ((vma = (avc)->vma, addr = ksm_item_addr(item)),	      \
-		    addr >= vma->vm_start && addr < vma->vm_end)
+/* Whether @vma, found under a sharer's anon_vma, covers its address. */
+static bool ksm_vma_covers(struct vm_area_struct *vma, unsigned long addr)
+{
+	return addr >= vma->vm_start && addr < vma->vm_end;
+}
 
 /**
  * rmap_walk_ksm() - the reverse-map walk of a KSM folio
@@ -40,15 +39,14 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 {
 	struct ksm_stable_node *node = ksm_folio_node(folio);
 	struct anon_vma_chain *avc;
-	struct vm_area_struct *vma;
 	struct ksm_item *item;
-	unsigned long addr;
 
 	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
 	if (!node)
 		return;
 	hlist_for_each_entry(item, &node->sharers, sharer) {
 		struct anon_vma *anon_vma = item->anon_vma;
+		unsigned long addr = ksm_item_addr(item);
 
 		cond_resched();
 		if (!rwc->try_lock) {
@@ -57,7 +55,12 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 			rwc->contended = true;
 			return;
 		}
-		for_each_ksm_mapping(item, avc, vma, addr) {
+		anon_vma_interval_tree_foreach(avc, &anon_vma->rb_root,
+					       0, ULONG_MAX) {
+			struct vm_area_struct *vma = avc->vma;
+
+			if (!ksm_vma_covers(vma, addr))
+				continue;
 			if (rwc->invalid_vma && rwc->invalid_vma(vma, rwc->arg))
 				continue;
 			if (!rwc->rmap_one(folio, vma, addr, rwc->arg) ||
@@ -99,14 +102,14 @@ void collect_procs_ksm(struct folio *folio, struct page *page,
 {
 	struct ksm_stable_node *node = ksm_folio_node(folio);
 	struct anon_vma_chain *avc;
-	struct vm_area_struct *vma;
 	struct task_struct *tsk;
 	struct ksm_item *item;
-	unsigned long addr;
 
 	if (!node)
 		return;
 	hlist_for_each_entry(item, &node->sharers, sharer) {
+		unsigned long addr = ksm_item_addr(item);
+
 		anon_vma_lock_read(item->anon_vma);
 		rcu_read_lock();
 		for_each_process(tsk) {
@@ -114,8 +117,13 @@ void collect_procs_ksm(struct folio *folio, struct page *page,
 
 			if (!t)
 				continue;
-			for_each_ksm_mapping(item, avc, vma, addr) {
-				if (vma->vm_mm == t->mm)
+			anon_vma_interval_tree_foreach(avc,
+						       &item->anon_vma->rb_root,
+						       0, ULONG_MAX) {
+				struct vm_area_struct *vma = avc->vma;
+
+				if (vma->vm_mm == t->mm &&
+				    ksm_vma_covers(vma, addr))
 					add_to_kill_ksm(t, page, vma, to_kill,
 							addr);
 			}

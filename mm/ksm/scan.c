@@ -61,7 +61,7 @@ static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	struct ksm_batch *b = walk->private;
 	struct vm_area_struct *vma = walk->vma;
 	pte_t *start, *pte;
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* page-table lock */
 
 	ptl = pmd_trans_huge_lock(pmd, vma);
 	if (ptl) {
@@ -263,10 +263,10 @@ void ksm_cursor_reset(void)
 /* Scans the mm at the cursor; returns pages scanned. */
 static unsigned int ksm_scan_slot(unsigned int budget)
 {
+	VMA_ITERATOR(vmi, ksm_cursor.slot->base.mm, 0);
 	struct mm_struct *mm = ksm_cursor.slot->base.mm;
 	struct vm_area_struct *vma;
 	unsigned int done = 0;
-	VMA_ITERATOR(vmi, mm, 0);
 
 	mmap_read_lock(mm);
 	vma_iter_set(&vmi, ksm_cursor.addr);

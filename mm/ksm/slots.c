@@ -233,8 +233,8 @@ void ksm_add_vma(struct vm_area_struct *vma)
 
 static void ksm_mark_all_vmas(struct mm_struct *mm)
 {
-	struct vm_area_struct *vma;
 	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
 
 	for_each_vma(vmi, vma)
 		ksm_add_vma(vma);
@@ -243,8 +243,8 @@ static void ksm_mark_all_vmas(struct mm_struct *mm)
 /* Breaks every KSM page of @mm and clears VM_MERGEABLE everywhere. */
 static int ksm_unmark_all_vmas(struct mm_struct *mm)
 {
-	struct vm_area_struct *vma;
 	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
 	int err;
 
 	for_each_vma(vmi, vma) {

@@ -26,6 +26,31 @@ static ssize_t _name##_show(struct kobject *kobj,			\
 }									\
 KSM_ATTR_RO(_name)
 
+/*
+ * A knob for which every unsigned int is valid. ksmd picks the new value
+ * up at once: a sleep under way is cut short.
+ */
+#define KSM_UINT_KNOB(_name, _field)					\
+static unsigned int *const _name##_knob = &ksm_knobs._field;		\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*_name##_knob));	\
+}									\
+static ssize_t _name##_store(struct kobject *kobj,			\
+			     struct kobj_attribute *attr,		\
+			     const char *buf, size_t count)		\
+{									\
+	unsigned int value;						\
+									\
+	if (kstrtouint(buf, 10, &value))				\
+		return -EINVAL;						\
+	WRITE_ONCE(*_name##_knob, value);				\
+	ksm_wake_sleeper();						\
+	return count;							\
+}									\
+KSM_ATTR_RW(_name)
+
 KSM_COUNTER(pages_scanned, READ_ONCE(ksm_count.pages_scanned));
 KSM_COUNTER(pages_shared, READ_ONCE(ksm_count.pages_shared));
 KSM_COUNTER(pages_sharing, READ_ONCE(ksm_count.pages_sharing));
@@ -100,46 +125,6 @@ static ssize_t run_store(struct kobject *kobj, struct kobj_attribute *attr,
 	return ret;
 }
 KSM_ATTR_RW(run);
-
-static ssize_t pages_to_scan_show(struct kobject *kobj,
-				  struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_knobs.pages_to_scan));
-}
-
-static ssize_t pages_to_scan_store(struct kobject *kobj,
-				   struct kobj_attribute *attr,
-				   const char *buf, size_t count)
-{
-	unsigned int value;
-
-	if (kstrtouint(buf, 10, &value))
-		return -EINVAL;
-	WRITE_ONCE(ksm_knobs.pages_to_scan, value);
-	return count;
-}
-KSM_ATTR_RW(pages_to_scan);
-
-static ssize_t sleep_millisecs_show(struct kobject *kobj,
-				    struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_knobs.sleep_millisecs));
-}
-
-static ssize_t sleep_millisecs_store(struct kobject *kobj,
-				     struct kobj_attribute *attr,
-				     const char *buf, size_t count)
-{
-	unsigned int value;
-
-	if (kstrtouint(buf, 10, &value))
-		return -EINVAL;
-	WRITE_ONCE(ksm_knobs.sleep_millisecs, value);
-	/* Cut a long sleep short so the new value applies now. */
-	ksm_wake_sleeper();
-	return count;
-}
-KSM_ATTR_RW(sleep_millisecs);
 
 static ssize_t use_zero_pages_show(struct kobject *kobj,
 				   struct kobj_attribute *attr, char *buf)
@@ -229,26 +214,9 @@ static ssize_t merge_across_nodes_store(struct kobject *kobj,
 KSM_ATTR_RW(merge_across_nodes);
 #endif
 
-static ssize_t stable_node_chains_prune_millisecs_show(struct kobject *kobj,
-							struct kobj_attribute *attr,
-							char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_knobs.prune_millisecs));
-}
-
-static ssize_t stable_node_chains_prune_millisecs_store(struct kobject *kobj,
-							 struct kobj_attribute *attr,
-							 const char *buf,
-							 size_t count)
-{
-	unsigned int value;
-
-	if (kstrtouint(buf, 10, &value))
-		return -EINVAL;
-	WRITE_ONCE(ksm_knobs.prune_millisecs, value);
-	return count;
-}
-KSM_ATTR_RW(stable_node_chains_prune_millisecs);
+KSM_UINT_KNOB(pages_to_scan, pages_to_scan);
+KSM_UINT_KNOB(sleep_millisecs, sleep_millisecs);
+KSM_UINT_KNOB(stable_node_chains_prune_millisecs, prune_millisecs);
 
 static struct attribute *ksm_attrs[] = {
 	&sleep_millisecs_attr.attr,

@@ -33,7 +33,7 @@ static int ksm_find_shared_pmd(pmd_t *pmd, unsigned long addr,
 {
 	unsigned long *found = walk->private;
 	pte_t *start, *pte;
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* page-table lock */
 
 	/* A huge mapping never maps a KSM page. */
 	ptl = pmd_trans_huge_lock(pmd, walk->vma);
@@ -100,8 +100,8 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 
 static int ksm_unmerge_mm(struct mm_struct *mm)
 {
-	struct vm_area_struct *vma;
 	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
 	int err;
 
 	for_each_vma(vmi, vma) {

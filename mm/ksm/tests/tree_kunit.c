@@ -225,6 +225,7 @@ static struct kunit_suite ksm_tree_suite = {
 	.name = "ksm_tree",
 	.test_cases = ksm_tree_cases,
 };
+
 kunit_test_suite(ksm_tree_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the KSM trees");
