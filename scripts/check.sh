@@ -10,25 +10,25 @@
 #   SUITE=NAME      run one suite only: kunit, ksm_tests,
 #                   ksm_functional_tests or one of ours (e.g. ksm_knobs)
 #   VM_TIMEOUT=S    watchdog for the whole VM (default 1500)
+#   NO_BUILD=1      use the kernel already built (no kernel build at all)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 start=$(date +%s)
 "$TOP/scripts/install-deps.sh"
-"$TOP/scripts/build-kernel.sh"
+if [ "${NO_BUILD:-0}" = 0 ]; then
+	"$TOP/scripts/build-kernel.sh"
+else
+	"$TOP/scripts/prepare-tree.sh"
+fi
 "$TOP/scripts/build-selftests.sh"
 
 mkdir -p "$LOGS"
 plan=$LOGS/plan
-cp "$TOP/scripts/vm/check-plan.sh" "$plan"
-if [ -n "${SUITE:-}" ]; then
-	# Keep the prologue and only the cases of the chosen suite.
-	awk -v s="$SUITE" '
-		/^run_case / { if ($3 == s || index($3, s "/") == 1) print; next }
-		/^for t in/ { print "for t in " s "; do"; next }
-		{ print }' "$TOP/scripts/vm/check-plan.sh" >"$plan"
-	[ "$SUITE" = kunit ] && sed -i '/^for t in/,/^done/d' "$plan"
-fi
+{
+	echo "KSMT_SUITE='${SUITE:-}'"
+	cat "$TOP/scripts/vm/check-plan.sh"
+} >"$plan"
 
 initrd=$BUILD/initramfs-check.cpio
 sel=$BUILD/selftests
@@ -58,6 +58,15 @@ python3 "$TOP/scripts/ktest_report.py" --results "$LOGS/results.log" \
 if [ $report_rc -gt 1 ] || [ ! -s "$tally" ]; then
 	echo "FAIL ${prefix}harness/report (the result parser failed with $report_rc)"
 	echo FAIL >>"$tally"
+fi
+# Our static checks and the harness's own checks, once per full run.
+if [ "$VARIANT" = ours ] && [ -z "$prefix" ] && [ -z "${SUITE:-}" ]; then
+	for extra in lint.sh harness-selftest.sh; do
+		{ "$TOP/scripts/$extra" || true; } | while read -r status rest; do
+			echo "$status $rest"
+			echo "$status" >>"$tally"
+		done
+	done
 fi
 if [ $vm_rc -ne 0 ]; then
 	echo "FAIL ${prefix}vm/run (exit $vm_rc: $( [ $vm_rc -eq 124 ] &&

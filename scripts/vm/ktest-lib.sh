@@ -5,9 +5,14 @@
 
 # run_case KIND NAME SECONDS CMD...: KIND is 'rc' (the exit status is the
 # result: 0 pass, 4 skip) or 'tap' (kselftest TAP, one result per case).
+# With KSMT_SUITE set, only the cases of that suite run.
 run_case() {
 	local kind=$1 name=$2 limit=$3 rc
 	shift 3
+	case "$name" in
+	"${KSMT_SUITE:-$name}" | "${KSMT_SUITE:-$name}"/*) ;;
+	*) return 0 ;;
+	esac
 	echo "##KSMT BEGIN $name $kind"
 	echo "ksmtest: begin $name" >/dev/kmsg
 	timeout -s KILL "$limit" "$@"

@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Entry points. Everything runs through scripts/; see README.
+#
+#   make demo                  the main job: our KSM merging, live, in a VM
+#   make check                 the whole test suite (VARIANT=stock: upstream)
+#   make kernel                build the kernel of $(VARIANT) only
+#   make checkpatch            checkpatch.pl --strict on every file we own
+#   make clean                 remove build/ (the ccache stays)
+
+VARIANT ?= ours
+export VARIANT SUITE DEBUG NO_BUILD VM_TIMEOUT
+
+.PHONY: demo check kernel checkpatch clean
+
+demo:
+	@bash scripts/demo.sh
+
+check:
+	@bash scripts/check.sh
+
+kernel:
+	@bash scripts/install-deps.sh
+	@bash scripts/build-kernel.sh
+
+checkpatch:
+	@bash scripts/checkpatch.sh
+
+clean:
+	rm -rf build

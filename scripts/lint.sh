@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Static checks of our code, as test cases:
+#   lint/checkpatch   checkpatch.pl --strict on every C file and header we own
+#   lint/w1-sparse    mm/ksm/ rebuilt with W=1 and sparse (C=2): no warning
+#                     but sparse's "context imbalance", which it reports for
+#                     every page-table walker whose lock is taken
+#                     conditionally (pte_offset_map_lock(); upstream
+#                     mm/ksm.c and mm/madvise.c get the same)
+# Prints PASS/FAIL lines like the test runner; exits non-zero on a FAIL.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+rc=0
+out=$LOGS/lint
+mkdir -p "$out"
+
+if bash "$TOP/scripts/checkpatch.sh" >"$out/checkpatch.log" 2>&1; then
+	echo "PASS lint/checkpatch"
+else
+	echo "FAIL lint/checkpatch (see $out/checkpatch.log)"
+	rc=1
+fi
+
+if [ "$VARIANT" = ours ]; then
+	command -v sparse >/dev/null || die "sparse missing"
+	# A build directory of its own, with the same config: W=1 objects
+	# would otherwise make the next normal build relink the kernel.
+	lint_out=$BUILD/out-lint
+	mkdir -p "$lint_out"
+	[ -f "$KOUT/.config" ] || "$TOP/scripts/build-kernel.sh"
+	install_if_changed "$KOUT/.config" "$lint_out/.config"
+	make -s -C "$TREE" O="$lint_out" CC="ccache gcc" olddefconfig >/dev/null
+	make -s -C "$TREE" O="$lint_out" CC="ccache gcc" W=1 C=2 \
+		-j"$(($(nproc) + 1))" mm/ksm/ >"$out/w1-sparse.log" 2>&1 || true
+	bad=$(grep -E 'warning:|error:' "$out/w1-sparse.log" |
+		grep -v 'context imbalance' || true)
+	if [ -z "$bad" ] && [ -f "$lint_out/mm/ksm/built-in.a" ]; then
+		echo "PASS lint/w1-sparse"
+	else
+		echo "FAIL lint/w1-sparse ($(echo "$bad" | head -n1); see $out/w1-sparse.log)"
+		rc=1
+	fi
+fi
+exit $rc
