@@ -30,7 +30,7 @@ plan=$LOGS/plan
 	cat "$TOP/scripts/vm/check-plan.sh"
 } >"$plan"
 
-initrd=$BUILD/initramfs-check.cpio
+initrd=$LOGS/initramfs.cpio
 sel=$BUILD/selftests
 ours=()
 for t in $(cat "$sel/our-tests"); do

@@ -20,7 +20,8 @@ else
 	KFLAVOUR=$VARIANT
 fi
 KOUT=$BUILD/out-$KFLAVOUR
-LOGS=$BUILD/logs/$KFLAVOUR
+# KSMT_LOGS: where this run's logs go (runs in parallel need their own).
+LOGS=${KSMT_LOGS:-$BUILD/logs/$KFLAVOUR}
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
