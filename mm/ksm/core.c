@@ -17,10 +17,14 @@
 
 #include "internal.h"
 
+#define CREATE_TRACE_POINTS
+#include <trace/events/ksm.h>
+
 struct ksm_knobs ksm_knobs = {
-	.pages_to_scan = 100,
+	.pages_to_scan = KSM_DEFAULT_PAGES_TO_SCAN,
 	.sleep_millisecs = 20,
 	.run = IS_ENABLED(CONFIG_SYSFS) ? KSM_RUN_STOP : KSM_RUN_MERGE,
+	.smart_scan = true,
 	.max_page_sharing = 256,
 	.merge_across_nodes = true,
 	.prune_millisecs = 2000,
@@ -132,6 +136,35 @@ u64 ksm_page_checksum(struct page *page)
 
 	kunmap_local(addr);
 	return sum;
+}
+
+/**
+ * ksm_profit() - memory merging saves, less what its tracking costs
+ * @merged: pages no longer needed thanks to merging
+ * @zero_pages: pages replaced by the zero page
+ * @items: tracking items that paid for it
+ *
+ * Return: bytes; negative when tracking costs more than merging saves.
+ */
+long ksm_profit(unsigned long merged, long zero_pages, unsigned long items)
+{
+	return ((long)merged + zero_pages) * (long)PAGE_SIZE -
+	       (long)(items * sizeof(struct ksm_item));
+}
+
+/**
+ * ksm_volatile_pages() - tracked pages in no tree
+ * @c: the counters
+ *
+ * Return: items that are neither sharers nor unstable; never negative,
+ * though the counters may be read while ksmd changes them.
+ */
+long ksm_volatile_pages(const struct ksm_counters *c)
+{
+	long pages = READ_ONCE(c->items) - READ_ONCE(c->pages_shared) -
+		     READ_ONCE(c->pages_sharing) - READ_ONCE(c->pages_unshared);
+
+	return max(pages, 0L);
 }
 
 /**

@@ -55,6 +55,8 @@ struct ksm_stable_node;
  *	unstable tree the item was inserted in
  * @anon_vma: (stable) anon_vma under which the rmap walk finds the mapping
  * @nid: (unstable) index of the unstable tree the item is in
+ * @age: (not stable) passes in a row the page was looked at, not merged
+ * @skip: (not stable) passes smart scan still skips the page for
  * @checksum: xxhash64 of the page when it was last scanned
  * @unstable: (unstable) node in the unstable tree
  * @node: (stable) the stable node of the KSM page mapped here
@@ -66,7 +68,11 @@ struct ksm_item {
 	unsigned long addr_flags;
 	union {
 		struct anon_vma *anon_vma;
-		int nid;
+		struct {
+			int nid;
+			u8 age;
+			u8 skip;
+		};
 	};
 	u64 checksum;
 	union {
@@ -86,6 +92,7 @@ struct ksm_item {
  * @checksum: xxhash64 of the (unchangeable) content
  * @nr_sharers: length of @sharers, checked against max_page_sharing
  * @nid: index of the stable tree the node is in
+ * @dup: one of several nodes of the same content (a chain)
  */
 struct ksm_stable_node {
 	struct rb_node tree;
@@ -94,6 +101,7 @@ struct ksm_stable_node {
 	u64 checksum;
 	unsigned int nr_sharers;
 	int nid;
+	bool dup;
 };
 
 /**
@@ -126,12 +134,49 @@ struct ksm_trees {
 	struct rb_root unstable;
 };
 
+#define KSM_DEFAULT_PAGES_TO_SCAN	100
+
+enum ksm_advisor_mode {
+	KSM_ADVISOR_NONE,
+	KSM_ADVISOR_SCAN_TIME,
+};
+
+/* The advisor's knobs (advisor.c). */
+struct ksm_advisor_knobs {
+	enum ksm_advisor_mode mode;
+	unsigned int max_cpu;
+	unsigned long min_pages;
+	unsigned long max_pages;
+	unsigned long target_scan_secs;
+};
+
+/**
+ * struct ksm_advice - what the advisor decides from
+ * @pages_to_scan: the value during the last pass
+ * @scan_ms: how long the last pass took
+ * @target_ms: how long a pass should take
+ * @cpu_percent: ksmd's CPU use during the last pass
+ * @max_cpu: the CPU use not to exceed
+ * @min_pages: lower bound of the answer
+ * @max_pages: upper bound of the answer
+ */
+struct ksm_advice {
+	unsigned long pages_to_scan;
+	u64 scan_ms;
+	u64 target_ms;
+	unsigned int cpu_percent;
+	unsigned int max_cpu;
+	unsigned long min_pages;
+	unsigned long max_pages;
+};
+
 /* Tunables (sysfs.c validates; ksmd reads them with READ_ONCE). */
 struct ksm_knobs {
 	unsigned int pages_to_scan;
 	unsigned int sleep_millisecs;
 	unsigned long run;
 	bool use_zero_pages;
+	bool smart_scan;
 	unsigned int max_page_sharing;
 	bool merge_across_nodes;
 	unsigned int prune_millisecs;
@@ -143,10 +188,12 @@ struct ksm_counters {
 	unsigned long pages_shared;
 	unsigned long pages_sharing;
 	unsigned long pages_unshared;
+	unsigned long pages_skipped;
 	unsigned long items;
 	unsigned long stable_nodes;
 	unsigned long full_scans;
-	unsigned long dup_nodes;
+	unsigned long chains;
+	unsigned long dups;
 };
 
 /* Where ksmd is: which slot, which address, which item comes next. */
@@ -158,6 +205,7 @@ struct ksm_cursor {
 };
 
 extern struct ksm_knobs ksm_knobs;
+extern struct ksm_advisor_knobs ksm_advisor;
 extern struct ksm_counters ksm_count;
 extern struct ksm_cursor ksm_cursor;
 extern struct mutex ksm_lock;
@@ -176,6 +224,8 @@ void ksm_slot_free(struct ksm_slot *slot);
 bool ksm_run_allowed(void);
 void ksm_wake_sleeper(void);
 u64 ksm_page_checksum(struct page *page);
+long ksm_profit(unsigned long merged, long zero_pages, unsigned long items);
+long ksm_volatile_pages(const struct ksm_counters *c);
 
 /* slots.c */
 struct ksm_slot *ksm_slot_first(void);
@@ -185,10 +235,12 @@ bool ksm_vma_mergeable(struct vm_area_struct *vma);
 
 /* scan.c */
 void ksm_scan_pages(unsigned int budget);
+u8 ksm_skip_for_age(u8 age);
 struct ksm_slot *ksm_cursor_first(void);
 struct ksm_slot *ksm_cursor_next(bool release);
 void ksm_cursor_reset(void);
 void ksm_scan_restart(void);
+void ksm_forget_unstable(void);
 void ksm_slot_drop_items(struct ksm_slot *slot);
 void ksm_item_forget(struct ksm_item *item);
 
@@ -230,6 +282,7 @@ struct ksm_item *ksm_unstable_first(struct rb_root *root, u64 key);
 struct ksm_item *ksm_unstable_next_equal(struct ksm_item *item);
 void ksm_unstable_erase(struct ksm_item *item);
 void ksm_unstable_reset(void);
+void ksm_item_clear_unstable(struct ksm_item *item, unsigned int gen);
 struct ksm_stable_node *ksm_stable_find(struct rb_root *root, u64 key,
 					ksm_content_cmp_t cmp, void *arg,
 					struct rb_node ***linkp,
@@ -251,6 +304,10 @@ void ksm_item_unlink_stable(struct ksm_item *item);
 void ksm_prune_all_stale(unsigned long start_pfn, unsigned long end_pfn);
 int ksm_retire_all_nodes(void);
 bool ksm_no_stable_nodes(void);
+void ksm_node_rehome(struct ksm_stable_node *node, int index,
+		     ksm_content_cmp_t cmp, void *arg);
+void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
+		      void *arg);
 
 /* merge.c */
 void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
@@ -280,6 +337,12 @@ static inline void ksm_folio_set_node(struct folio *folio,
 }
 
 int ksm_hotplug_init(void);
+
+/* advisor.c */
+unsigned long ksm_advise(const struct ksm_advice *in);
+void ksm_advisor_pass_begin(void);
+void ksm_advisor_pass_end(void);
+void ksm_advisor_set_mode(enum ksm_advisor_mode mode);
 
 /* sysfs.c */
 int ksm_sysfs_init(void);

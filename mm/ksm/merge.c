@@ -15,6 +15,8 @@
 #include <linux/swap.h>
 
 #include "../internal.h"
+#include <trace/events/ksm.h>
+
 #include "internal.h"
 
 /* Unstable items of equal checksum compared at most, per scanned page. */
@@ -202,6 +204,16 @@ static int ksm_share(struct vm_area_struct *vma, unsigned long addr,
 	return err;
 }
 
+/*
+ * With merge_across_nodes=0 two pages merge only on the same node; their
+ * trees say so at lookup, but a page may have migrated since.
+ */
+static bool ksm_same_domain(struct folio *a, struct folio *b)
+{
+	return READ_ONCE(ksm_knobs.merge_across_nodes) ||
+	       folio_nid(a) == folio_nid(b);
+}
+
 /* Merges the page @item maps into the KSM page of @node. */
 static int ksm_merge_into_node(struct ksm_item *item,
 			       struct vm_area_struct *vma,
@@ -215,8 +227,11 @@ static int ksm_merge_into_node(struct ksm_item *item,
 		return -EAGAIN;
 	/* Already mapped here, e.g. inherited through fork: just record it. */
 	if (kfolio != pg->folio)
-		err = ksm_share(vma, ksm_item_addr(item), pg,
-				folio_page(kfolio, 0));
+		err = ksm_same_domain(kfolio, pg->folio) ?
+		      ksm_share(vma, ksm_item_addr(item), pg,
+				folio_page(kfolio, 0)) : -EAGAIN;
+	trace_ksm_merge_with_ksm_page(kfolio, page_to_pfn(pg->page), item,
+				      vma->vm_mm, err);
 	if (!err)
 		ksm_sharer_add(node, item, vma->anon_vma);
 	folio_unlock(kfolio);
@@ -320,6 +335,8 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 			  struct ksm_page *pg, struct ksm_peer *peer, int index)
 {
 	unsigned long paddr = ksm_item_addr(peer->item);
+	struct rb_root *root = &ksm_trees_of(index)->stable;
+	struct address_space *anon_mapping;
 	struct ksm_stable_node *node;
 	struct anon_vma *anon_vma;
 	pte_t orig, peer_orig;
@@ -332,7 +349,8 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	if (err)
 		goto unlock_page;
 	err = -EAGAIN;
-	if (pg->folio == peer->pg.folio)
+	if (pg->folio == peer->pg.folio ||
+	    !ksm_same_domain(pg->folio, peer->pg.folio))
 		goto unlock_both;
 	if (ksm_wrprotect(vma, pg, ksm_item_addr(item), &orig) ||
 	    ksm_wrprotect(peer->vma, &peer->pg, paddr, &peer_orig) ||
@@ -344,20 +362,31 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 		goto unlock_both;
 	}
 
-	/* Our page becomes the KSM page; it keeps all its mappings. */
+	/*
+	 * Our page becomes the KSM page; it keeps all its mappings. Its key
+	 * is taken now that no mapping can write to it any more.
+	 */
+	anon_mapping = pg->folio->mapping;
 	anon_vma = folio_anon_vma(pg->folio);
 	node->kpfn = folio_pfn(pg->folio);
-	node->checksum = item->checksum;
+	node->checksum = ksm_page_checksum(pg->page);
 	node->nid = index;
+	item->checksum = node->checksum;
 	ksm_folio_set_node(pg->folio, node);
-	ksm_stable_insert(&ksm_trees_of(index)->stable, node,
-			  ksm_cmp_with_node, pg->page);
+	ksm_stable_insert(root, node, ksm_cmp_with_node, pg->page);
+	ksm_chain_joined(node, ksm_cmp_with_node, pg->page);
 	ksm_sharer_add(node, item, anon_vma);
 
 	err = ksm_replace(peer->vma, &peer->pg, paddr, peer_orig, pg->page);
+	trace_ksm_merge_one_page(folio_pfn(pg->folio), item, vma->vm_mm, err);
 	if (!err) {
 		ksm_unstable_erase(peer->item);
 		ksm_sharer_add(node, peer->item, peer->vma->anon_vma);
+	} else {
+		/* No twin after all: our page goes back to what it was. */
+		ksm_sharer_del(item);
+		WRITE_ONCE(pg->folio->mapping, anon_mapping);
+		ksm_node_prune(node);
 	}
 unlock_both:
 	folio_unlock(peer->pg.folio);
@@ -422,6 +451,9 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 
 	if (folio_test_ksm(pg->folio)) {
 		node = ksm_folio_node(pg->folio);
+		if (node->nid != index)
+			ksm_node_rehome(node, index, ksm_cmp_with_node,
+					pg->page);
 		if ((item->addr_flags & KSM_ITEM_STABLE) && item->node == node)
 			return;
 		if (item->addr_flags & KSM_ITEM_STABLE)

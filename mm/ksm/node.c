@@ -13,6 +13,8 @@
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
 
+#include <trace/events/ksm.h>
+
 #include "internal.h"
 
 static bool ksm_folio_points_at(struct folio *folio,
@@ -108,6 +110,7 @@ void ksm_sharer_del(struct ksm_item *item)
 {
 	struct ksm_stable_node *node = item->node;
 
+	trace_ksm_remove_rmap_item(node->kpfn, item, item->mm);
 	hlist_del(&item->sharer);
 	node->nr_sharers--;
 	if (hlist_empty(&node->sharers))
@@ -121,6 +124,110 @@ void ksm_sharer_del(struct ksm_item *item)
 	item->mm->ksm_merging_pages--;
 }
 
+/*
+ * Chains: when a KSM page reaches max_page_sharing, the next page of the
+ * same content becomes a KSM page of its own, a duplicate, right next to
+ * the first in the stable tree. Nodes of one content that are two or more
+ * form a chain; stable_node_chains counts chains, stable_node_dups the
+ * nodes in them. Membership is kept in ->dup, since a stale neighbour's
+ * content can no longer be read.
+ */
+static struct ksm_stable_node *ksm_node_neighbour(struct ksm_stable_node *node,
+						  bool next)
+{
+	struct rb_node *n = next ? rb_next(&node->tree) : rb_prev(&node->tree);
+	struct ksm_stable_node *other;
+
+	if (!n)
+		return NULL;
+	other = rb_entry(n, struct ksm_stable_node, tree);
+	return other->checksum == node->checksum ? other : NULL;
+}
+
+/**
+ * ksm_chain_joined() - account for a new node next to nodes of its content
+ * @node: the node, just inserted
+ * @same: returns 0 if another node holds the same content as @node
+ * @arg: passed to @same
+ */
+void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
+		      void *arg)
+{
+	struct ksm_stable_node *other;
+	unsigned int others = 0;
+	bool next;
+
+	for (next = false; ; next = true) {
+		for (other = ksm_node_neighbour(node, next); other;
+		     other = ksm_node_neighbour(other, next)) {
+			if (same(other, arg))
+				break;
+			if (!other->dup) {
+				other->dup = true;
+				ksm_count.dups++;
+			}
+			others++;
+		}
+		if (next)
+			break;
+	}
+	if (!others)
+		return;
+	node->dup = true;
+	ksm_count.dups++;
+	if (others == 1)
+		ksm_count.chains++;
+}
+
+/* Accounts for @node leaving its chain, if it is in one. */
+static void ksm_chain_left(struct ksm_stable_node *node)
+{
+	struct ksm_stable_node *other, *last = NULL;
+	unsigned int others = 0;
+	bool next;
+
+	if (!node->dup)
+		return;
+	for (next = false; ; next = true) {
+		for (other = ksm_node_neighbour(node, next);
+		     other && other->dup;
+		     other = ksm_node_neighbour(other, next)) {
+			last = other;
+			others++;
+		}
+		if (next)
+			break;
+	}
+	node->dup = false;
+	ksm_count.dups--;
+	if (others == 1) {
+		/* A single page of that content is no chain any more. */
+		last->dup = false;
+		ksm_count.dups--;
+		ksm_count.chains--;
+	}
+}
+
+/**
+ * ksm_node_rehome() - move a node to the stable tree of another domain
+ * @node: the node, whose page now lives on a node of domain @index
+ * @index: the merge domain
+ * @cmp: compares the node's content with other nodes
+ * @arg: passed to @cmp
+ *
+ * With merge_across_nodes=0, a KSM page that migrated to another NUMA
+ * node must be found by pages of that node, not of its old one.
+ */
+void ksm_node_rehome(struct ksm_stable_node *node, int index,
+		     ksm_content_cmp_t cmp, void *arg)
+{
+	ksm_chain_left(node);
+	rb_erase(&node->tree, &ksm_trees_of(node->nid)->stable);
+	node->nid = index;
+	ksm_stable_insert(&ksm_trees_of(index)->stable, node, cmp, arg);
+	ksm_chain_joined(node, cmp, arg);
+}
+
 /**
  * ksm_node_prune() - free a stale node and forget its sharers
  * @node: a node no folio points at any more
@@ -130,8 +237,10 @@ void ksm_node_prune(struct ksm_stable_node *node)
 	struct hlist_node *tmp;
 	struct ksm_item *item;
 
+	trace_ksm_remove_ksm_page(node->kpfn);
 	hlist_for_each_entry_safe(item, tmp, &node->sharers, sharer)
 		ksm_sharer_del(item);
+	ksm_chain_left(node);
 	rb_erase(&node->tree, &ksm_trees_of(node->nid)->stable);
 	ksm_node_free(node);
 }

@@ -206,8 +206,8 @@ struct folio *ksm_might_need_to_copy(struct folio *folio,
  */
 long ksm_process_profit(struct mm_struct *mm)
 {
-	return (long)(mm->ksm_merging_pages + mm_ksm_zero_pages(mm)) *
-		PAGE_SIZE - mm->ksm_rmap_items * sizeof(struct ksm_item);
+	return ksm_profit(mm->ksm_merging_pages, mm_ksm_zero_pages(mm),
+			  mm->ksm_rmap_items);
 }
 
 /*
@@ -219,18 +219,27 @@ long ksm_process_profit(struct mm_struct *mm)
 static int ksm_memory_callback(struct notifier_block *nb, unsigned long action,
 			       void *arg)
 {
+	/* Offlining is serialized by mem_hotplug_lock: one at a time. */
+	static bool held;
 	struct memory_notify *mn = arg;
 
 	switch (action) {
 	case MEM_GOING_OFFLINE:
 		mutex_lock(&ksm_lock);
+		held = true;
 		WRITE_ONCE(ksm_knobs.run, ksm_knobs.run | KSM_RUN_OFFLINE);
 		break;
 	case MEM_OFFLINE:
-		ksm_prune_all_stale(mn->start_pfn, mn->start_pfn + mn->nr_pages);
+		if (held)
+			ksm_prune_all_stale(mn->start_pfn,
+					    mn->start_pfn + mn->nr_pages);
 		fallthrough;
 	case MEM_CANCEL_OFFLINE:
+		/* A notifier before us may have failed MEM_GOING_OFFLINE. */
+		if (!held)
+			break;
 		WRITE_ONCE(ksm_knobs.run, ksm_knobs.run & ~KSM_RUN_OFFLINE);
+		held = false;
 		mutex_unlock(&ksm_lock);
 		break;
 	}

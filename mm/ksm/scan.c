@@ -6,13 +6,17 @@
  *
  * The page tables are walked one PMD range at a time under a single
  * page-table lock, collecting up to KSM_BATCH mapped anonymous pages with a
- * reference each; the pages are then handled with the lock dropped.
+ * reference each; the pages are then handled with the lock dropped. A page
+ * of a large folio is alone in its batch: merging it means splitting the
+ * folio, which fails while we hold more than one reference on it.
  */
 
 #include <linux/mm.h>
 #include <linux/pagewalk.h>
 #include <linux/sched/mm.h>
 #include <linux/swap.h>
+
+#include <trace/events/ksm.h>
 
 #include "internal.h"
 
@@ -36,23 +40,40 @@ static void ksm_batch_add(struct ksm_batch *b, unsigned long addr,
 	b->nr++;
 }
 
-/* A PMD-mapped THP: its subpages, as long as the batch has room. */
-static unsigned long ksm_collect_huge(struct ksm_batch *b, pmd_t pmd,
-				      unsigned long addr, unsigned long end)
+/*
+ * Adds the page at @addr unless the batch must end before it; returns
+ * whether the walk stops after this address.
+ */
+static bool ksm_collect(struct ksm_batch *b, unsigned long addr,
+			struct page *page, struct folio *folio)
+{
+	bool large = folio_test_large(folio);
+
+	if (large && b->nr) {
+		/* Not here: it starts the next batch, alone. */
+		b->next = addr;
+		return true;
+	}
+	ksm_batch_add(b, addr, page, folio);
+	b->next = addr + PAGE_SIZE;
+	return large || b->nr >= b->max;
+}
+
+/* A PMD-mapped THP: the page at @addr, if the batch can take it. */
+static void ksm_collect_huge(struct ksm_batch *b, pmd_t pmd,
+			     unsigned long addr, unsigned long end)
 {
 	struct folio *folio;
 	struct page *head;
 
+	b->next = end;
 	if (!pmd_present(pmd) || is_huge_zero_pmd(pmd))
-		return end;
+		return;
 	head = pmd_page(pmd);
 	folio = page_folio(head);
-	if (!folio_test_anon(folio))
-		return end;
-	for (; addr < end && b->nr < b->max; addr += PAGE_SIZE)
-		ksm_batch_add(b, addr, nth_page(head, (addr & ~HPAGE_PMD_MASK) >>
-						PAGE_SHIFT), folio);
-	return addr;
+	if (folio_test_anon(folio))
+		ksm_collect(b, addr, nth_page(head, (addr & ~HPAGE_PMD_MASK) >>
+					      PAGE_SHIFT), folio);
 }
 
 static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
@@ -65,10 +86,9 @@ static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 
 	ptl = pmd_trans_huge_lock(pmd, vma);
 	if (ptl) {
-		addr = ksm_collect_huge(b, pmdp_get(pmd), addr, end);
+		ksm_collect_huge(b, pmdp_get(pmd), addr, end);
 		spin_unlock(ptl);
-		b->next = addr;
-		return b->nr >= b->max;
+		return b->nr > 0;
 	}
 
 	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
@@ -76,7 +96,8 @@ static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 		walk->action = ACTION_AGAIN;
 		return 0;
 	}
-	for (pte = start; addr < end && b->nr < b->max; pte++, addr += PAGE_SIZE) {
+	b->next = end;
+	for (pte = start; addr < end; pte++, addr += PAGE_SIZE) {
 		pte_t ptent = ptep_get(pte);
 		struct folio *folio;
 		struct page *page;
@@ -87,12 +108,11 @@ static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 		if (!page)
 			continue;
 		folio = page_folio(page);
-		if (folio_test_anon(folio))
-			ksm_batch_add(b, addr, page, folio);
+		if (folio_test_anon(folio) && ksm_collect(b, addr, page, folio))
+			break;
 	}
 	pte_unmap_unlock(start, ptl);
-	b->next = addr;
-	return b->nr >= b->max;
+	return addr < end;
 }
 
 static const struct mm_walk_ops ksm_collect_ops = {
@@ -108,9 +128,8 @@ void ksm_item_forget(struct ksm_item *item)
 {
 	if (item->addr_flags & KSM_ITEM_STABLE)
 		ksm_item_unlink_stable(item);
-	else if (ksm_item_in_unstable(item, ksm_cursor.gen))
-		ksm_unstable_erase(item);
-	item->addr_flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
+	else
+		ksm_item_clear_unstable(item, ksm_cursor.gen);
 }
 
 /* Frees the items at the cursor whose address is below @addr. */
@@ -156,26 +175,75 @@ static struct ksm_item *ksm_item_at(struct mm_struct *mm, unsigned long addr)
 		*ksm_cursor.link = item;
 	}
 	ksm_cursor.link = &item->next;
-	/* An unstable mark from an earlier pass means nothing any more. */
-	if (!ksm_item_in_unstable(item, ksm_cursor.gen))
-		item->addr_flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
+	/* An unstable mark from the last pass means nothing any more. */
+	ksm_item_clear_unstable(item, ksm_cursor.gen);
 	return item;
 }
 
-static void ksm_batch_process(struct ksm_batch *b, struct vm_area_struct *vma)
+/**
+ * ksm_skip_for_age() - smart scan's policy
+ * @age: passes in a row a page was looked at and not merged
+ *
+ * A page gets two looks (one to learn its checksum, one to match it)
+ * before it is ever skipped; then the longer it has gone unmerged, the
+ * more passes it sits out, up to 8.
+ *
+ * Return: how many of the next passes skip the page.
+ */
+u8 ksm_skip_for_age(u8 age)
 {
-	unsigned int i;
+	if (age < 3)
+		return 0;
+	if (age < 5)
+		return 1;
+	if (age < 8)
+		return 2;
+	if (age < 16)
+		return 4;
+	return 8;
+}
+
+/* Smart scan: true if this pass leaves the page of @item alone. */
+static bool ksm_item_skipped(struct ksm_item *item)
+{
+	if ((item->addr_flags & KSM_ITEM_STABLE) || !item->skip ||
+	    !READ_ONCE(ksm_knobs.smart_scan))
+		return false;
+	item->skip--;
+	ksm_count.pages_skipped++;
+	return true;
+}
+
+static void ksm_item_looked_at(struct ksm_item *item)
+{
+	if (item->addr_flags & KSM_ITEM_STABLE)
+		return;
+	if (item->age < U8_MAX)
+		item->age++;
+	item->skip = ksm_skip_for_age(item->age);
+}
+
+/* Handles the pages of a batch; returns how many were scanned. */
+static unsigned int ksm_batch_process(struct ksm_batch *b,
+				      struct vm_area_struct *vma)
+{
+	unsigned int i, scanned = 0;
 
 	for (i = 0; i < b->nr; i++) {
 		struct ksm_item *item = ksm_item_at(vma->vm_mm, b->addr[i]);
 
-		if (item)
+		/* A skipped page costs neither budget nor a count. */
+		if (item && !ksm_item_skipped(item)) {
 			ksm_merge_page(item, vma, &b->pages[i]);
+			ksm_item_looked_at(item);
+			scanned++;
+		}
 		folio_put(b->pages[i].folio);
 		ksm_cursor.addr = b->addr[i] + PAGE_SIZE;
-		ksm_count.pages_scanned++;
 		cond_resched();
 	}
+	ksm_count.pages_scanned += scanned;
+	return scanned;
 }
 
 /*
@@ -185,12 +253,11 @@ static void ksm_batch_process(struct ksm_batch *b, struct vm_area_struct *vma)
 static unsigned int ksm_scan_vma(struct vm_area_struct *vma,
 				 unsigned int budget)
 {
-	struct ksm_batch *b;
+	/* ksm_lock serializes its users. */
+	static struct ksm_batch batch;
+	struct ksm_batch *b = &batch;
 	unsigned int done = 0;
 
-	b = kmalloc(sizeof(*b), GFP_KERNEL);
-	if (!b)
-		return 0;
 	if (ksm_cursor.addr < vma->vm_start)
 		ksm_cursor.addr = vma->vm_start;
 	while (ksm_cursor.addr < vma->vm_end && done < budget) {
@@ -200,11 +267,9 @@ static unsigned int ksm_scan_vma(struct vm_area_struct *vma,
 		if (walk_page_range_vma(vma, ksm_cursor.addr, vma->vm_end,
 					&ksm_collect_ops, b) <= 0)
 			b->next = vma->vm_end;
-		ksm_batch_process(b, vma);
-		done += b->nr;
+		done += ksm_batch_process(b, vma);
 		ksm_cursor.addr = max(ksm_cursor.addr, b->next);
 	}
-	kfree(b);
 	return done;
 }
 
@@ -302,7 +367,28 @@ static bool ksm_pass_begin(void)
 	 * like a pin to ksm_wrprotect(): flush them once per pass.
 	 */
 	lru_add_drain_all();
+	ksm_advisor_pass_begin();
+	trace_ksm_start_scan(ksm_count.full_scans, ksm_count.items);
 	return true;
+}
+
+/**
+ * ksm_forget_unstable() - clear every item's unstable mark
+ *
+ * A pass refreshes the mark of every item it visits; a restart that skips
+ * the rest of a pass must clear the marks it did not reach, or an 8-bit
+ * generation could come round to them again.
+ */
+void ksm_forget_unstable(void)
+{
+	struct ksm_slot *slot;
+	struct ksm_item *item;
+
+	spin_lock(&ksm_slot_lock);
+	list_for_each_entry(slot, &ksm_slot_list, base.mm_node)
+		for (item = slot->items; item; item = item->next)
+			ksm_item_clear_unstable(item, ksm_cursor.gen);
+	spin_unlock(&ksm_slot_lock);
 }
 
 /**
@@ -318,6 +404,8 @@ void ksm_scan_restart(void)
 
 static void ksm_pass_end(void)
 {
+	trace_ksm_stop_scan(ksm_count.full_scans, ksm_count.items);
+	ksm_advisor_pass_end();
 	ksm_scan_restart();
 	ksm_count.full_scans++;
 }

@@ -11,6 +11,8 @@
 #include <linux/sched/mm.h>
 #include <linux/dax.h>
 
+#include <trace/events/ksm.h>
+
 #include "internal.h"
 
 #define KSM_SLOT_HASH_BITS	10
@@ -123,6 +125,7 @@ int __ksm_enter(struct mm_struct *mm)
 
 	set_bit(MMF_VM_MERGEABLE, &mm->flags);
 	mmgrab(mm);
+	trace_ksm_enter(mm);
 	if (was_idle)
 		wake_up_interruptible(&ksm_thread_wait);
 	return 0;
@@ -158,6 +161,7 @@ void __ksm_exit(struct mm_struct *mm)
 
 	clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
 	clear_bit(MMF_VM_MERGEABLE, &mm->flags);
+	trace_ksm_exit(mm);
 	if (freed) {
 		ksm_slot_free(slot);
 		mmdrop(mm);

@@ -51,22 +51,40 @@ static ssize_t _name##_store(struct kobject *kobj,			\
 }									\
 KSM_ATTR_RW(_name)
 
+/* A knob that takes what kstrtobool() takes: 0/1, y/n, on/off. */
+#define KSM_BOOL_KNOB(_name, _field)					\
+static bool *const _name##_knob = &ksm_knobs._field;			\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*_name##_knob));	\
+}									\
+static ssize_t _name##_store(struct kobject *kobj,			\
+			     struct kobj_attribute *attr,		\
+			     const char *buf, size_t count)		\
+{									\
+	bool value;							\
+									\
+	if (kstrtobool(buf, &value))					\
+		return -EINVAL;						\
+	WRITE_ONCE(*_name##_knob, value);				\
+	return count;							\
+}									\
+KSM_ATTR_RW(_name)
+
 KSM_COUNTER(pages_scanned, READ_ONCE(ksm_count.pages_scanned));
 KSM_COUNTER(pages_shared, READ_ONCE(ksm_count.pages_shared));
 KSM_COUNTER(pages_sharing, READ_ONCE(ksm_count.pages_sharing));
 KSM_COUNTER(pages_unshared, READ_ONCE(ksm_count.pages_unshared));
 KSM_COUNTER(full_scans, READ_ONCE(ksm_count.full_scans));
+KSM_COUNTER(pages_skipped, READ_ONCE(ksm_count.pages_skipped));
+KSM_COUNTER(stable_node_chains, READ_ONCE(ksm_count.chains));
+KSM_COUNTER(stable_node_dups, READ_ONCE(ksm_count.dups));
 
 static ssize_t pages_volatile_show(struct kobject *kobj,
 				   struct kobj_attribute *attr, char *buf)
 {
-	long volatile_pages = READ_ONCE(ksm_count.items) -
-		READ_ONCE(ksm_count.pages_shared) -
-		READ_ONCE(ksm_count.pages_sharing) -
-		READ_ONCE(ksm_count.pages_unshared);
-
-	/* The counters are read one by one while ksmd changes them. */
-	return sysfs_emit(buf, "%ld\n", max(volatile_pages, 0L));
+	return sysfs_emit(buf, "%ld\n", ksm_volatile_pages(&ksm_count));
 }
 KSM_ATTR_RO(pages_volatile);
 
@@ -80,11 +98,11 @@ KSM_ATTR_RO(ksm_zero_pages);
 static ssize_t general_profit_show(struct kobject *kobj,
 				   struct kobj_attribute *attr, char *buf)
 {
-	long saved = (READ_ONCE(ksm_count.pages_sharing) +
-		      atomic_long_read(&ksm_zero_pages)) * PAGE_SIZE;
-	long cost = READ_ONCE(ksm_count.items) * sizeof(struct ksm_item);
+	long profit = ksm_profit(READ_ONCE(ksm_count.pages_sharing),
+				 atomic_long_read(&ksm_zero_pages),
+				 READ_ONCE(ksm_count.items));
 
-	return sysfs_emit(buf, "%ld\n", saved - cost);
+	return sysfs_emit(buf, "%ld\n", profit);
 }
 KSM_ATTR_RO(general_profit);
 
@@ -126,33 +144,17 @@ static ssize_t run_store(struct kobject *kobj, struct kobj_attribute *attr,
 }
 KSM_ATTR_RW(run);
 
-static ssize_t use_zero_pages_show(struct kobject *kobj,
-				   struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_knobs.use_zero_pages));
-}
-
-static ssize_t use_zero_pages_store(struct kobject *kobj,
-				    struct kobj_attribute *attr,
-				    const char *buf, size_t count)
-{
-	bool value;
-
-	if (kstrtobool(buf, &value))
-		return -EINVAL;
-	WRITE_ONCE(ksm_knobs.use_zero_pages, value);
-	return count;
-}
-KSM_ATTR_RW(use_zero_pages);
+KSM_BOOL_KNOB(use_zero_pages, use_zero_pages);
+KSM_BOOL_KNOB(smart_scan, smart_scan);
 
 /*
  * Knobs that change how KSM pages are organised can change only while no
- * KSM page exists. Stale nodes do not count: they are pruned first.
- * Called under ksm_lock.
+ * KSM page is mapped. Nodes of pages nobody maps (freed, or only in the
+ * swap cache) are ended first. Called under ksm_lock.
  */
 static int ksm_layout_may_change(void)
 {
-	ksm_prune_all_stale(0, ULONG_MAX);
+	ksm_retire_all_nodes();
 	return ksm_no_stable_nodes() ? 0 : -EBUSY;
 }
 
@@ -168,7 +170,11 @@ static ssize_t max_page_sharing_store(struct kobject *kobj,
 {
 	int value, err;
 
-	if (kstrtoint(buf, 10, &value) || value < 2)
+	/* As upstream: a number too large is -ERANGE, not -EINVAL. */
+	err = kstrtoint(buf, 10, &value);
+	if (err)
+		return err;
+	if (value < 2)
 		return -EINVAL;
 	mutex_lock(&ksm_lock);
 	err = 0;
@@ -196,7 +202,11 @@ static ssize_t merge_across_nodes_store(struct kobject *kobj,
 	unsigned long value;
 	int err;
 
-	if (kstrtoul(buf, 10, &value) || value > 1)
+	/* As upstream: a number too large is -ERANGE, not -EINVAL. */
+	err = kstrtoul(buf, 10, &value);
+	if (err)
+		return err;
+	if (value > 1)
 		return -EINVAL;
 	mutex_lock(&ksm_lock);
 	err = 0;
@@ -205,6 +215,7 @@ static ssize_t merge_across_nodes_store(struct kobject *kobj,
 		if (!err) {
 			WRITE_ONCE(ksm_knobs.merge_across_nodes, value);
 			/* Unstable items sit in trees of the old layout. */
+			ksm_forget_unstable();
 			ksm_scan_restart();
 		}
 	}
@@ -214,9 +225,158 @@ static ssize_t merge_across_nodes_store(struct kobject *kobj,
 KSM_ATTR_RW(merge_across_nodes);
 #endif
 
-KSM_UINT_KNOB(pages_to_scan, pages_to_scan);
+static ssize_t pages_to_scan_show(struct kobject *kobj,
+				  struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_knobs.pages_to_scan));
+}
+
+/* While the advisor is on, pages_to_scan is its to set. */
+static ssize_t pages_to_scan_store(struct kobject *kobj,
+				   struct kobj_attribute *attr,
+				   const char *buf, size_t count)
+{
+	unsigned int value;
+
+	if (READ_ONCE(ksm_advisor.mode) != KSM_ADVISOR_NONE)
+		return -EINVAL;
+	if (kstrtouint(buf, 10, &value))
+		return -EINVAL;
+	WRITE_ONCE(ksm_knobs.pages_to_scan, value);
+	ksm_wake_sleeper();
+	return count;
+}
+KSM_ATTR_RW(pages_to_scan);
+
 KSM_UINT_KNOB(sleep_millisecs, sleep_millisecs);
 KSM_UINT_KNOB(stable_node_chains_prune_millisecs, prune_millisecs);
+
+static const char * const ksm_advisor_modes[] = {
+	[KSM_ADVISOR_NONE] = "none",
+	[KSM_ADVISOR_SCAN_TIME] = "scan-time",
+};
+
+static ssize_t advisor_mode_show(struct kobject *kobj,
+				 struct kobj_attribute *attr, char *buf)
+{
+	enum ksm_advisor_mode mode = READ_ONCE(ksm_advisor.mode);
+	int i, len = 0;
+
+	for (i = 0; i < ARRAY_SIZE(ksm_advisor_modes); i++)
+		len += sysfs_emit_at(buf, len, i == mode ? "%s[%s]" : "%s%s",
+				     i ? " " : "", ksm_advisor_modes[i]);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+static ssize_t advisor_mode_store(struct kobject *kobj,
+				  struct kobj_attribute *attr,
+				  const char *buf, size_t count)
+{
+	int mode = sysfs_match_string(ksm_advisor_modes, buf);
+
+	if (mode < 0)
+		return -EINVAL;
+	mutex_lock(&ksm_lock);
+	ksm_advisor_set_mode(mode);
+	mutex_unlock(&ksm_lock);
+	return count;
+}
+KSM_ATTR_RW(advisor_mode);
+
+static ssize_t advisor_max_cpu_show(struct kobject *kobj,
+				    struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_advisor.max_cpu));
+}
+
+/* A share of one CPU, in percent: 1 to 100. */
+static ssize_t advisor_max_cpu_store(struct kobject *kobj,
+				     struct kobj_attribute *attr,
+				     const char *buf, size_t count)
+{
+	unsigned int value;
+
+	if (kstrtouint(buf, 10, &value) || !value || value > 100)
+		return -EINVAL;
+	WRITE_ONCE(ksm_advisor.max_cpu, value);
+	return count;
+}
+KSM_ATTR_RW(advisor_max_cpu);
+
+/*
+ * The advisor's bounds: min <= max always holds, so raising both means
+ * raising max first. Checked under ksm_lock against the other bound.
+ */
+static ssize_t ksm_store_bound(const char *buf, size_t count, bool is_min)
+{
+	unsigned long value;
+	int err = 0;
+
+	/* pages_to_scan, which the advisor sets, is an unsigned int. */
+	if (kstrtoul(buf, 10, &value) || !value || value > UINT_MAX)
+		return -EINVAL;
+	mutex_lock(&ksm_lock);
+	if (is_min ? value > ksm_advisor.max_pages :
+		     value < ksm_advisor.min_pages)
+		err = -EINVAL;
+	else if (is_min)
+		WRITE_ONCE(ksm_advisor.min_pages, value);
+	else
+		WRITE_ONCE(ksm_advisor.max_pages, value);
+	mutex_unlock(&ksm_lock);
+	return err ? err : count;
+}
+
+static ssize_t advisor_min_pages_to_scan_show(struct kobject *kobj,
+					      struct kobj_attribute *attr,
+					      char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_advisor.min_pages));
+}
+
+static ssize_t advisor_min_pages_to_scan_store(struct kobject *kobj,
+					       struct kobj_attribute *attr,
+					       const char *buf, size_t count)
+{
+	return ksm_store_bound(buf, count, true);
+}
+KSM_ATTR_RW(advisor_min_pages_to_scan);
+
+static ssize_t advisor_max_pages_to_scan_show(struct kobject *kobj,
+					      struct kobj_attribute *attr,
+					      char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(ksm_advisor.max_pages));
+}
+
+static ssize_t advisor_max_pages_to_scan_store(struct kobject *kobj,
+					       struct kobj_attribute *attr,
+					       const char *buf, size_t count)
+{
+	return ksm_store_bound(buf, count, false);
+}
+KSM_ATTR_RW(advisor_max_pages_to_scan);
+
+static ssize_t advisor_target_scan_time_show(struct kobject *kobj,
+					     struct kobj_attribute *attr,
+					     char *buf)
+{
+	return sysfs_emit(buf, "%lu\n",
+			  READ_ONCE(ksm_advisor.target_scan_secs));
+}
+
+static ssize_t advisor_target_scan_time_store(struct kobject *kobj,
+					      struct kobj_attribute *attr,
+					      const char *buf, size_t count)
+{
+	unsigned long value;
+
+	if (kstrtoul(buf, 10, &value) || !value)
+		return -EINVAL;
+	WRITE_ONCE(ksm_advisor.target_scan_secs, value);
+	return count;
+}
+KSM_ATTR_RW(advisor_target_scan_time);
 
 static struct attribute *ksm_attrs[] = {
 	&sleep_millisecs_attr.attr,
@@ -233,9 +393,18 @@ static struct attribute *ksm_attrs[] = {
 	&merge_across_nodes_attr.attr,
 #endif
 	&max_page_sharing_attr.attr,
+	&stable_node_chains_attr.attr,
+	&stable_node_dups_attr.attr,
 	&stable_node_chains_prune_millisecs_attr.attr,
 	&use_zero_pages_attr.attr,
 	&general_profit_attr.attr,
+	&smart_scan_attr.attr,
+	&pages_skipped_attr.attr,
+	&advisor_mode_attr.attr,
+	&advisor_max_cpu_attr.attr,
+	&advisor_min_pages_to_scan_attr.attr,
+	&advisor_max_pages_to_scan_attr.attr,
+	&advisor_target_scan_time_attr.attr,
 	NULL,
 };
 

@@ -160,7 +160,9 @@ void ksm_unstable_erase(struct ksm_item *item)
  * ksm_unstable_reset() - forget every unstable tree at the end of a pass
  *
  * The items stay flagged; their generation no longer matches, which is how
- * they are known to be out of the (new, empty) tree.
+ * they are known to be out of the (new, empty) tree. They stay counted in
+ * pages_unshared until the next pass looks at them again, so the counter
+ * reads the same between passes as during one.
  */
 void ksm_unstable_reset(void)
 {
@@ -168,7 +170,25 @@ void ksm_unstable_reset(void)
 
 	for (i = 0; i < ksm_nr_trees; i++)
 		ksm_domain_trees[i].unstable = RB_ROOT;
-	ksm_count.pages_unshared = 0;
+}
+
+/**
+ * ksm_item_clear_unstable() - drop an item's unstable mark
+ * @item: the item
+ * @gen: the current generation
+ *
+ * Takes the item out of the current tree if it is in it.
+ */
+void ksm_item_clear_unstable(struct ksm_item *item, unsigned int gen)
+{
+	if (!(item->addr_flags & KSM_ITEM_UNSTABLE))
+		return;
+	if (ksm_item_in_unstable(item, gen)) {
+		ksm_unstable_erase(item);
+		return;
+	}
+	item->addr_flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
+	ksm_count.pages_unshared--;
 }
 
 /* Orders @key (and what @cmp compares) against @node. */

@@ -91,8 +91,12 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 				      NULL);
 		if (ret & VM_FAULT_OOM)
 			return -ENOMEM;
-		/* Unshared now, or beyond repair: go on after it either way. */
-		addr = found + PAGE_SIZE;
+		/*
+		 * Look at the same address again: it may still (or again,
+		 * after a swap round trip) map a KSM page. A page the fault
+		 * cannot copy (poisoned) is beyond repair: go on after it.
+		 */
+		addr = (ret & VM_FAULT_ERROR) ? found + PAGE_SIZE : found;
 		cond_resched();
 	}
 	return 0;
