@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for KSM's arithmetic: the page checksum that keys the trees,
+ * the counters a stable node's sharers move (pages_shared, pages_sharing,
+ * per-mm merging pages), and the profit and volatile-page formulas behind
+ * general_profit, pages_volatile and ksm_process_profit.
+ */
+
+#include <kunit/test.h>
+#include <linux/gfp.h>
+#include <linux/highmem.h>
+#include <linux/mm_types.h>
+#include <linux/rmap.h>
+
+#include "../internal.h"
+
+static struct page *filled_page(struct kunit *test, u8 fill)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	memset_page(page, 0, fill, PAGE_SIZE);
+	return page;
+}
+
+static void checksum_follows_content(struct kunit *test)
+{
+	struct page *a = filled_page(test, 0x5a);
+	struct page *b = filled_page(test, 0x5a);
+	u64 sum_a = ksm_page_checksum(a);
+
+	KUNIT_EXPECT_EQ(test, sum_a, ksm_page_checksum(b));
+	/* One bit in the last byte is enough to change the key. */
+	memset_page(b, PAGE_SIZE - 1, 0x5b, 1);
+	KUNIT_EXPECT_NE(test, sum_a, ksm_page_checksum(b));
+	__free_page(a);
+	__free_page(b);
+}
+
+static void checksum_of_zero_page(struct kunit *test)
+{
+	struct page *page = filled_page(test, 0);
+
+	KUNIT_EXPECT_EQ(test, ksm_page_checksum(page), ksm_zero_checksum);
+	memset_page(page, 100, 1, 1);
+	KUNIT_EXPECT_NE(test, ksm_page_checksum(page), ksm_zero_checksum);
+	__free_page(page);
+}
+
+static void profit_formula(struct kunit *test)
+{
+	long item = sizeof(struct ksm_item);
+
+	KUNIT_EXPECT_EQ(test, ksm_profit(0, 0, 0), 0L);
+	KUNIT_EXPECT_EQ(test, ksm_profit(9, 0, 10), 9 * (long)PAGE_SIZE - 10 * item);
+	KUNIT_EXPECT_EQ(test, ksm_profit(3, 2, 0), 5 * (long)PAGE_SIZE);
+	/* Scanning without merging costs memory: negative profit. */
+	KUNIT_EXPECT_EQ(test, ksm_profit(0, 0, 100), -100 * item);
+}
+
+static void volatile_pages_never_negative(struct kunit *test)
+{
+	struct ksm_counters c = {
+		.items = 20, .pages_shared = 2, .pages_sharing = 8,
+		.pages_unshared = 4,
+	};
+
+	KUNIT_EXPECT_EQ(test, ksm_volatile_pages(&c), 6L);
+	/* A torn read while ksmd works must not show a huge number. */
+	c.items = 5;
+	KUNIT_EXPECT_EQ(test, ksm_volatile_pages(&c), 0L);
+}
+
+static void sharers_move_counters(struct kunit *test)
+{
+	struct ksm_counters before = ksm_count;
+	struct ksm_stable_node node = {};
+	struct ksm_item items[3] = {};
+	struct anon_vma *anon_vma;
+	struct mm_struct *mm;
+	int i;
+
+	mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
+	anon_vma = kunit_kzalloc(test, sizeof(*anon_vma), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	KUNIT_ASSERT_NOT_NULL(test, anon_vma);
+	/* Our own reference, so the sharers' puts never free it. */
+	atomic_set(&anon_vma->refcount, 1);
+	INIT_HLIST_HEAD(&node.sharers);
+
+	for (i = 0; i < ARRAY_SIZE(items); i++) {
+		items[i].mm = mm;
+		ksm_sharer_add(&node, &items[i], anon_vma);
+	}
+	KUNIT_EXPECT_EQ(test, ksm_count.pages_shared, before.pages_shared + 1);
+	KUNIT_EXPECT_EQ(test, ksm_count.pages_sharing, before.pages_sharing + 2);
+	KUNIT_EXPECT_EQ(test, mm->ksm_merging_pages, 3UL);
+	KUNIT_EXPECT_EQ(test, node.nr_sharers, 3U);
+	KUNIT_EXPECT_EQ(test, atomic_read(&anon_vma->refcount), 4);
+	KUNIT_EXPECT_TRUE(test, items[1].addr_flags & KSM_ITEM_STABLE);
+
+	ksm_sharer_del(&items[1]);
+	KUNIT_EXPECT_EQ(test, ksm_count.pages_sharing, before.pages_sharing + 1);
+	KUNIT_EXPECT_FALSE(test, items[1].addr_flags & KSM_ITEM_STABLE);
+	KUNIT_EXPECT_NULL(test, items[1].node);
+	ksm_sharer_del(&items[0]);
+	ksm_sharer_del(&items[2]);
+	KUNIT_EXPECT_EQ(test, ksm_count.pages_shared, before.pages_shared);
+	KUNIT_EXPECT_EQ(test, ksm_count.pages_sharing, before.pages_sharing);
+	KUNIT_EXPECT_EQ(test, mm->ksm_merging_pages, 0UL);
+	KUNIT_EXPECT_EQ(test, node.nr_sharers, 0U);
+	KUNIT_EXPECT_EQ(test, atomic_read(&anon_vma->refcount), 1);
+	KUNIT_EXPECT_TRUE(test, hlist_empty(&node.sharers));
+}
+
+static struct kunit_case ksm_accounting_cases[] = {
+	KUNIT_CASE(checksum_follows_content),
+	KUNIT_CASE(checksum_of_zero_page),
+	KUNIT_CASE(profit_formula),
+	KUNIT_CASE(volatile_pages_never_negative),
+	KUNIT_CASE(sharers_move_counters),
+	{}
+};
+
+static struct kunit_suite ksm_accounting_suite = {
+	.name = "ksm_accounting",
+	.test_cases = ksm_accounting_cases,
+};
+
+kunit_test_suite(ksm_accounting_suite);
+
+MODULE_DESCRIPTION("KUnit tests for KSM checksums and counters");
+MODULE_LICENSE("GPL");
