@@ -16,6 +16,9 @@ fragments=("$TOP/scripts/configs/ksm-test.config")
 
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Hash paths relative to the checkout, so a fresh clone elsewhere (CI)
+# hits the cache too; kbuild already strips the tree from __FILE__.
+export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=true
 MAKE=(make -s -C "$TREE" O="$KOUT" CC="ccache gcc" HOSTCC="ccache gcc" -j"$JOBS")
 mkdir -p "$KOUT"
 

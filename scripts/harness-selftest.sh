@@ -6,6 +6,8 @@
 #                           even though every test of the plan passed
 #   harness/watchdog        a VM that hangs is killed and reported within
 #                           the configured timeout
+#   harness/hostfs          --hostfs exports the host root read-only: a host
+#                           file reads the same inside, and writes fail
 # Prints PASS/FAIL lines like the test runner.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -49,6 +51,27 @@ if [ $vm_rc -eq 124 ] && [ $took -le $((limit + 10)) ] &&
 	echo "PASS harness/watchdog"
 else
 	echo "FAIL harness/watchdog (exit $vm_rc after ${took}s, limit ${limit}s)"
+	rc=1
+fi
+# 3. The host root over 9p: readable, the same bytes, and read-only.
+cat >"$out/hostfs-plan" <<'PLAN'
+md5sum </host/etc/debian_version
+if touch /host/tmp/ksmtest-hostfs-write 2>/dev/null; then
+	echo "hostfs: writable"
+else
+	echo "hostfs: read-only"
+fi
+PLAN
+"$TOP/scripts/mkinitramfs.sh" "$out/hostfs.cpio" "$out/hostfs-plan"
+"$TOP/scripts/vm-run.sh" --initrd "$out/hostfs.cpio" --timeout 120 --hostfs \
+	--append kunit.enable=0 --out "$out/hostfs" >/dev/null 2>&1 || true
+want=$(md5sum </etc/debian_version)
+# The serial port's tty ends lines with CR LF.
+got=$(tr -d '\r' <"$out/hostfs/results.log")
+if grep -qxF "$want" <<<"$got" && grep -qx 'hostfs: read-only' <<<"$got"; then
+	echo "PASS harness/hostfs"
+else
+	echo "FAIL harness/hostfs (see $out/hostfs/results.log)"
 	rc=1
 fi
 exit $rc
