@@ -151,7 +151,8 @@ static int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
 	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
 	if (!ptep)
 		goto out;
-	if (!pte_same(ptep_get(ptep), orig))
+	/* A read since the write-protect may have set the accessed bit. */
+	if (!pte_same(pte_mkold(ptep_get(ptep)), pte_mkold(orig)))
 		goto unlock;
 
 	if (kfolio) {
@@ -223,14 +224,16 @@ static int ksm_merge_into_node(struct ksm_item *item,
 	struct folio *kfolio = ksm_node_folio(node, true);
 	int err = 0;
 
-	if (!kfolio)
+	if (!kfolio) {
+		ksm_node_prune(node);
 		return -EAGAIN;
+	}
 	/* Already mapped here, e.g. inherited through fork: just record it. */
 	if (kfolio != pg->folio)
 		err = ksm_same_domain(kfolio, pg->folio) ?
 		      ksm_share(vma, ksm_item_addr(item), pg,
 				folio_page(kfolio, 0)) : -EAGAIN;
-	trace_ksm_merge_with_ksm_page(kfolio, page_to_pfn(pg->page), item,
+	trace_ksm_merge_with_ksm_page(kfolio, folio_pfn(kfolio), item,
 				      vma->vm_mm, err);
 	if (!err)
 		ksm_sharer_add(node, item, vma->anon_vma);
@@ -254,7 +257,9 @@ static int ksm_cmp_with_node(struct ksm_stable_node *node, void *arg)
 
 /*
  * The stable node holding the content of @page that can take one more
- * sharer, pruning stale nodes met on the way.
+ * sharer, pruning stale nodes met on the way. Duplicates of a content are
+ * a run of ->dup nodes, the newest (emptiest) first: the content is
+ * compared once, for the first; the merge compares again in any case.
  */
 static struct ksm_stable_node *ksm_stable_lookup(struct rb_root *root,
 						 u64 sum, struct page *page)
@@ -270,11 +275,14 @@ static struct ksm_stable_node *ksm_stable_lookup(struct rb_root *root,
 			break;
 		ksm_node_prune(node);
 	}
-	for (; node; node = ksm_stable_next_equal(node)) {
-		if (ksm_cmp_with_node(node, page) != 0)
-			break;
+	while (node) {
 		if (node->nr_sharers < limit)
 			return node;
+		if (!node->dup)
+			break;
+		node = ksm_stable_next_equal(node);
+		if (node && !node->dup)
+			break;
 	}
 	return NULL;
 }
@@ -377,8 +385,11 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	ksm_chain_joined(node, ksm_cmp_with_node, pg->page);
 	ksm_sharer_add(node, item, anon_vma);
 
+	/* As upstream: one event for the page made KSM, one for its twin. */
+	trace_ksm_merge_with_ksm_page(NULL, node->kpfn, item, vma->vm_mm, 0);
 	err = ksm_replace(peer->vma, &peer->pg, paddr, peer_orig, pg->page);
-	trace_ksm_merge_one_page(folio_pfn(pg->folio), item, vma->vm_mm, err);
+	trace_ksm_merge_with_ksm_page(pg->folio, node->kpfn, peer->item,
+				      peer->vma->vm_mm, err);
 	if (!err) {
 		ksm_unstable_erase(peer->item);
 		ksm_sharer_add(node, peer->item, peer->vma->anon_vma);
@@ -392,6 +403,17 @@ unlock_both:
 	folio_unlock(peer->pg.folio);
 unlock_page:
 	folio_unlock(pg->folio);
+	return err;
+}
+
+/* Maps the zero page in place of the empty page @item maps. */
+static int ksm_merge_zero(struct ksm_item *item, struct vm_area_struct *vma,
+			  struct ksm_page *pg)
+{
+	unsigned long addr = ksm_item_addr(item);
+	int err = ksm_share(vma, addr, pg, NULL);
+
+	trace_ksm_merge_one_page(my_zero_pfn(addr), item, vma->vm_mm, err);
 	return err;
 }
 
@@ -446,7 +468,7 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 {
 	int index = ksm_tree_index(folio_nid(pg->folio));
 	struct ksm_stable_node *node;
-	bool first_look;
+	bool changed;
 	u64 sum;
 
 	if (folio_test_ksm(pg->folio)) {
@@ -466,19 +488,25 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		ksm_item_unlink_stable(item);
 
 	sum = ksm_page_checksum(pg->page);
-	node = ksm_stable_lookup(&ksm_trees_of(index)->stable, sum, pg->page);
-	if (node && !ksm_merge_into_node(item, vma, pg, node))
-		return;
+	changed = !(item->addr_flags & KSM_ITEM_HASHED) || sum != item->checksum;
+	item->checksum = sum;
+	item->addr_flags |= KSM_ITEM_HASHED;
 
-	first_look = !(item->addr_flags & KSM_ITEM_HASHED);
-	if (first_look || sum != item->checksum) {
-		item->checksum = sum;
-		item->addr_flags |= KSM_ITEM_HASHED;
+	/*
+	 * A KSM page of this content exists: merge into it or, if that
+	 * fails for now, try again next pass; pairing the page with another
+	 * in the unstable tree would make a second KSM page of one content.
+	 */
+	node = ksm_stable_lookup(&ksm_trees_of(index)->stable, sum, pg->page);
+	if (node) {
+		ksm_merge_into_node(item, vma, pg, node);
 		return;
 	}
+	if (changed)
+		return;
 
 	if (READ_ONCE(ksm_knobs.use_zero_pages) && sum == ksm_zero_checksum &&
-	    !ksm_share(vma, ksm_item_addr(item), pg, NULL))
+	    !ksm_merge_zero(item, vma, pg))
 		return;
 
 	if (ksm_merge_unstable(item, vma, pg, index) == -ESRCH)

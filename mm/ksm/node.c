@@ -157,16 +157,28 @@ void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
 	unsigned int others = 0;
 	bool next;
 
+	/*
+	 * Only the nodes next to @node have their content compared; past
+	 * them, a chain is told by ->dup (a chain of another content with
+	 * the same 64-bit checksum next to this one is not worth a compare
+	 * per node).
+	 */
 	for (next = false; ; next = true) {
-		for (other = ksm_node_neighbour(node, next); other;
-		     other = ksm_node_neighbour(other, next)) {
-			if (same(other, arg))
-				break;
+		int order = 1;
+
+		/* A stale neighbour would hide the chain behind it. */
+		while ((other = ksm_node_neighbour(node, next)) &&
+		       (order = same(other, arg)) == KSM_CMP_STALE)
+			ksm_node_prune(other);
+		if (other && !order) {
 			if (!other->dup) {
 				other->dup = true;
 				ksm_count.dups++;
 			}
-			others++;
+			do {
+				others++;
+				other = ksm_node_neighbour(other, next);
+			} while (other && other->dup);
 		}
 		if (next)
 			break;

@@ -269,6 +269,9 @@ static unsigned int ksm_scan_vma(struct vm_area_struct *vma,
 			b->next = vma->vm_end;
 		done += ksm_batch_process(b, vma);
 		ksm_cursor.addr = max(ksm_cursor.addr, b->next);
+		/* Someone waits to change the mm (fork, mmap): let them. */
+		if (mmap_lock_is_contended(vma->vm_mm))
+			break;
 	}
 	return done;
 }
@@ -325,6 +328,15 @@ void ksm_cursor_reset(void)
 	spin_unlock(&ksm_slot_lock);
 }
 
+static void ksm_pass_end(void);
+
+/* Moves on to the next mm; past the last one, the pass ends. */
+static void ksm_cursor_advance(bool release)
+{
+	if (!ksm_cursor_next(release))
+		ksm_pass_end();
+}
+
 /* Scans the mm at the cursor; returns pages scanned. */
 static unsigned int ksm_scan_slot(unsigned int budget)
 {
@@ -339,22 +351,29 @@ static unsigned int ksm_scan_slot(unsigned int budget)
 		/* Exiting: forget it; __ksm_exit() waits for our unlock. */
 		ksm_slot_drop_items(ksm_cursor.slot);
 		mmap_read_unlock(mm);
-		ksm_cursor_next(true);
+		ksm_cursor_advance(true);
 		return 0;
 	}
 	for_each_vma(vmi, vma) {
 		if (!ksm_vma_mergeable(vma))
 			continue;
 		done += ksm_scan_vma(vma, budget - done);
-		if (done >= budget && ksm_cursor.addr < vma->vm_end) {
+		/* Out of budget, or mmap_lock wanted: resume here later. */
+		if (ksm_cursor.addr < vma->vm_end) {
 			mmap_read_unlock(mm);
 			return done;
 		}
 	}
 	/* Past the last VMA: items still ahead of the cursor are stale. */
 	ksm_drop_items_below(ULONG_MAX);
+	/*
+	 * Count the pass before letting go of mmap_lock: whoever makes this
+	 * mm mergeable now (it waits for the lock) sees full_scans already
+	 * counted, so the next two passes both look at the new range, as
+	 * user space that waits for two passes expects.
+	 */
+	ksm_cursor_advance(false);
 	mmap_read_unlock(mm);
-	ksm_cursor_next(false);
 	return done;
 }
 
@@ -384,11 +403,13 @@ void ksm_forget_unstable(void)
 	struct ksm_slot *slot;
 	struct ksm_item *item;
 
-	spin_lock(&ksm_slot_lock);
-	list_for_each_entry(slot, &ksm_slot_list, base.mm_node)
-		for (item = slot->items; item; item = item->next)
+	/* The cursor keeps the slot in hand safe from __ksm_exit(). */
+	for (slot = ksm_cursor_first(); slot; slot = ksm_cursor_next(false)) {
+		for (item = slot->items; item; item = item->next) {
 			ksm_item_clear_unstable(item, ksm_cursor.gen);
-	spin_unlock(&ksm_slot_lock);
+			cond_resched();
+		}
+	}
 }
 
 /**
@@ -425,9 +446,7 @@ void ksm_scan_pages(unsigned int budget)
 		return;
 	while (done < budget && ksm_run_allowed()) {
 		done += ksm_scan_slot(budget - done);
-		if (!ksm_cursor.slot) {
-			ksm_pass_end();
+		if (!ksm_cursor.slot)
 			break;
-		}
 	}
 }

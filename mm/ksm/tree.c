@@ -214,6 +214,8 @@ static int ksm_stable_order(struct ksm_stable_node *node, u64 key,
  * Among nodes of equal content (duplicates beyond max_page_sharing) the
  * leftmost is returned. When @cmp reports a stale node, that node is
  * returned with *@linkp set to NULL so the caller can prune it and retry.
+ * Duplicates all hold one content, so once one of them was compared the
+ * others on the way down are not compared again.
  *
  * Return: the node holding this content, or NULL.
  */
@@ -224,14 +226,26 @@ struct ksm_stable_node *ksm_stable_find(struct rb_root *root, u64 key,
 {
 	struct rb_node **link = &root->rb_node, *parent = NULL;
 	struct ksm_stable_node *found = NULL;
+	bool dup_compared = false;
+	int dup_order = 0;
 
 	while (*link) {
 		struct ksm_stable_node *node;
+		bool dup;
 		int order;
 
 		parent = *link;
 		node = rb_entry(parent, struct ksm_stable_node, tree);
-		order = ksm_stable_order(node, key, cmp, arg);
+		dup = node->dup && node->checksum == key;
+		if (dup && dup_compared) {
+			order = dup_order;
+		} else {
+			order = ksm_stable_order(node, key, cmp, arg);
+			if (dup && order != KSM_CMP_STALE) {
+				dup_order = order;
+				dup_compared = true;
+			}
+		}
 		if (order == KSM_CMP_STALE) {
 			if (linkp)
 				*linkp = NULL;
@@ -295,7 +309,8 @@ void ksm_stable_link(struct rb_root *root, struct ksm_stable_node *node,
  * @cmp: compares @node's content with a node of equal checksum
  * @arg: passed to @cmp
  *
- * A node equal to present ones goes after them (a duplicate).
+ * A node equal to present ones (a duplicate, made because they are full)
+ * goes before them, where the next lookup meets it first.
  */
 void ksm_stable_insert(struct rb_root *root, struct ksm_stable_node *node,
 		       ksm_content_cmp_t cmp, void *arg)
@@ -309,7 +324,7 @@ void ksm_stable_insert(struct rb_root *root, struct ksm_stable_node *node,
 		parent = *link;
 		other = rb_entry(parent, struct ksm_stable_node, tree);
 		order = ksm_stable_order(other, node->checksum, cmp, arg);
-		if (order < 0)
+		if (order <= 0)
 			link = &parent->rb_left;
 		else
 			link = &parent->rb_right;

@@ -147,9 +147,15 @@ int ksm_unmerge_all(void)
 			break;
 		slot = ksm_cursor_next(gone);
 	}
+	/* Interrupted: the marks of the slots not reached must go too. */
+	if (err)
+		ksm_forget_unstable();
 	ksm_scan_restart();
+	if (err)
+		return err;
 	/* Pages still mapped by an exiting mm keep their nodes for now. */
-	if (!err)
-		ksm_retire_all_nodes();
-	return err;
+	ksm_retire_all_nodes();
+	/* As upstream: counting passes starts again from nothing. */
+	ksm_count.full_scans = 0;
+	return 0;
 }

@@ -115,7 +115,7 @@ static void stable_orders_by_checksum_then_content(struct kunit *test)
 						NULL, NULL));
 }
 
-static void stable_duplicates_are_adjacent(struct kunit *test)
+static void stable_duplicates_newest_first(struct kunit *test)
 {
 	struct fake_node nodes[4] = {};
 	struct rb_root root = RB_ROOT;
@@ -127,13 +127,44 @@ static void stable_duplicates_are_adjacent(struct kunit *test)
 	fake_insert(&root, &nodes[2], 10, 5);
 	fake_insert(&root, &nodes[3], 10, 5);
 
+	/* The newest duplicate, the one likely to have room, comes first. */
 	node = ksm_stable_find(&root, 10, fake_cmp, &wanted, NULL, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, node);
-	KUNIT_EXPECT_PTR_EQ(test, node, &nodes[0].node);
+	KUNIT_EXPECT_PTR_EQ(test, node, &nodes[3].node);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_next_equal(node), &nodes[2].node);
 	for (; node && !fake_cmp(node, &wanted);
 	     node = ksm_stable_next_equal(node))
 		count++;
 	KUNIT_EXPECT_EQ(test, count, 3);
+}
+
+static int compares;
+
+static int counting_cmp(struct ksm_stable_node *node, void *arg)
+{
+	compares++;
+	return fake_cmp(node, arg);
+}
+
+static void stable_find_compares_a_chain_once(struct kunit *test)
+{
+	const int count = 15;
+	struct fake_node *nodes;
+	struct rb_root root = RB_ROOT;
+	struct ksm_stable_node *found;
+	int i, wanted = 7;
+
+	nodes = kunit_kcalloc(test, count, sizeof(*nodes), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, nodes);
+	/* A chain of 15 duplicates: a tree of depth 4, all one content. */
+	for (i = 0; i < count; i++) {
+		fake_insert(&root, &nodes[i], 99, 7);
+		nodes[i].node.dup = true;
+	}
+	compares = 0;
+	found = ksm_stable_find(&root, 99, counting_cmp, &wanted, NULL, NULL);
+	KUNIT_EXPECT_PTR_EQ(test, found, &nodes[count - 1].node);
+	KUNIT_EXPECT_EQ(test, compares, 1);
 }
 
 static void stable_find_gives_insertion_point(struct kunit *test)
@@ -213,7 +244,8 @@ static struct kunit_case ksm_tree_cases[] = {
 	KUNIT_CASE(unstable_orders_by_checksum),
 	KUNIT_CASE(unstable_equal_keys_keep_insertion_order),
 	KUNIT_CASE(stable_orders_by_checksum_then_content),
-	KUNIT_CASE(stable_duplicates_are_adjacent),
+	KUNIT_CASE(stable_duplicates_newest_first),
+	KUNIT_CASE(stable_find_compares_a_chain_once),
 	KUNIT_CASE(stable_find_gives_insertion_point),
 	KUNIT_CASE(stable_find_reports_stale_node),
 	KUNIT_CASE(item_flags_keep_address),
