@@ -1,0 +1,1120 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM features of the 6.12 ABI, with exact expectations:
+ *
+ *  - use_zero_pages: zero pages merged with the shared zero page count in
+ *    ksm_zero_pages (global and /proc/self/ksm_stat), not as KSM pages;
+ *    MADV_UNMERGEABLE, writes and munmap() take them out of the count at
+ *    once; with use_zero_pages=0 they make one ordinary KSM page.
+ *  - max_page_sharing: more copies than the limit give several KSM pages
+ *    of one content, one stable node chain counting them as dups; all of
+ *    it goes away with the pages. run=2 counts full_scans from 0 again.
+ *  - merge_across_nodes=0: copies on two NUMA nodes give one KSM page per
+ *    node, each staying on its node; with 1, a single KSM page.
+ *  - smart_scan: pages that never merge are skipped (pages_skipped), so a
+ *    pass over a static workload scans clearly fewer pages.
+ *  - prctl(PR_SET_MEMORY_MERGE): inherited by fork() and kept by exec();
+ *    new mappings merge without madvise(); bad arguments are EINVAL;
+ *    switching it off unmerges.
+ *  - tracepoints of the "ksm" trace system: the events, their fields and
+ *    output formats as in upstream; what a small merge logs; as upstream,
+ *    one ksm_merge_one_page per merge with the zero page, one
+ *    ksm_merge_with_ksm_page (with the KSM page's frame) per page that
+ *    comes to map a KSM page; ksm_enter and ksm_exit of a process.
+ *
+ * Merging is checked through the page frames the pages map
+ * (/proc/self/pagemap), so the tests run as root: in a process that did
+ * not fork, distinct pages that map one frame share a KSM page.
+ * Nothing else may use KSM while this runs: the counters are global.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/mempolicy.h>
+
+#include "../kselftest_harness.h"
+#include "lib/ksm_util.h"
+#include "lib/ksm_harness.h"
+#include "lib/ksm_features_util.h"
+
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE	67
+#define PR_GET_MEMORY_MERGE	68
+#endif
+
+#define PAGE		KSMT_PAGE_SIZE
+/* argv[1] of the image exec()ed by prctl_merge_exec. */
+#define EXEC_CHILD_ARG	"--ksmf-merge-any-child"
+
+/* prctl() with every argument an unsigned long, as the kernel reads them. */
+static int xprctl(int op, unsigned long a2, unsigned long a3,
+		  unsigned long a4, unsigned long a5)
+{
+	return prctl(op, a2, a3, a4, a5);
+}
+
+/*
+ * Waits until the npages (at least 2) pages at p, in a process that did
+ * not fork, all map one frame: one KSM page.
+ * Returns 0, -ETIMEDOUT or another -errno.
+ */
+static int wait_one_ksm_page(const char *p, long npages, int timeout_s)
+{
+	double deadline = ksmf_now() + timeout_s;
+	struct ksmf_census cs;
+	int err;
+
+	for (;;) {
+		err = ksmf_census(p, npages, &cs);
+		if (err)
+			return err;
+		if (cs.distinct == 1 && cs.shared == npages)
+			return 0;
+		if (ksmf_now() > deadline)
+			return -ETIMEDOUT;
+		usleep(10000);
+	}
+}
+
+/*
+ * The check run in a process that should have PR_SET_MEMORY_MERGE on: a
+ * new mapping of identical pages, never madvise()d, merges into one KSM
+ * page. Returns an exit status: 0 if so.
+ */
+static int merge_any_check(void)
+{
+	const u64 key = ksmt_group_key(0xf501, 0);
+	const long k = 8;
+	long i;
+	char *p;
+
+	if (xprctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0) != 1)
+		return 10;
+	p = ksmt_map(k);
+	if (p == MAP_FAILED)
+		return 11;
+	for (i = 0; i < k; i++)
+		ksmt_fill_page(p + i * PAGE, key);
+	if (wait_one_ksm_page(p, k, KSMT_SCAN_TIMEOUT / 2))
+		return 12;
+	for (i = 0; i < k; i++)
+		if (!ksmt_page_is(p + i * PAGE, key))
+			return 13;
+	return 0;
+}
+
+/* The image exec()ed by prctl_merge_exec runs the check before main(). */
+__attribute__((constructor))
+static void exec_child(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], EXEC_CHILD_ARG))
+		_exit(merge_any_check());
+}
+
+/* Private, present, zero-filled pages in a mergeable area. */
+static char *map_zero(long npages)
+{
+	char *p = ksmt_map(npages);
+
+	if (p == MAP_FAILED)
+		return p;
+	memset(p, 0, npages * PAGE);
+	if (ksmt_mergeable(p, npages)) {
+		munmap(p, npages * PAGE);
+		return MAP_FAILED;
+	}
+	return p;
+}
+
+static bool all_bytes_zero(const char *p, long npages)
+{
+	long i;
+
+	for (i = 0; i < npages * (long)PAGE; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/*
+ * Waits (at most max_scans full scans, ksmd running) until a counter
+ * reads want. Returns 0 or -ETIMEDOUT.
+ */
+static int wait_counter(const char *name, long want, unsigned long max_scans)
+{
+	double deadline = ksmf_now() + KSMT_SCAN_TIMEOUT;
+	unsigned long from = ksmt_full_scans();
+
+	for (;;) {
+		unsigned long scans = ksmt_full_scans();
+
+		if (ksmt_get(name) == want)
+			return 0;
+		if (scans >= from + max_scans || ksmf_now() > deadline)
+			return -ETIMEDOUT;
+		usleep(2000);
+	}
+}
+
+FIXTURE(feat) {
+	int unused;
+};
+
+FIXTURE_SETUP(feat)
+{
+	struct ksmt_counters c;
+
+	if (!ksmt_available())
+		SKIP(return, "KSM sysfs missing or not root");
+	ASSERT_EQ(0, ksmt_reset());
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	/* run=2 unmerged everything and nobody else uses KSM. */
+	ASSERT_EQ(0, c.shared);
+	ASSERT_EQ(0, c.sharing);
+	ASSERT_EQ(0, c.zero_pages);
+	ASSERT_NE(0UL, ksmf_zero_pfn());
+	ASSERT_EQ(0, ksmt_ticker());
+}
+
+FIXTURE_TEARDOWN(feat)
+{
+	EXPECT_EQ(0, ksmt_restore_knobs());
+}
+
+/* ksm_zero_pages, global and ours, and no KSM page at all. */
+static void expect_zero_pages(struct __test_metadata *_metadata, long zero)
+{
+	struct ksmt_counters c;
+	struct ksmt_stat st;
+
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	ASSERT_EQ(0, ksmt_read_stat(0, &st));
+	EXPECT_EQ(zero, c.zero_pages);
+	EXPECT_EQ(zero, st.zero_pages);
+	EXPECT_EQ(0, c.shared);
+	EXPECT_EQ(0, c.sharing);
+	EXPECT_EQ(0, st.merging_pages);
+}
+
+/*
+ * use_zero_pages=1: N zero pages map the zero page and count as N
+ * ksm_zero_pages, not as KSM pages. MADV_UNMERGEABLE on half gives them
+ * private copies (N/2 left), writing the rest leaves none, and ksmd does
+ * not bring any back.
+ */
+TEST_F_TIMEOUT(feat, zero_pages_counted, KSMT_TEST_TIMEOUT)
+{
+	const long n = 64, half = n / 2;
+	struct ksmf_census cs;
+	long i;
+	char *p;
+
+	ASSERT_EQ(0, ksmt_write("use_zero_pages", "1"));
+	p = map_zero(n);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(4));
+	expect_zero_pages(_metadata, n);
+	ASSERT_EQ(0, ksmf_census(p, n, &cs));
+	EXPECT_EQ(n, cs.zero);
+	EXPECT_EQ(1, cs.distinct);
+
+	ASSERT_EQ(0, madvise(p, half * PAGE, MADV_UNMERGEABLE));
+	expect_zero_pages(_metadata, n - half);
+	ASSERT_EQ(0, ksmf_census(p, half, &cs));
+	EXPECT_EQ(0, cs.absent);
+	EXPECT_EQ(0, cs.zero);
+	EXPECT_EQ(half, cs.distinct);
+	EXPECT_TRUE(all_bytes_zero(p, n));
+
+	for (i = half; i < n; i++)
+		ksmt_fill_page(p + i * PAGE, ksmt_unique_key(0xf001, i));
+	expect_zero_pages(_metadata, 0);
+	ASSERT_EQ(0, ksmf_census(p + half * PAGE, n - half, &cs));
+	EXPECT_EQ(0, cs.zero);
+	EXPECT_EQ(n - half, cs.distinct);
+
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(4));
+	expect_zero_pages(_metadata, 0);
+	EXPECT_TRUE(all_bytes_zero(p, half));
+	for (i = half; i < n; i++)
+		EXPECT_TRUE(ksmt_page_is(p + i * PAGE,
+					 ksmt_unique_key(0xf001, i)));
+}
+
+/* munmap() of pages merged with the zero page: the counts drop at once. */
+TEST_F_TIMEOUT(feat, zero_pages_munmap, KSMT_TEST_TIMEOUT)
+{
+	const long n = 48;
+	char *p;
+
+	ASSERT_EQ(0, ksmt_write("use_zero_pages", "1"));
+	p = map_zero(n);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(4));
+	expect_zero_pages(_metadata, n);
+
+	ASSERT_EQ(0, munmap(p, n * PAGE));
+	expect_zero_pages(_metadata, 0);
+	ASSERT_EQ(0, ksmt_run(1));
+	ksmt_assert_all_zero(_metadata);
+}
+
+/* use_zero_pages=0: the same zero pages make one ordinary KSM page. */
+TEST_F_TIMEOUT(feat, zero_pages_off, KSMT_TEST_TIMEOUT)
+{
+	const long n = 64;
+	struct ksmt_counters c;
+	struct ksmf_census cs;
+	struct ksmt_stat st;
+	char *p;
+
+	ASSERT_EQ(0, ksmt_write("use_zero_pages", "0"));
+	p = map_zero(n);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	EXPECT_EQ(1, c.shared);
+	EXPECT_EQ(n - 1, c.sharing);
+	EXPECT_EQ(0, c.zero_pages);
+	ASSERT_EQ(0, ksmt_read_stat(0, &st));
+	EXPECT_EQ(0, st.zero_pages);
+	EXPECT_EQ(n, st.merging_pages);
+	ASSERT_EQ(0, ksmf_census(p, n, &cs));
+	EXPECT_EQ(1, cs.distinct);
+	EXPECT_EQ(n, cs.shared);
+	EXPECT_EQ(0, cs.zero);
+	EXPECT_TRUE(all_bytes_zero(p, n));
+}
+
+/*
+ * max_page_sharing=4 and 11 copies of one content: ceil(11 / 4) = 3 KSM
+ * pages (4 + 4 + 3 mappings), 8 sharers, one chain of 3 dups. Once the
+ * pages are gone, so are the KSM pages and dups. Upstream frees the empty
+ * chain itself only when a lookup of that content meets it: a new copy
+ * of the content, scanned, leaves no chain in either implementation.
+ * Then the limit can change again.
+ */
+TEST_F_TIMEOUT(feat, chains, KSMT_TEST_TIMEOUT)
+{
+	const long limit = 4, copies = 11;
+	const long kpages = (copies + limit - 1) / limit;
+	struct ksmt_layout l, one;
+	struct ksmt_counters c;
+	struct ksmf_census cs;
+	char *p, *q;
+
+	ASSERT_EQ(0, ksmt_write_long("max_page_sharing", limit));
+	ASSERT_EQ(limit, ksmt_get("max_page_sharing"));
+	ASSERT_EQ(0, ksmt_layout_init(&l, 1, copies, 0, 0, 0xf101, 0xf102,
+				      31));
+	p = ksmt_layout_map(&l);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(6));
+
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	EXPECT_EQ(kpages, c.shared);
+	EXPECT_EQ(copies - kpages, c.sharing);
+	EXPECT_EQ(0, c.unshared + c.volatile_);
+	EXPECT_EQ(1, ksmt_get("stable_node_chains"));
+	EXPECT_EQ(kpages, ksmt_get("stable_node_dups"));
+	ASSERT_EQ(0, ksmf_census(p, copies, &cs));
+	EXPECT_EQ(kpages, cs.distinct);
+	EXPECT_EQ(copies, cs.shared);
+	EXPECT_EQ(limit, cs.max_map);
+	EXPECT_EQ(-1, ksmt_layout_check(&l, p));
+
+	/* While the KSM pages exist, the limit stays. */
+	EXPECT_EQ(-EBUSY, ksmt_write("max_page_sharing", "256"));
+	EXPECT_EQ(limit, ksmt_get("max_page_sharing"));
+
+	ASSERT_EQ(0, munmap(p, copies * PAGE));
+	ASSERT_EQ(0, ksmt_run(1));
+	ksmt_assert_all_zero(_metadata);
+	EXPECT_EQ(0, wait_counter("stable_node_dups", 0, 4));
+	TH_LOG("pages gone: stable_node_chains %ld, stable_node_dups %ld",
+	       ksmt_get("stable_node_chains"), ksmt_get("stable_node_dups"));
+
+	ASSERT_EQ(0, ksmt_layout_init(&one, 1, 1, 0, 0, 0xf101, 0xf103, 32));
+	q = ksmt_layout_map(&one);
+	ASSERT_NE(MAP_FAILED, q);
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	EXPECT_EQ(0, c.shared);
+	EXPECT_EQ(0, c.sharing);
+	EXPECT_EQ(1, c.unshared + c.volatile_);
+	EXPECT_EQ(0, ksmt_get("stable_node_chains"));
+	EXPECT_EQ(0, ksmt_get("stable_node_dups"));
+
+	ASSERT_EQ(0, ksmt_run(2));
+	EXPECT_EQ(0, ksmt_write("max_page_sharing", "256"));
+	EXPECT_EQ(256, ksmt_get("max_page_sharing"));
+	EXPECT_EQ(-1, ksmt_layout_check(&one, q));
+	ksmt_layout_free(&l);
+	ksmt_layout_free(&one);
+}
+
+/*
+ * run=2 starts KSM over: as in upstream, full_scans counts again from 0
+ * (ksm_start_scan's seq with it).
+ */
+TEST_F_TIMEOUT(feat, run2_resets_full_scans, KSMT_TEST_TIMEOUT)
+{
+	struct ksmt_layout l;
+	char *p;
+
+	ASSERT_EQ(0, ksmt_layout_init(&l, 2, 4, 4, 0, 0xf701, 0xf702, 33));
+	p = ksmt_layout_map(&l);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(3));
+	ASSERT_LE(3UL, ksmt_full_scans());
+	ASSERT_EQ(2, ksmt_get("pages_shared"));
+	ASSERT_EQ(0, ksmt_run(2));
+	EXPECT_EQ(0UL, ksmt_full_scans());
+	EXPECT_EQ(0, ksmt_get("pages_shared"));
+	EXPECT_EQ(-1, ksmt_layout_check(&l, p));
+	ksmt_layout_free(&l);
+}
+
+/* npages copies of one content, bound to a NUMA node before first touch. */
+static char *map_on_node(long npages, int node, u64 key)
+{
+	unsigned long mask = 1UL << node;
+	char *p = ksmt_map(npages);
+	long i;
+
+	if (p == MAP_FAILED)
+		return p;
+	if (syscall(__NR_mbind, p, npages * PAGE, MPOL_BIND, &mask,
+		    sizeof(mask) * 8, 0)) {
+		munmap(p, npages * PAGE);
+		return MAP_FAILED;
+	}
+	for (i = 0; i < npages; i++)
+		ksmt_fill_page(p + i * PAGE, key);
+	if (ksmt_mergeable(p, npages)) {
+		munmap(p, npages * PAGE);
+		return MAP_FAILED;
+	}
+	return p;
+}
+
+/*
+ * merge_across_nodes=0: k copies on node 0 and k on node 1 give one KSM
+ * page per node, each on its node. After run=2 and merge_across_nodes=1,
+ * all 2k share a single KSM page.
+ */
+TEST_F_TIMEOUT(feat, numa, KSMT_TEST_TIMEOUT)
+{
+	const u64 key = ksmt_group_key(0xf201, 0);
+	const long k = 3;
+	struct ksmf_census ca, cb;
+	struct ksmt_counters c;
+	long i;
+	char *pa, *pb;
+
+	if (!ksmt_exists("merge_across_nodes"))
+		SKIP(return, "no merge_across_nodes (CONFIG_NUMA=n)");
+	if (!ksmf_node_has_memory(0) || !ksmf_node_has_memory(1))
+		SKIP(return, "needs memory on NUMA nodes 0 and 1");
+	ASSERT_EQ(0, ksmt_write("merge_across_nodes", "0"));
+	pa = map_on_node(k, 0, key);
+	ASSERT_NE(MAP_FAILED, pa);
+	pb = map_on_node(k, 1, key);
+	ASSERT_NE(MAP_FAILED, pb);
+	ASSERT_EQ(0, ksmf_off_node(pa, k, 0));
+	ASSERT_EQ(0, ksmf_off_node(pb, k, 1));
+
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	EXPECT_EQ(2, c.shared);
+	EXPECT_EQ(2 * (k - 1), c.sharing);
+	EXPECT_EQ(0, c.unshared + c.volatile_);
+	ASSERT_EQ(0, ksmf_census(pa, k, &ca));
+	ASSERT_EQ(0, ksmf_census(pb, k, &cb));
+	EXPECT_EQ(1, ca.distinct);
+	EXPECT_EQ(k, ca.shared);
+	EXPECT_EQ(1, cb.distinct);
+	EXPECT_EQ(k, cb.shared);
+	EXPECT_NE(ca.first, cb.first);
+	EXPECT_EQ(0, ksmf_off_node(pa, k, 0));
+	EXPECT_EQ(0, ksmf_off_node(pb, k, 1));
+
+	ASSERT_EQ(0, ksmt_run(2));
+	ASSERT_EQ(0, ksmt_write("merge_across_nodes", "1"));
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	EXPECT_EQ(1, c.shared);
+	EXPECT_EQ(2 * k - 1, c.sharing);
+	ASSERT_EQ(0, ksmf_census(pa, k, &ca));
+	ASSERT_EQ(0, ksmf_census(pb, k, &cb));
+	EXPECT_EQ(1, ca.distinct);
+	EXPECT_EQ(k, ca.shared);
+	EXPECT_EQ(1, cb.distinct);
+	EXPECT_EQ(k, cb.shared);
+	EXPECT_EQ(ca.first, cb.first);
+	for (i = 0; i < k; i++) {
+		EXPECT_TRUE(ksmt_page_is(pa + i * PAGE, key));
+		EXPECT_TRUE(ksmt_page_is(pb + i * PAGE, key));
+	}
+}
+
+/*
+ * pages_scanned and pages_skipped over the first `passes` full scans
+ * after run=1; ksmd must be stopped on entry (run=2) and is left running.
+ */
+static int scan_deltas(unsigned long passes, long *scanned, long *skipped)
+{
+	unsigned long from = ksmt_full_scans();
+	long s0 = ksmt_get("pages_scanned"), k0 = ksmt_get("pages_skipped");
+	int err;
+
+	if (s0 < 0 || k0 < 0)
+		return -EIO;
+	err = ksmt_run(1);
+	if (!err)
+		err = ksmt_wait_scans(from, passes);
+	if (err)
+		return err;
+	*scanned = ksmt_get("pages_scanned") - s0;
+	*skipped = ksmt_get("pages_skipped") - k0;
+	return 0;
+}
+
+/*
+ * smart_scan: n pages of distinct contents that never merge. Over the
+ * same number of full scans from scratch, smart_scan=0 scans every page
+ * each time and skips none; smart_scan=1 skips some (pages_skipped) and
+ * scans at least 25% fewer, every page being either scanned or skipped.
+ * With 50 ms between passes, a pass is one batch and the counters are
+ * read between two; a pass more may have begun: the bounds allow for it.
+ */
+TEST_F_TIMEOUT(feat, smart_scan, KSMT_TEST_TIMEOUT)
+{
+	const long n = 2000, passes = 12;
+	long base, base_skipped, smart, smart_skipped;
+	struct ksmt_counters c;
+	struct ksmt_layout l;
+	char *p;
+
+	if (!ksmt_exists("smart_scan"))
+		SKIP(return, "smart_scan: not in this kernel");
+	ASSERT_EQ(0, ksmt_write("smart_scan", "0"));
+	ASSERT_EQ(0, ksmt_write_long("sleep_millisecs", 50));
+	ASSERT_EQ(0, ksmt_layout_init(&l, 0, 0, n, 0, 0xf300, 0xf301, 41));
+	p = ksmt_layout_map(&l);
+	ASSERT_NE(MAP_FAILED, p);
+
+	ASSERT_EQ(0, scan_deltas(passes, &base, &base_skipped));
+	ASSERT_EQ(0, ksmt_run(2));
+	ASSERT_EQ(0, ksmt_write("smart_scan", "1"));
+	ASSERT_EQ(0, scan_deltas(passes, &smart, &smart_skipped));
+	ASSERT_EQ(0, ksmt_run(0));
+	TH_LOG("%ld passes over %ld pages; scanned, skipped:", passes, n);
+	TH_LOG("smart_scan=0: %ld, %ld; smart_scan=1: %ld, %ld", base,
+	       base_skipped, smart, smart_skipped);
+
+	EXPECT_EQ(0, base_skipped);
+	EXPECT_LE(passes * n, base);
+	EXPECT_GE((passes + 1) * n, base);
+	EXPECT_LT(0, smart_skipped);
+	EXPECT_LE(smart * 4, base * 3);
+	EXPECT_LE(passes * n, smart + smart_skipped);
+	EXPECT_GE((passes + 1) * n, smart + smart_skipped);
+
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	EXPECT_EQ(0, c.shared);
+	EXPECT_EQ(0, c.sharing);
+	EXPECT_EQ(-1, ksmt_layout_check(&l, p));
+	ksmt_layout_free(&l);
+}
+
+/*
+ * PR_SET_MEMORY_MERGE and PR_GET_MEMORY_MERGE take no more arguments than
+ * they use: EINVAL otherwise, and the setting stays as it was.
+ */
+TEST_F(feat, prctl_args)
+{
+	static const unsigned long extra[][3] = {
+		{ 1, 0, 0 }, { 0, 1, 0 }, { 0, 0, 1 }, { ~0UL, ~0UL, ~0UL },
+	};
+	static const unsigned long get_extra[][4] = {
+		{ 1, 0, 0, 0 }, { 0, 1, 0, 0 }, { 0, 0, 1, 0 }, { 0, 0, 0, 1 },
+	};
+	unsigned int i;
+
+	ASSERT_EQ(0, xprctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0));
+	for (i = 0; i < ARRAY_SIZE(extra); i++) {
+		errno = 0;
+		EXPECT_EQ(-1, xprctl(PR_SET_MEMORY_MERGE, 1, extra[i][0],
+				     extra[i][1], extra[i][2]));
+		EXPECT_EQ(EINVAL, errno);
+		EXPECT_EQ(0, xprctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0));
+	}
+	for (i = 0; i < ARRAY_SIZE(get_extra); i++) {
+		errno = 0;
+		EXPECT_EQ(-1, xprctl(PR_GET_MEMORY_MERGE, get_extra[i][0],
+				     get_extra[i][1], get_extra[i][2],
+				     get_extra[i][3]));
+		EXPECT_EQ(EINVAL, errno);
+	}
+
+	ASSERT_EQ(0, xprctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0));
+	EXPECT_EQ(1, xprctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0));
+	for (i = 0; i < ARRAY_SIZE(extra); i++) {
+		errno = 0;
+		EXPECT_EQ(-1, xprctl(PR_SET_MEMORY_MERGE, 0, extra[i][0],
+				     extra[i][1], extra[i][2]));
+		EXPECT_EQ(EINVAL, errno);
+		EXPECT_EQ(1, xprctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0));
+	}
+	EXPECT_EQ(0, xprctl(PR_SET_MEMORY_MERGE, 0, 0, 0, 0));
+	EXPECT_EQ(0, xprctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0));
+}
+
+/* Waits for a child; its exit status, or -1 (it is killed). */
+static int child_status(pid_t pid)
+{
+	int status = ksmt_waitpid(pid, KSMT_SCAN_TIMEOUT);
+
+	if (status < 0) {
+		ksmt_kill(pid);
+		return -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * PR_SET_MEMORY_MERGE, then fork(): the child has it too, and a mapping
+ * it creates merges without madvise().
+ */
+TEST_F_TIMEOUT(feat, prctl_merge_fork, KSMT_TEST_TIMEOUT)
+{
+	pid_t pid;
+
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, xprctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(merge_any_check());
+	/* 10: no PR_GET_MEMORY_MERGE; 12: no merge; see merge_any_check(). */
+	EXPECT_EQ(0, child_status(pid));
+}
+
+/*
+ * PR_SET_MEMORY_MERGE, then exec() of this program: the new image has it
+ * too, and a mapping it creates merges without madvise().
+ */
+TEST_F_TIMEOUT(feat, prctl_merge_exec, KSMT_TEST_TIMEOUT)
+{
+	pid_t pid;
+
+	ASSERT_EQ(0, ksmt_run(1));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (xprctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+			_exit(20);
+		execl("/proc/self/exe", "ksm_features", EXEC_CHILD_ARG,
+		      (char *)NULL);
+		_exit(21);
+	}
+	EXPECT_EQ(0, child_status(pid));
+}
+
+/*
+ * PR_SET_MEMORY_MERGE 0 unmerges at once: pages that shared one KSM page
+ * have private copies with their data; they do not merge again, and the
+ * counters go back to zero.
+ */
+TEST_F_TIMEOUT(feat, prctl_merge_off, KSMT_TEST_TIMEOUT)
+{
+	const u64 key = ksmt_group_key(0xf601, 0);
+	const long k = 16;
+	struct ksmf_census cs;
+	long merging, i;
+	char *p;
+
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, xprctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0));
+	p = ksmt_map(k);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < k; i++)
+		ksmt_fill_page(p + i * PAGE, key);
+	ASSERT_EQ(0, wait_one_ksm_page(p, k, KSMT_SCAN_TIMEOUT / 2));
+
+	ASSERT_EQ(0, xprctl(PR_SET_MEMORY_MERGE, 0, 0, 0, 0));
+	EXPECT_EQ(0, xprctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0));
+	ASSERT_EQ(0, ksmf_census(p, k, &cs));
+	EXPECT_EQ(0, cs.absent);
+	EXPECT_EQ(k, cs.distinct);
+	EXPECT_EQ(0, cs.shared);
+	for (i = 0; i < k; i++)
+		EXPECT_TRUE(ksmt_page_is(p + i * PAGE, key));
+
+	/* A registered area keeps ksmd's full scans going. */
+	ASSERT_EQ(0, ksmt_ticker());
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(0, ksmf_census(p, k, &cs));
+	EXPECT_EQ(k, cs.distinct);
+	EXPECT_EQ(0, cs.shared);
+	ASSERT_EQ(0, ksmt_read_merging_pages(0, &merging));
+	EXPECT_EQ(0, merging);
+	ASSERT_EQ(0, ksmt_run(1));
+	ksmt_assert_all_zero(_metadata);
+	for (i = 0; i < k; i++)
+		EXPECT_TRUE(ksmt_page_is(p + i * PAGE, key));
+}
+
+/* Why KSM's tracepoints cannot be tested here, or NULL. */
+static const char *no_tracing(void)
+{
+	char dir[256];
+
+	if (!ksmt_available())
+		return "KSM sysfs missing or not root";
+	if (!ksmf_tracefs())
+		return "no tracefs";
+	snprintf(dir, sizeof(dir), "%s/events/ksm", ksmf_tracefs());
+	if (access(dir, F_OK))
+		return "no KSM tracepoints";
+	return NULL;
+}
+
+/*
+ * The fields of the "field:TYPE NAME;" lines of an event's format, other
+ * than common_*, as "TYPE NAME;TYPE NAME;..." with single spaces, and the
+ * format string of its "print fmt:" line. 0 or -EINVAL.
+ */
+static int parse_format(const char *text, char *fields, size_t flen,
+			char *fmt, size_t fmtlen)
+{
+	const char *line, *eol;
+	size_t used = 0;
+
+	fields[0] = '\0';
+	fmt[0] = '\0';
+	for (line = text; *line; line = *eol ? eol + 1 : eol) {
+		const char *f, *end, *name;
+		char one[128];
+		size_t i, j = 0;
+
+		eol = strchr(line, '\n');
+		if (!eol)
+			eol = line + strlen(line);
+		if (!strncmp(line, "print fmt: \"", 12)) {
+			f = line + 12;
+			end = memchr(f, '"', eol - f);
+			if (!end || (size_t)(end - f) >= fmtlen)
+				return -EINVAL;
+			memcpy(fmt, f, end - f);
+			fmt[end - f] = '\0';
+			continue;
+		}
+		f = memmem(line, eol - line, "field:", 6);
+		if (!f)
+			continue;
+		f += 6;
+		end = memchr(f, ';', eol - f);
+		if (!end || (size_t)(end - f) >= sizeof(one))
+			return -EINVAL;
+		for (i = 0; f + i < end; i++) {
+			if (f[i] == ' ' && (!j || one[j - 1] == ' '))
+				continue;
+			one[j++] = f[i];
+		}
+		while (j && one[j - 1] == ' ')
+			j--;
+		one[j] = '\0';
+		name = strrchr(one, ' ');
+		if (!strncmp(name ? name + 1 : one, "common_", 7))
+			continue;
+		if (used + j + 2 > flen)
+			return -EINVAL;
+		memcpy(fields + used, one, j);
+		used += j;
+		fields[used++] = ';';
+		fields[used] = '\0';
+	}
+	return 0;
+}
+
+/* Each event of upstream's "ksm" trace system, with its fields. */
+FIXTURE(event) {
+	int unused;
+};
+
+FIXTURE_VARIANT(event) {
+	const char *name;
+	const char *fields;
+	const char *fmt;
+};
+
+FIXTURE_VARIANT_ADD(event, ksm_start_scan) {
+	.name = "ksm_start_scan",
+	.fields = "int seq;u32 rmap_entries;",
+	.fmt = "seq %d rmap size %d",
+};
+
+FIXTURE_VARIANT_ADD(event, ksm_stop_scan) {
+	.name = "ksm_stop_scan",
+	.fields = "int seq;u32 rmap_entries;",
+	.fmt = "seq %d rmap size %d",
+};
+
+FIXTURE_VARIANT_ADD(event, ksm_enter) {
+	.name = "ksm_enter",
+	.fields = "void * mm;",
+	.fmt = "mm %p",
+};
+
+FIXTURE_VARIANT_ADD(event, ksm_exit) {
+	.name = "ksm_exit",
+	.fields = "void * mm;",
+	.fmt = "mm %p",
+};
+
+FIXTURE_VARIANT_ADD(event, ksm_merge_one_page) {
+	.name = "ksm_merge_one_page",
+	.fields = "unsigned long pfn;void * rmap_item;void * mm;int err;",
+	.fmt = "ksm pfn %lu rmap_item %p mm %p error %d",
+};
+
+FIXTURE_VARIANT_ADD(event, ksm_merge_with_ksm_page) {
+	.name = "ksm_merge_with_ksm_page",
+	.fields = "void * ksm_page;unsigned long pfn;void * rmap_item;"
+		  "void * mm;int err;",
+	.fmt = "%spfn %lu rmap_item %p mm %p error %d",
+};
+
+FIXTURE_VARIANT_ADD(event, ksm_remove_ksm_page) {
+	.name = "ksm_remove_ksm_page",
+	.fields = "unsigned long pfn;",
+	.fmt = "pfn %lu",
+};
+
+FIXTURE_VARIANT_ADD(event, ksm_remove_rmap_item) {
+	.name = "ksm_remove_rmap_item",
+	.fields = "unsigned long pfn;void * rmap_item;void * mm;",
+	.fmt = "pfn %lu rmap_item %p mm %p",
+};
+
+FIXTURE_VARIANT_ADD(event, ksm_advisor) {
+	.name = "ksm_advisor",
+	.fields = "s64 scan_time;unsigned long pages_to_scan;"
+		  "unsigned int cpu_percent;",
+	.fmt = "ksm scan time %lld pages_to_scan %lu cpu percent %u",
+};
+
+FIXTURE_SETUP(event)
+{
+	const char *why = no_tracing();
+
+	if (why)
+		SKIP(return, "%s", why);
+}
+
+FIXTURE_TEARDOWN(event)
+{
+}
+
+/* The event exists, with upstream's fields (types, names, order). */
+TEST_F(event, format)
+{
+	char text[4096], fields[512], fmt[256];
+
+	ASSERT_TRUE(ksmf_event_exists(variant->name));
+	ASSERT_EQ(0, ksmf_event_read(variant->name, "format", text,
+				     sizeof(text)));
+	ASSERT_EQ(0, parse_format(text, fields, sizeof(fields), fmt,
+				  sizeof(fmt)));
+	EXPECT_STREQ(variant->fields, fields);
+	EXPECT_STREQ(variant->fmt, fmt);
+}
+
+/* What KSM logs through its tracepoints. */
+FIXTURE(trace) {
+	int unused;
+};
+
+FIXTURE_SETUP(trace)
+{
+	const char *why = no_tracing();
+
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, ksmt_reset());
+	ASSERT_EQ(0, ksmf_trace_clear());
+}
+
+FIXTURE_TEARDOWN(trace)
+{
+	EXPECT_EQ(0, ksmf_trace_restore());
+	EXPECT_EQ(0, ksmt_restore_knobs());
+}
+
+/*
+ * Parses the payload of a ksm_merge_one_page line into *pfn and *err;
+ * false if it does not have upstream's format.
+ */
+static bool merge_one_page_line(const char *rest, unsigned long *pfn,
+				int *err)
+{
+	return sscanf(rest, "ksm pfn %lu rmap_item %*s mm %*s error %d",
+		      pfn, err) == 2;
+}
+
+/*
+ * A small merge (k copies of one content and z zero pages, with
+ * use_zero_pages=1) with ksm_start_scan and ksm_merge_one_page enabled:
+ * one ksm_start_scan line per pass begun, numbered on from the full_scans
+ * value at the start; at least one successful merge logged by
+ * ksm_merge_one_page, each with the frame of the page merged into (the
+ * new KSM page, or the zero page).
+ */
+TEST_F_TIMEOUT(trace, small_merge, KSMT_TEST_TIMEOUT)
+{
+	const long k = 8, z = 8;
+	unsigned long fs0, fs1, kpfn = 0, zero = ksmf_zero_pfn();
+	long starts = 0, merges = 0, i;
+	struct ksmt_counters c;
+	struct ksmt_layout l;
+	char rest[256], *text, *p;
+	const char *pos;
+
+	ASSERT_NE(0UL, zero);
+	ASSERT_EQ(0, ksmt_write("use_zero_pages", "1"));
+	/* Not thousands of passes per second: every one is a line. */
+	ASSERT_EQ(0, ksmt_write_long("sleep_millisecs", 10));
+	ASSERT_EQ(0, ksmt_layout_init(&l, 1, k, 0, z, 0xf401, 0xf402, 51));
+	p = ksmt_layout_map(&l);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ksmf_event_enable("ksm_start_scan", true));
+	ASSERT_EQ(0, ksmf_event_enable("ksm_merge_one_page", true));
+	fs0 = ksmt_full_scans();
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(4));
+	fs1 = ksmt_full_scans();
+	ASSERT_EQ(0, ksmf_event_enable("ksm_start_scan", false));
+	ASSERT_EQ(0, ksmf_event_enable("ksm_merge_one_page", false));
+
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	EXPECT_EQ(1, c.shared);
+	EXPECT_EQ(k - 1, c.sharing);
+	EXPECT_EQ(z, c.zero_pages);
+	for (i = 0; i < (long)l.npages && !kpfn; i++)
+		if (l.klass[i] == 0)
+			ASSERT_EQ(0, ksmf_pfn(p + i * PAGE, &kpfn));
+	ASSERT_NE(0UL, kpfn);
+
+	text = ksmf_trace_read();
+	ASSERT_NE(NULL, text);
+	pos = text;
+	while (ksmf_trace_next(&pos, "ksm_start_scan", rest, sizeof(rest),
+			       NULL)) {
+		long seq = -1;
+
+		if (sscanf(rest, "seq %ld rmap size", &seq) != 1 ||
+		    seq != (long)fs0 + starts)
+			TH_LOG("ksm_start_scan #%ld: \"%s\", expected seq %ld",
+			       starts, rest, (long)fs0 + starts);
+		EXPECT_EQ((long)fs0 + starts, seq);
+		starts++;
+	}
+	TH_LOG("full_scans %lu -> %lu, %ld ksm_start_scan lines", fs0, fs1,
+	       starts);
+	EXPECT_LE((long)(fs1 - fs0), starts);
+	EXPECT_GE((long)(fs1 - fs0) + 1, starts);
+
+	pos = text;
+	while (ksmf_trace_next(&pos, "ksm_merge_one_page", rest, sizeof(rest),
+			       NULL)) {
+		unsigned long pfn = 0;
+		int err = -1;
+
+		EXPECT_TRUE(merge_one_page_line(rest, &pfn, &err));
+		if (err)
+			continue;
+		merges++;
+		if (pfn != kpfn && pfn != zero)
+			TH_LOG("merged into pfn %lu: not %lu (KSM), %lu (zero)",
+			       pfn, kpfn, zero);
+		EXPECT_TRUE(pfn == kpfn || pfn == zero);
+	}
+	EXPECT_LT(0, merges);
+	EXPECT_EQ(-1, ksmt_layout_check(&l, p));
+	free(text);
+	ksmt_layout_free(&l);
+}
+
+/*
+ * As in upstream 6.12, every merge of a page with the zero page
+ * (use_zero_pages=1) is logged by ksm_merge_one_page, with the zero
+ * page's frame and error 0: z zero pages, z such lines.
+ */
+TEST_F_TIMEOUT(trace, zero_page_merges, KSMT_TEST_TIMEOUT)
+{
+	const long z = 16;
+	unsigned long zero = ksmf_zero_pfn();
+	long merges = 0, lines = 0;
+	struct ksmt_counters c;
+	char rest[256], *text, *p;
+	const char *pos;
+
+	ASSERT_NE(0UL, zero);
+	ASSERT_EQ(0, ksmt_write("use_zero_pages", "1"));
+	p = map_zero(z);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ksmf_event_enable("ksm_merge_one_page", true));
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(0, ksmf_event_enable("ksm_merge_one_page", false));
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	ASSERT_EQ(z, c.zero_pages);
+
+	text = ksmf_trace_read();
+	ASSERT_NE(NULL, text);
+	pos = text;
+	while (ksmf_trace_next(&pos, "ksm_merge_one_page", rest, sizeof(rest),
+			       NULL)) {
+		unsigned long pfn = 0;
+		int err = -1;
+
+		lines++;
+		EXPECT_TRUE(merge_one_page_line(rest, &pfn, &err));
+		if (!err && pfn == zero)
+			merges++;
+	}
+	TH_LOG("%ld ksm_merge_one_page lines, %ld zero-page merges", lines,
+	       merges);
+	EXPECT_EQ(z, merges);
+	EXPECT_TRUE(all_bytes_zero(p, z));
+	free(text);
+}
+
+/*
+ * As in upstream 6.12, ksm_merge_with_ksm_page logs every page that comes
+ * to map a KSM page, with the KSM page's frame: k copies of one content,
+ * k successful lines, the first (for the page that became the KSM page)
+ * without the "ksm " prefix, the k - 1 others with it.
+ */
+TEST_F_TIMEOUT(trace, merge_with_ksm_page, KSMT_TEST_TIMEOUT)
+{
+	const long k = 8;
+	long lines = 0, merges = 0, prefixed = 0;
+	unsigned long kpfn = 0;
+	struct ksmt_counters c;
+	struct ksmt_layout l;
+	char rest[256], *text, *p;
+	const char *pos;
+
+	ASSERT_EQ(0, ksmt_layout_init(&l, 1, k, 0, 0, 0xf801, 0xf802, 52));
+	p = ksmt_layout_map(&l);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ksmf_event_enable("ksm_merge_with_ksm_page", true));
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(0, ksmf_event_enable("ksm_merge_with_ksm_page", false));
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	ASSERT_EQ(1, c.shared);
+	ASSERT_EQ(k - 1, c.sharing);
+	ASSERT_EQ(0, ksmf_pfn(p, &kpfn));
+
+	text = ksmf_trace_read();
+	ASSERT_NE(NULL, text);
+	pos = text;
+	while (ksmf_trace_next(&pos, "ksm_merge_with_ksm_page", rest,
+			       sizeof(rest), NULL)) {
+		bool ksm = !strncmp(rest, "ksm ", 4);
+		unsigned long pfn = 0;
+		int err = -1, got;
+
+		lines++;
+		got = sscanf(rest + (ksm ? 4 : 0),
+			     "pfn %lu rmap_item %*s mm %*s error %d", &pfn,
+			     &err);
+		EXPECT_EQ(2, got);
+		if (err)
+			continue;
+		merges++;
+		prefixed += ksm;
+		if (pfn != kpfn)
+			TH_LOG("\"%s\": not the KSM page's pfn %lu", rest, kpfn);
+		EXPECT_EQ(kpfn, pfn);
+	}
+	TH_LOG("%ld lines, %ld successful, %ld with a KSM page", lines,
+	       merges, prefixed);
+	EXPECT_EQ(k, merges);
+	EXPECT_EQ(k - 1, prefixed);
+	EXPECT_EQ(-1, ksmt_layout_check(&l, p));
+	free(text);
+	ksmt_layout_free(&l);
+}
+
+/*
+ * ksm_enter and ksm_exit: a process that registers with MADV_MERGEABLE
+ * logs one ksm_enter (from its own context) and, when it exits, one
+ * ksm_exit for the same mm.
+ */
+TEST_F_TIMEOUT(trace, enter_exit, KSMT_TEST_TIMEOUT)
+{
+	char rest[256], mm[256] = "", *text;
+	int enters = 0, exits = 0, who;
+	const char *pos;
+	pid_t pid;
+
+	ASSERT_EQ(0, ksmf_event_enable("ksm_enter", true));
+	ASSERT_EQ(0, ksmf_event_enable("ksm_exit", true));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *p = ksmt_map(1);
+
+		_exit(p == MAP_FAILED || ksmt_mergeable(p, 1));
+	}
+	EXPECT_EQ(0, child_status(pid));
+	ASSERT_EQ(0, ksmf_event_enable("ksm_enter", false));
+	ASSERT_EQ(0, ksmf_event_enable("ksm_exit", false));
+
+	text = ksmf_trace_read();
+	ASSERT_NE(NULL, text);
+	pos = text;
+	while (ksmf_trace_next(&pos, "ksm_enter", rest, sizeof(rest), &who)) {
+		if (who != pid)
+			continue;
+		enters++;
+		snprintf(mm, sizeof(mm), "%s", rest);
+	}
+	EXPECT_EQ(1, enters);
+	ASSERT_EQ(0, strncmp(mm, "mm ", 3));
+	pos = text;
+	while (ksmf_trace_next(&pos, "ksm_exit", rest, sizeof(rest), NULL))
+		if (!strcmp(rest, mm))
+			exits++;
+	EXPECT_EQ(1, exits);
+	free(text);
+}
+
+TEST_HARNESS_MAIN

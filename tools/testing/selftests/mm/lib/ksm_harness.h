@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Assertions on KSM counters for the KSM kselftests; include after
+ * kselftest_harness.h and ksm_util.h. Each takes the test's _metadata,
+ * so failures count for the calling test.
+ */
+#ifndef KSM_HARNESS_H
+#define KSM_HARNESS_H
+
+/*
+ * The global counters *c against the expectation *e. Tracked pages that
+ * are not merged are pages_unshared (in the unstable tree) or
+ * pages_volatile (in no tree): only their sum is checked here, the split
+ * with ksmt_expect_split().
+ */
+static inline void ksmt_expect_global(struct __test_metadata *_metadata,
+				      const struct ksmt_counters *c,
+				      const struct ksmt_expect *e)
+{
+	if (c->shared != e->shared || c->sharing != e->sharing ||
+	    c->unshared + c->volatile_ != e->unshared + e->volatile_ ||
+	    c->zero_pages != e->zero_pages) {
+		TH_LOG("want shared %ld sharing %ld unshared %ld volatile %ld zero %ld",
+		       e->shared, e->sharing, e->unshared, e->volatile_,
+		       e->zero_pages);
+		TH_LOG("got shared %ld sharing %ld unshared %ld volatile %ld zero %ld",
+		       c->shared, c->sharing, c->unshared, c->volatile_,
+		       c->zero_pages);
+	}
+	EXPECT_EQ(e->shared, c->shared);
+	EXPECT_EQ(e->sharing, c->sharing);
+	EXPECT_EQ(e->unshared + e->volatile_, c->unshared + c->volatile_);
+	EXPECT_EQ(e->zero_pages, c->zero_pages);
+}
+
+/* pages_unshared and pages_volatile of *c, each against *e. */
+static inline void ksmt_expect_split(struct __test_metadata *_metadata,
+				     const struct ksmt_counters *c,
+				     const struct ksmt_expect *e)
+{
+	EXPECT_EQ(e->unshared, c->unshared);
+	EXPECT_EQ(e->volatile_, c->volatile_);
+}
+
+/* One process's ksm_stat *st against the expectation *e. */
+static inline void ksmt_expect_stat(struct __test_metadata *_metadata,
+				    const struct ksmt_stat *st,
+				    const struct ksmt_expect *e)
+{
+	if (st->rmap_items != e->rmap_items ||
+	    st->merging_pages != e->merging ||
+	    st->zero_pages != e->zero_pages) {
+		TH_LOG("want ksm_stat rmap_items %ld merging %ld zero %ld",
+		       e->rmap_items, e->merging, e->zero_pages);
+		TH_LOG("got ksm_stat rmap_items %ld merging %ld zero %ld",
+		       st->rmap_items, st->merging_pages, st->zero_pages);
+	}
+	EXPECT_EQ(e->rmap_items, st->rmap_items);
+	EXPECT_EQ(e->merging, st->merging_pages);
+	EXPECT_EQ(e->zero_pages, st->zero_pages);
+}
+
+/* ksm_process_profit of *st, given the rmap item size itemsize. */
+static inline void ksmt_expect_profit(struct __test_metadata *_metadata,
+				      const struct ksmt_stat *st,
+				      long itemsize)
+{
+	EXPECT_EQ((st->merging_pages + st->zero_pages) * (long)KSMT_PAGE_SIZE -
+		  st->rmap_items * itemsize, st->profit);
+}
+
+/* Every global counter back to zero within a few full scans. */
+static inline void ksmt_assert_all_zero(struct __test_metadata *_metadata)
+{
+	struct ksmt_counters c;
+	int err = ksmt_wait_zero(4, &c);
+
+	if (err) {
+		TH_LOG("not back to zero after 4 full scans:");
+		TH_LOG("shared %ld sharing %ld unshared %ld volatile %ld zero %ld profit %ld",
+		       c.shared, c.sharing, c.unshared, c.volatile_,
+		       c.zero_pages, c.general_profit);
+	}
+	ASSERT_EQ(0, err);
+}
+
+/* The mapped pages at base hold what layout l says. */
+static inline void ksmt_expect_layout(struct __test_metadata *_metadata,
+				      const struct ksmt_layout *l,
+				      const void *base)
+{
+	long bad = ksmt_layout_check(l, base);
+
+	if (bad >= 0)
+		TH_LOG("page %ld differs (class %d)", bad, l->klass[bad]);
+	EXPECT_EQ(-1, bad);
+}
+
+#endif /* KSM_HARNESS_H */
