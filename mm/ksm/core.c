@@ -26,7 +26,7 @@ struct ksm_knobs ksm_knobs = {
 	.run = IS_ENABLED(CONFIG_SYSFS) ? KSM_RUN_STOP : KSM_RUN_MERGE,
 	.smart_scan = true,
 	.max_page_sharing = 256,
-	.merge_across_nodes = true,
+	.merge_across_nodes = 1,
 	.prune_millisecs = 2000,
 };
 
@@ -261,27 +261,23 @@ static int __init ksm_caches_init(void)
 
 static int __init ksm_init(void)
 {
-	struct task_struct *thread;
+	struct task_struct *ksmd_task;
 	int err;
 
 	ksm_zero_checksum = ksm_page_checksum(ZERO_PAGE(0));
-	err = ksm_caches_init();
+	err = ksm_caches_init() ?: ksm_trees_init();
 	if (err)
-		return err;
-	err = ksm_trees_init();
+		goto fail;
+	ksmd_task = kthread_run(ksmd, NULL, "ksmd");
+	err = PTR_ERR_OR_ZERO(ksmd_task);
 	if (err)
-		return err;
-	thread = kthread_run(ksmd, NULL, "ksmd");
-	if (IS_ERR(thread)) {
-		pr_err("cannot start ksmd\n");
-		return PTR_ERR(thread);
-	}
-	err = ksm_sysfs_init();
-	if (err) {
-		pr_err("cannot register sysfs files\n");
-		kthread_stop(thread);
-		return err;
-	}
-	return ksm_hotplug_init();
+		goto fail;
+	err = ksm_sysfs_init() ?: ksm_hotplug_init();
+	if (!err)
+		return 0;
+	kthread_stop(ksmd_task);
+fail:
+	pr_err("not started: %d\n", err);
+	return err;
 }
 subsys_initcall(ksm_init);

@@ -178,7 +178,7 @@ struct ksm_knobs {
 	bool use_zero_pages;
 	bool smart_scan;
 	unsigned int max_page_sharing;
-	bool merge_across_nodes;
+	unsigned int merge_across_nodes;
 	unsigned int prune_millisecs;
 };
 

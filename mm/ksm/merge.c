@@ -134,26 +134,21 @@ static pte_t ksm_shared_pte(struct vm_area_struct *vma, unsigned long addr,
 static int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
 		       unsigned long addr, pte_t orig, struct page *kpage)
 {
+	DEFINE_FOLIO_VMA_WALK(pvmw, pg->folio, vma, addr, 0);
 	struct folio *kfolio = kpage ? page_folio(kpage) : NULL;
 	struct mm_struct *mm = vma->vm_mm;
 	struct mmu_notifier_range range;
-	spinlock_t *ptl;	/* page-table lock */
-	pte_t *ptep;
-	pmd_t *pmd;
 	int err = -EFAULT;
 
-	pmd = mm_find_pmd(mm, addr);
-	if (!pmd)
-		return -EFAULT;
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
 				addr + PAGE_SIZE);
 	mmu_notifier_invalidate_range_start(&range);
-	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
-	if (!ptep)
+	if (!page_vma_mapped_walk(&pvmw))
 		goto out;
 	/* A read since the write-protect may have set the accessed bit. */
-	if (!pte_same(pte_mkold(ptep_get(ptep)), pte_mkold(orig)))
-		goto unlock;
+	if (!pvmw.pte ||
+	    !pte_same(pte_mkold(ptep_get(pvmw.pte)), pte_mkold(orig)))
+		goto done;
 
 	if (kfolio) {
 		folio_get(kfolio);
@@ -163,8 +158,8 @@ static int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
 		dec_mm_counter(mm, MM_ANONPAGES);
 	}
 	flush_cache_page(vma, addr, pte_pfn(orig));
-	ptep_clear_flush(vma, addr, ptep);
-	set_pte_at(mm, addr, ptep, ksm_shared_pte(vma, addr, kpage, orig));
+	ptep_clear_flush(vma, addr, pvmw.pte);
+	set_pte_at(mm, addr, pvmw.pte, ksm_shared_pte(vma, addr, kpage, orig));
 	if (kfolio)
 		mlock_vma_folio(kfolio, vma);
 
@@ -175,8 +170,8 @@ static int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
 	/* The reference the PTE held; the caller still holds its own. */
 	folio_put(pg->folio);
 	err = 0;
-unlock:
-	pte_unmap_unlock(ptep, ptl);
+done:
+	page_vma_mapped_walk_done(&pvmw);
 out:
 	mmu_notifier_invalidate_range_end(&range);
 	return err;

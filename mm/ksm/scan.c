@@ -76,6 +76,17 @@ static void ksm_collect_huge(struct ksm_batch *b, pmd_t pmd,
 					      PAGE_SHIFT), folio);
 }
 
+/* The anonymous page a PTE maps, if it maps one. */
+static struct page *ksm_anon_page(struct vm_area_struct *vma,
+				  unsigned long addr, pte_t pte)
+{
+	struct page *page = NULL;
+
+	if (pte_present(pte))
+		page = vm_normal_page(vma, addr, pte);
+	return page && folio_test_anon(page_folio(page)) ? page : NULL;
+}
+
 static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			   struct mm_walk *walk)
 {
@@ -98,17 +109,9 @@ static int ksm_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	}
 	b->next = end;
 	for (pte = start; addr < end; pte++, addr += PAGE_SIZE) {
-		pte_t ptent = ptep_get(pte);
-		struct folio *folio;
-		struct page *page;
+		struct page *page = ksm_anon_page(vma, addr, ptep_get(pte));
 
-		if (!pte_present(ptent))
-			continue;
-		page = vm_normal_page(vma, addr, ptent);
-		if (!page)
-			continue;
-		folio = page_folio(page);
-		if (folio_test_anon(folio) && ksm_collect(b, addr, page, folio))
+		if (page && ksm_collect(b, addr, page, page_folio(page)))
 			break;
 	}
 	pte_unmap_unlock(start, ptl);

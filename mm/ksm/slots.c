@@ -176,6 +176,41 @@ void __ksm_exit(struct mm_struct *mm)
 	}
 }
 
+/* Registers @mm with ksmd unless it already is. */
+static int ksm_register(struct mm_struct *mm)
+{
+	return test_bit(MMF_VM_MERGEABLE, &mm->flags) ? 0 : __ksm_enter(mm);
+}
+
+/* MADV_MERGEABLE: mark the range, registering the mm if need be. */
+static int ksm_mark_range(struct vm_area_struct *vma, unsigned long *vm_flags)
+{
+	int err;
+
+	/* Refused silently where KSM cannot work, as upstream does. */
+	if ((*vm_flags & VM_MERGEABLE) || !ksm_flags_compatible(vma, *vm_flags))
+		return 0;
+	err = ksm_register(vma->vm_mm);
+	if (!err)
+		*vm_flags |= VM_MERGEABLE;
+	return err;
+}
+
+/* MADV_UNMERGEABLE: break the KSM pages of the range, then unmark it. */
+static int ksm_unmark_range(struct vm_area_struct *vma, unsigned long start,
+			    unsigned long end, unsigned long *vm_flags)
+{
+	int err = 0;
+
+	if (!(*vm_flags & VM_MERGEABLE))
+		return 0;
+	if (vma->anon_vma)
+		err = ksm_unmerge_range(vma, start, end);
+	if (!err)
+		*vm_flags &= ~VM_MERGEABLE;
+	return err;
+}
+
 /**
  * ksm_madvise() - MADV_MERGEABLE and MADV_UNMERGEABLE on part of a VMA
  * @vma: the VMA
@@ -184,42 +219,17 @@ void __ksm_exit(struct mm_struct *mm)
  * @advice: MADV_MERGEABLE or MADV_UNMERGEABLE
  * @vm_flags: the VMA's flags to be; the caller applies them
  *
- * Called with mmap_lock held for write. Marking is refused silently (0) on
- * VMAs KSM cannot handle, as upstream does. Unmarking breaks every KSM page
- * of the range first.
+ * Called with mmap_lock held for write.
  *
  * Return: 0, -ENOMEM, or -EINTR on a fatal signal.
  */
 int ksm_madvise(struct vm_area_struct *vma, unsigned long start,
 		unsigned long end, int advice, unsigned long *vm_flags)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	int err;
-
-	switch (advice) {
-	case MADV_MERGEABLE:
-		if (*vm_flags & VM_MERGEABLE)
-			return 0;
-		if (!ksm_flags_compatible(vma, *vm_flags))
-			return 0;
-		if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
-			err = __ksm_enter(mm);
-			if (err)
-				return err;
-		}
-		*vm_flags |= VM_MERGEABLE;
-		return 0;
-	case MADV_UNMERGEABLE:
-		if (!(*vm_flags & VM_MERGEABLE))
-			return 0;
-		if (vma->anon_vma) {
-			err = ksm_unmerge_range(vma, start, end);
-			if (err)
-				return err;
-		}
-		*vm_flags &= ~VM_MERGEABLE;
-		return 0;
-	}
+	if (advice == MADV_MERGEABLE)
+		return ksm_mark_range(vma, vm_flags);
+	if (advice == MADV_UNMERGEABLE)
+		return ksm_unmark_range(vma, start, end, vm_flags);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(ksm_madvise);
@@ -268,64 +278,62 @@ static int ksm_unmark_all_vmas(struct mm_struct *mm)
 	return 0;
 }
 
+/*
+ * PR_SET_MEMORY_MERGE: on, every compatible VMA of @mm is mergeable, now
+ * and when created; off, every KSM page of @mm is broken and no VMA stays
+ * mergeable, or nothing changes and the error is returned.
+ */
+static int ksm_merge_any(struct mm_struct *mm, bool on)
+{
+	int err;
+
+	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags) == on)
+		return 0;
+	err = on ? ksm_register(mm) : ksm_unmark_all_vmas(mm);
+	if (err)
+		return err;
+	assign_bit(MMF_VM_MERGE_ANY, &mm->flags, on);
+	if (on)
+		ksm_mark_all_vmas(mm);
+	return 0;
+}
+
 /**
  * ksm_enable_merge_any() - prctl(PR_SET_MEMORY_MERGE, 1)
  * @mm: the caller's mm; mmap_lock is held for write
- *
- * Registers @mm and marks every compatible VMA, present and future.
  *
  * Return: 0, or -ENOMEM.
  */
 int ksm_enable_merge_any(struct mm_struct *mm)
 {
-	int err;
-
-	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
-		return 0;
-	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
-		err = __ksm_enter(mm);
-		if (err)
-			return err;
-	}
-	set_bit(MMF_VM_MERGE_ANY, &mm->flags);
-	ksm_mark_all_vmas(mm);
-	return 0;
+	return ksm_merge_any(mm, true);
 }
 
 /**
  * ksm_disable_merge_any() - prctl(PR_SET_MEMORY_MERGE, 0)
  * @mm: the caller's mm; mmap_lock is held for write
  *
- * Breaks every KSM page of @mm and unmarks all VMAs. If unmerging fails
- * the setting stays.
- *
- * Return: 0, -ENOMEM, or -EINTR on a fatal signal.
+ * Return: 0, -ENOMEM, or -EINTR on a fatal signal; the setting stays on
+ * if unmerging fails.
  */
 int ksm_disable_merge_any(struct mm_struct *mm)
 {
-	int err;
-
-	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags))
-		return 0;
-	err = ksm_unmark_all_vmas(mm);
-	if (err)
-		return err;
-	clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
-	return 0;
+	return ksm_merge_any(mm, false);
 }
 
 /**
- * ksm_disable() - turn KSM off for an mm entirely
+ * ksm_disable() - turn KSM off for an mm, however it was turned on
  * @mm: the mm; mmap_lock is held for write
  *
  * Return: 0, -ENOMEM, or -EINTR on a fatal signal.
  */
 int ksm_disable(struct mm_struct *mm)
 {
+	int err;
+
 	mmap_assert_write_locked(mm);
-	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
-		return 0;
-	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
-		return ksm_disable_merge_any(mm);
-	return ksm_unmark_all_vmas(mm);
+	err = ksm_unmark_all_vmas(mm);
+	if (!err)
+		clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
+	return err;
 }

@@ -12,9 +12,9 @@
 
 #include "internal.h"
 
-#define KSM_ATTR_RO(_name) \
+#define KSM_FILE_RO(_name) \
 	static struct kobj_attribute _name##_attr = __ATTR_RO(_name)
-#define KSM_ATTR_RW(_name) \
+#define KSM_FILE_RW(_name) \
 	static struct kobj_attribute _name##_attr = __ATTR_RW(_name)
 
 /* A read-only file showing one unsigned long counter. */
@@ -24,7 +24,24 @@ static ssize_t _name##_show(struct kobject *kobj,			\
 {									\
 	return sysfs_emit(buf, "%lu\n", (unsigned long)(_expr));	\
 }									\
-KSM_ATTR_RO(_name)
+KSM_FILE_RO(_name)
+
+/* The show half of a knob that holds an unsigned int. */
+#define KSM_UINT_SHOW(_name, _var)					\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%u\n", READ_ONCE(_var));		\
+}
+
+/* A read-only file showing one long value, which may be negative. */
+#define KSM_SIGNED_COUNTER(_name, _expr)				\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%ld\n", (long)(_expr));			\
+}									\
+KSM_FILE_RO(_name)
 
 /*
  * A knob for which every unsigned int is valid. ksmd picks the new value
@@ -49,7 +66,7 @@ static ssize_t _name##_store(struct kobject *kobj,			\
 	ksm_wake_sleeper();						\
 	return count;							\
 }									\
-KSM_ATTR_RW(_name)
+KSM_FILE_RW(_name)
 
 /* A knob that takes what kstrtobool() takes: 0/1, y/n, on/off. */
 #define KSM_BOOL_KNOB(_name, _field)					\
@@ -70,7 +87,7 @@ static ssize_t _name##_store(struct kobject *kobj,			\
 	WRITE_ONCE(*_name##_knob, value);				\
 	return count;							\
 }									\
-KSM_ATTR_RW(_name)
+KSM_FILE_RW(_name)
 
 KSM_COUNTER(pages_scanned, READ_ONCE(ksm_count.pages_scanned));
 KSM_COUNTER(pages_shared, READ_ONCE(ksm_count.pages_shared));
@@ -81,30 +98,12 @@ KSM_COUNTER(pages_skipped, READ_ONCE(ksm_count.pages_skipped));
 KSM_COUNTER(stable_node_chains, READ_ONCE(ksm_count.chains));
 KSM_COUNTER(stable_node_dups, READ_ONCE(ksm_count.dups));
 
-static ssize_t pages_volatile_show(struct kobject *kobj,
-				   struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%ld\n", ksm_volatile_pages(&ksm_count));
-}
-KSM_ATTR_RO(pages_volatile);
-
-static ssize_t ksm_zero_pages_show(struct kobject *kobj,
-				   struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%ld\n", atomic_long_read(&ksm_zero_pages));
-}
-KSM_ATTR_RO(ksm_zero_pages);
-
-static ssize_t general_profit_show(struct kobject *kobj,
-				   struct kobj_attribute *attr, char *buf)
-{
-	long profit = ksm_profit(READ_ONCE(ksm_count.pages_sharing),
-				 atomic_long_read(&ksm_zero_pages),
-				 READ_ONCE(ksm_count.items));
-
-	return sysfs_emit(buf, "%ld\n", profit);
-}
-KSM_ATTR_RO(general_profit);
+KSM_SIGNED_COUNTER(pages_volatile, ksm_volatile_pages(&ksm_count));
+KSM_SIGNED_COUNTER(ksm_zero_pages, atomic_long_read(&ksm_zero_pages));
+KSM_SIGNED_COUNTER(general_profit,
+		   ksm_profit(READ_ONCE(ksm_count.pages_sharing),
+			      atomic_long_read(&ksm_zero_pages),
+			      READ_ONCE(ksm_count.items)));
 
 static ssize_t run_show(struct kobject *kobj, struct kobj_attribute *attr,
 			char *buf)
@@ -142,7 +141,8 @@ static ssize_t run_store(struct kobject *kobj, struct kobj_attribute *attr,
 		wake_up_interruptible(&ksm_thread_wait);
 	return ret;
 }
-KSM_ATTR_RW(run);
+
+KSM_FILE_RW(run);
 
 KSM_BOOL_KNOB(use_zero_pages, use_zero_pages);
 KSM_BOOL_KNOB(smart_scan, smart_scan);
@@ -158,63 +158,21 @@ static int ksm_layout_may_change(void)
 	return ksm_no_stable_nodes() ? 0 : -EBUSY;
 }
 
-static ssize_t max_page_sharing_show(struct kobject *kobj,
-				     struct kobj_attribute *attr, char *buf)
+/*
+ * Sets such a knob to @value; with @relayout the unstable trees, which
+ * the knob lays out, start afresh.
+ */
+static ssize_t ksm_set_layout_knob(unsigned int *knob, unsigned int value,
+				   bool relayout, size_t count)
 {
-	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_knobs.max_page_sharing));
-}
+	int err = 0;
 
-static ssize_t max_page_sharing_store(struct kobject *kobj,
-				      struct kobj_attribute *attr,
-				      const char *buf, size_t count)
-{
-	int value, err;
-
-	/* As upstream: a number too large is -ERANGE, not -EINVAL. */
-	err = kstrtoint(buf, 10, &value);
-	if (err)
-		return err;
-	if (value < 2)
-		return -EINVAL;
 	mutex_lock(&ksm_lock);
-	err = 0;
-	if (value != ksm_knobs.max_page_sharing) {
+	if (*knob != value) {
 		err = ksm_layout_may_change();
 		if (!err)
-			WRITE_ONCE(ksm_knobs.max_page_sharing, value);
-	}
-	mutex_unlock(&ksm_lock);
-	return err ? err : count;
-}
-KSM_ATTR_RW(max_page_sharing);
-
-#ifdef CONFIG_NUMA
-static ssize_t merge_across_nodes_show(struct kobject *kobj,
-				       struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_knobs.merge_across_nodes));
-}
-
-static ssize_t merge_across_nodes_store(struct kobject *kobj,
-					struct kobj_attribute *attr,
-					const char *buf, size_t count)
-{
-	unsigned long value;
-	int err;
-
-	/* As upstream: a number too large is -ERANGE, not -EINVAL. */
-	err = kstrtoul(buf, 10, &value);
-	if (err)
-		return err;
-	if (value > 1)
-		return -EINVAL;
-	mutex_lock(&ksm_lock);
-	err = 0;
-	if (value != ksm_knobs.merge_across_nodes) {
-		err = ksm_layout_may_change();
-		if (!err) {
-			WRITE_ONCE(ksm_knobs.merge_across_nodes, value);
-			/* Unstable items sit in trees of the old layout. */
+			WRITE_ONCE(*knob, value);
+		if (!err && relayout) {
 			ksm_forget_unstable();
 			ksm_scan_restart();
 		}
@@ -222,14 +180,49 @@ static ssize_t merge_across_nodes_store(struct kobject *kobj,
 	mutex_unlock(&ksm_lock);
 	return err ? err : count;
 }
-KSM_ATTR_RW(merge_across_nodes);
+
+KSM_UINT_SHOW(max_page_sharing, ksm_knobs.max_page_sharing);
+
+static ssize_t max_page_sharing_store(struct kobject *kobj,
+				      struct kobj_attribute *attr,
+				      const char *buf, size_t count)
+{
+	int value;
+	/* A number too large is -ERANGE, not -EINVAL, as upstream. */
+	int err = kstrtoint(buf, 10, &value);
+
+	if (err)
+		return err;
+	if (value < 2)
+		return -EINVAL;
+	return ksm_set_layout_knob(&ksm_knobs.max_page_sharing, value, false,
+				   count);
+}
+
+KSM_FILE_RW(max_page_sharing);
+
+#ifdef CONFIG_NUMA
+KSM_UINT_SHOW(merge_across_nodes, ksm_knobs.merge_across_nodes);
+
+static ssize_t merge_across_nodes_store(struct kobject *kobj,
+					struct kobj_attribute *attr,
+					const char *buf, size_t count)
+{
+	unsigned long value;
+	int err = kstrtoul(buf, 10, &value);
+
+	if (err)
+		return err;
+	if (value > 1)
+		return -EINVAL;
+	return ksm_set_layout_knob(&ksm_knobs.merge_across_nodes, value, true,
+				   count);
+}
+
+KSM_FILE_RW(merge_across_nodes);
 #endif
 
-static ssize_t pages_to_scan_show(struct kobject *kobj,
-				  struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_knobs.pages_to_scan));
-}
+KSM_UINT_SHOW(pages_to_scan, ksm_knobs.pages_to_scan);
 
 /* While the advisor is on, pages_to_scan is its to set. */
 static ssize_t pages_to_scan_store(struct kobject *kobj,
@@ -246,7 +239,8 @@ static ssize_t pages_to_scan_store(struct kobject *kobj,
 	ksm_wake_sleeper();
 	return count;
 }
-KSM_ATTR_RW(pages_to_scan);
+
+KSM_FILE_RW(pages_to_scan);
 
 KSM_UINT_KNOB(sleep_millisecs, sleep_millisecs);
 KSM_UINT_KNOB(stable_node_chains_prune_millisecs, prune_millisecs);
@@ -281,13 +275,10 @@ static ssize_t advisor_mode_store(struct kobject *kobj,
 	mutex_unlock(&ksm_lock);
 	return count;
 }
-KSM_ATTR_RW(advisor_mode);
 
-static ssize_t advisor_max_cpu_show(struct kobject *kobj,
-				    struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(ksm_advisor.max_cpu));
-}
+KSM_FILE_RW(advisor_mode);
+
+KSM_UINT_SHOW(advisor_max_cpu, ksm_advisor.max_cpu);
 
 /* A share of one CPU, in percent: 1 to 100. */
 static ssize_t advisor_max_cpu_store(struct kobject *kobj,
@@ -301,7 +292,8 @@ static ssize_t advisor_max_cpu_store(struct kobject *kobj,
 	WRITE_ONCE(ksm_advisor.max_cpu, value);
 	return count;
 }
-KSM_ATTR_RW(advisor_max_cpu);
+
+KSM_FILE_RW(advisor_max_cpu);
 
 /*
  * The advisor's bounds: min <= max always holds, so raising both means
@@ -340,7 +332,8 @@ static ssize_t advisor_min_pages_to_scan_store(struct kobject *kobj,
 {
 	return ksm_store_bound(buf, count, true);
 }
-KSM_ATTR_RW(advisor_min_pages_to_scan);
+
+KSM_FILE_RW(advisor_min_pages_to_scan);
 
 static ssize_t advisor_max_pages_to_scan_show(struct kobject *kobj,
 					      struct kobj_attribute *attr,
@@ -355,7 +348,8 @@ static ssize_t advisor_max_pages_to_scan_store(struct kobject *kobj,
 {
 	return ksm_store_bound(buf, count, false);
 }
-KSM_ATTR_RW(advisor_max_pages_to_scan);
+
+KSM_FILE_RW(advisor_max_pages_to_scan);
 
 static ssize_t advisor_target_scan_time_show(struct kobject *kobj,
 					     struct kobj_attribute *attr,
@@ -376,41 +370,33 @@ static ssize_t advisor_target_scan_time_store(struct kobject *kobj,
 	WRITE_ONCE(ksm_advisor.target_scan_secs, value);
 	return count;
 }
-KSM_ATTR_RW(advisor_target_scan_time);
 
+KSM_FILE_RW(advisor_target_scan_time);
+
+/* Knobs, then counters, then the advisor; a few to a line. */
 static struct attribute *ksm_attrs[] = {
-	&sleep_millisecs_attr.attr,
-	&pages_to_scan_attr.attr,
-	&run_attr.attr,
-	&pages_scanned_attr.attr,
-	&pages_shared_attr.attr,
-	&pages_sharing_attr.attr,
-	&pages_unshared_attr.attr,
-	&pages_volatile_attr.attr,
-	&ksm_zero_pages_attr.attr,
-	&full_scans_attr.attr,
+	&run_attr.attr, &pages_to_scan_attr.attr, &sleep_millisecs_attr.attr,
+	&use_zero_pages_attr.attr, &smart_scan_attr.attr,
+	&max_page_sharing_attr.attr,
+	&stable_node_chains_prune_millisecs_attr.attr,
 #ifdef CONFIG_NUMA
 	&merge_across_nodes_attr.attr,
 #endif
-	&max_page_sharing_attr.attr,
-	&stable_node_chains_attr.attr,
-	&stable_node_dups_attr.attr,
-	&stable_node_chains_prune_millisecs_attr.attr,
-	&use_zero_pages_attr.attr,
+	&pages_scanned_attr.attr, &pages_skipped_attr.attr,
+	&pages_shared_attr.attr, &pages_sharing_attr.attr,
+	&pages_unshared_attr.attr, &pages_volatile_attr.attr,
+	&ksm_zero_pages_attr.attr, &full_scans_attr.attr,
+	&stable_node_chains_attr.attr, &stable_node_dups_attr.attr,
 	&general_profit_attr.attr,
-	&smart_scan_attr.attr,
-	&pages_skipped_attr.attr,
-	&advisor_mode_attr.attr,
-	&advisor_max_cpu_attr.attr,
-	&advisor_min_pages_to_scan_attr.attr,
-	&advisor_max_pages_to_scan_attr.attr,
-	&advisor_target_scan_time_attr.attr,
-	NULL,
+	&advisor_mode_attr.attr, &advisor_target_scan_time_attr.attr,
+	&advisor_max_cpu_attr.attr, &advisor_min_pages_to_scan_attr.attr,
+	&advisor_max_pages_to_scan_attr.attr, NULL
 };
 
+/* /sys/kernel/mm/ksm */
 static const struct attribute_group ksm_attr_group = {
-	.attrs = ksm_attrs,
 	.name = "ksm",
+	.attrs = ksm_attrs,
 };
 
 /**
