@@ -316,6 +316,7 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 /* unmerge.c */
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 		      unsigned long end);
+int ksm_unmerge_mm(struct mm_struct *mm);
 int ksm_unmerge_all(void);
 
 /* rmap.c */

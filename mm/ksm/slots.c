@@ -254,21 +254,18 @@ static void ksm_mark_all_vmas(struct mm_struct *mm)
 		ksm_add_vma(vma);
 }
 
-/* Breaks every KSM page of @mm and clears VM_MERGEABLE everywhere. */
+/*
+ * Breaks every KSM page of @mm, then clears VM_MERGEABLE everywhere; if
+ * unmerging fails, every flag stays.
+ */
 static int ksm_unmark_all_vmas(struct mm_struct *mm)
 {
 	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
-	int err;
+	int err = ksm_unmerge_mm(mm);
 
-	for_each_vma(vmi, vma) {
-		if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
-			continue;
-		err = ksm_unmerge_range(vma, vma->vm_start, vma->vm_end);
-		if (err)
-			return err;
-	}
-	vma_iter_set(&vmi, 0);
+	if (err)
+		return err;
 	for_each_vma(vmi, vma) {
 		if (vma->vm_flags & VM_MERGEABLE) {
 			vma_start_write(vma);

@@ -102,7 +102,13 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 	return 0;
 }
 
-static int ksm_unmerge_mm(struct mm_struct *mm)
+/**
+ * ksm_unmerge_mm() - break every KSM page of every mergeable VMA of an mm
+ * @mm: the mm; its mmap_lock is held (read or write)
+ *
+ * Return: 0, -ENOMEM, or -EINTR on a fatal signal.
+ */
+int ksm_unmerge_mm(struct mm_struct *mm)
 {
 	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
