@@ -170,18 +170,9 @@ FIXTURE(feat) {
 
 FIXTURE_SETUP(feat)
 {
-	struct ksmt_counters c;
-
-	if (!ksmt_available())
+	if (!ksmt_start_clean(_metadata))
 		SKIP(return, "KSM sysfs missing or not root");
-	ASSERT_EQ(0, ksmt_reset());
-	ASSERT_EQ(0, ksmt_read_counters(&c));
-	/* run=2 unmerged everything and nobody else uses KSM. */
-	ASSERT_EQ(0, c.shared);
-	ASSERT_EQ(0, c.sharing);
-	ASSERT_EQ(0, c.zero_pages);
 	ASSERT_NE(0UL, ksmf_zero_pfn());
-	ASSERT_EQ(0, ksmt_ticker());
 }
 
 FIXTURE_TEARDOWN(feat)

@@ -44,16 +44,8 @@ FIXTURE(life) {
 
 FIXTURE_SETUP(life)
 {
-	struct ksmt_counters c;
-
-	if (!ksmt_available())
+	if (!ksmt_start_clean(_metadata))
 		SKIP(return, "KSM sysfs missing or not root");
-	ASSERT_EQ(0, ksmt_reset());
-	ASSERT_EQ(0, ksmt_read_counters(&c));
-	ASSERT_EQ(0, c.shared);
-	ASSERT_EQ(0, c.sharing);
-	ASSERT_EQ(0, c.zero_pages);
-	ASSERT_EQ(0, ksmt_ticker());
 	ASSERT_EQ(0, ksmt_run(1));
 }
 

@@ -69,6 +69,26 @@ static inline void ksmt_expect_profit(struct __test_metadata *_metadata,
 		  st->rmap_items * itemsize, st->profit);
 }
 
+/*
+ * The start of a test: unmerge all (run=2), require that nothing is merged
+ * anywhere (nobody else uses KSM) and start counting full scans. Returns
+ * false, having done nothing, where KSM cannot be driven: the test skips.
+ */
+static inline bool ksmt_start_clean(struct __test_metadata *_metadata)
+{
+	struct ksmt_counters c;
+
+	if (!ksmt_available())
+		return false;
+	ASSERT_EQ(0, ksmt_reset());
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	ASSERT_EQ(0, c.shared);
+	ASSERT_EQ(0, c.sharing);
+	ASSERT_EQ(0, c.zero_pages);
+	ASSERT_EQ(0, ksmt_ticker());
+	return true;
+}
+
 /* Every global counter back to zero within a few full scans. */
 static inline void ksmt_assert_all_zero(struct __test_metadata *_metadata)
 {
