@@ -9,7 +9,7 @@
 #   make clean                 remove build/ (the ccache stays)
 
 VARIANT ?= ours
-export VARIANT SUITE DEBUG NO_BUILD VM_TIMEOUT
+export VARIANT SUITE DEBUG NO_BUILD VM_TIMEOUT STRESS_SECONDS
 
 .PHONY: demo check kernel checkpatch clean
 

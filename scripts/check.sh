@@ -11,6 +11,7 @@
 #                   ksm_functional_tests or one of ours (e.g. ksm_knobs)
 #   VM_TIMEOUT=S    watchdog for the whole VM (default 1500)
 #   NO_BUILD=1      use the kernel already built (no kernel build at all)
+#   STRESS_SECONDS=S  how long the randomized stress program runs (60)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -27,6 +28,7 @@ mkdir -p "$LOGS"
 plan=$LOGS/plan
 {
 	echo "KSMT_SUITE='${SUITE:-}'"
+	echo "KSMT_STRESS_SECONDS='${STRESS_SECONDS:-60}'"
 	cat "$TOP/scripts/vm/check-plan.sh"
 } >"$plan"
 
@@ -39,8 +41,9 @@ done
 "$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$TOP/scripts/vm/ktest-lib.sh" \
 	"$sel/ksm_tests" "$sel/ksm_functional_tests" "$sel/our-tests" "${ours[@]}"
 
-append=
-[ "${SUITE:-kunit}" = kunit ] || append="kunit.enable=0"
+# A movable zone, so the memory-offline scenario has blocks it can offline.
+append="movablecore=512M"
+[ "${SUITE:-kunit}" = kunit ] || append="$append kunit.enable=0"
 vm_rc=0
 "$TOP/scripts/vm-run.sh" --initrd "$initrd" --numa --mem "${VM_MEM:-2048}" \
 	--timeout "${VM_TIMEOUT:-1500}" --append "$append" --out "$LOGS" || vm_rc=$?

@@ -27,7 +27,15 @@ run_case tap ksm_functional_tests $T ./ksm_functional_tests
 
 # Our own kselftests (tools/testing/selftests/mm/ of this repository).
 for t in $(cat /tests/our-tests 2>/dev/null); do
+	[ "$t" = ksm_stress ] && continue
 	ksm_reset
 	run_case tap "$t" $T "./$t"
 done
+
+# The randomized stress program, bounded: its exit status is the result.
+if [ -x ./ksm_stress ]; then
+	S=${KSMT_STRESS_SECONDS:-60}
+	ksm_reset
+	run_case rc ksm_stress $((S + 120)) ./ksm_stress -d "$S"
+fi
 ksm_reset
