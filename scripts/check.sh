@@ -1,85 +1,46 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The whole test suite: builds the kernel of $VARIANT and the test programs,
-# boots the kernel in QEMU with two NUMA nodes, runs KUnit (at boot), the
-# upstream KSM kselftests and ours, and prints one line per case followed by
-# 'N passed, N failed, N skipped'. Exits non-zero on any failure.
+# The whole test suite, the README's test command: scripts/check-kernel.sh
+# on our kernel, then on our debug kernel (KASAN, lockdep, DEBUG_VM, ...),
+# whose result lines carry the prefix 'debug:'. Ends with one line,
+# 'N passed, N failed, N skipped', over both; exits non-zero on a failure.
 #
-#   VARIANT=stock   run against upstream KSM (expected-failures is ignored)
-#   SUITE=NAME      run one suite only: kunit, ksm_tests,
-#                   ksm_functional_tests or one of ours (e.g. ksm_knobs)
-#   VM_TIMEOUT=S    watchdog for the whole VM (default 1500)
-#   NO_BUILD=1      use the kernel already built (no kernel build at all)
-#   STRESS_SECONDS=S  how long the randomized stress program runs (60)
+#   DEBUG=0         the normal kernel only;  DEBUG=1  the debug kernel only
+#                   (default: both for a whole run of ours; the normal
+#                   kernel only with SUITE= or VARIANT=stock)
+#   and every variable of scripts/check-kernel.sh (VARIANT, SUITE, NO_BUILD,
+#   VM_TIMEOUT, STRESS_SECONDS, KSMT_LOGS)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 start=$(date +%s)
-"$TOP/scripts/install-deps.sh"
-if [ "${NO_BUILD:-0}" = 0 ]; then
-	"$TOP/scripts/build-kernel.sh"
-else
-	"$TOP/scripts/prepare-tree.sh"
-fi
-"$TOP/scripts/build-selftests.sh"
+case "${DEBUG:-}" in
+0 | 1) flavours=("$DEBUG") ;;
+"")	flavours=(0)
+	[ "$VARIANT" = ours ] && [ -z "${SUITE:-}" ] && flavours+=(1) ;;
+*)	die "DEBUG must be 0 or 1, not '$DEBUG'" ;;
+esac
 
-mkdir -p "$LOGS"
-plan=$LOGS/plan
-{
-	echo "KSMT_SUITE='${SUITE:-}'"
-	echo "KSMT_STRESS_SECONDS='${STRESS_SECONDS:-60}'"
-	cat "$TOP/scripts/vm/check-plan.sh"
-} >"$plan"
-
-initrd=$LOGS/initramfs.cpio
-sel=$BUILD/selftests
-ours=()
-for t in $(cat "$sel/our-tests"); do
-	ours+=("$sel/$t")
+tallies=()
+for debug in "${flavours[@]}"; do
+	logs=${KSMT_LOGS:-}
+	# One log directory per kernel when the caller named one.
+	[ -n "$logs" ] && [ ${#flavours[@]} -gt 1 ] && [ "$debug" = 1 ] &&
+		logs=$logs/debug
+	DEBUG=$debug KSMT_LOGS=$logs bash "$TOP/scripts/check-kernel.sh" || true
+	tallies+=("$(DEBUG=$debug KSMT_LOGS=$logs bash -c \
+		". '$TOP/scripts/lib.sh'; echo \"\$LOGS/tally\"")")
 done
-"$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$TOP/scripts/vm/ktest-lib.sh" \
-	"$sel/ksm_tests" "$sel/ksm_functional_tests" "$sel/our-tests" "${ours[@]}"
 
-# A movable zone, so the memory-offline scenario has blocks it can offline.
-append="movablecore=512M"
-[ "${SUITE:-kunit}" = kunit ] || append="$append kunit.enable=0"
-vm_rc=0
-"$TOP/scripts/vm-run.sh" --initrd "$initrd" --numa --mem "${VM_MEM:-2048}" \
-	--timeout "${VM_TIMEOUT:-1500}" --append "$append" --out "$LOGS" || vm_rc=$?
-
-xfail=()
-[ "$VARIANT" = ours ] && xfail=(--xfail "$TOP/expected-failures")
-prefix=
-[ "$KFLAVOUR" != "$VARIANT" ] && prefix=debug:
-tally=$LOGS/tally
-: >"$tally"
-report_rc=0
-python3 "$TOP/scripts/ktest_report.py" --results "$LOGS/results.log" \
-	--console "$LOGS/console.log" --tally "$tally" --prefix "$prefix" \
-	"${xfail[@]}" || report_rc=$?
-if [ $report_rc -gt 1 ] || [ ! -s "$tally" ]; then
-	echo "FAIL ${prefix}harness/report (the result parser failed with $report_rc)"
-	echo FAIL >>"$tally"
-fi
-# Our static checks and the harness's own checks, once per full run.
-if [ "$VARIANT" = ours ] && [ -z "$prefix" ] && [ -z "${SUITE:-}" ]; then
-	for extra in lint.sh harness-selftest.sh; do
-		{ "$TOP/scripts/$extra" || true; } | while read -r status rest; do
-			echo "$status $rest"
-			echo "$status" >>"$tally"
-		done
-	done
-fi
-if [ $vm_rc -ne 0 ]; then
-	echo "FAIL ${prefix}vm/run (exit $vm_rc: $( [ $vm_rc -eq 124 ] &&
-		echo 'hung, killed by the watchdog' || echo 'qemu failed'); console: $LOGS/console.log)"
-	echo FAIL >>"$tally"
-fi
-
-passed=$(grep -cx PASS "$tally" || true)
-failed=$(grep -cx FAIL "$tally" || true)
-skipped=$(grep -cxE 'SKIP|XFAIL' "$tally" || true)
-log "check: $KFLAVOUR done in $(($(date +%s) - start)) s; logs in $LOGS"
+count() { cat "${tallies[@]}" 2>/dev/null | grep -cxE "$1" || true; }
+passed=$(count PASS)
+failed=$(count FAIL)
+skipped=$(count 'SKIP|XFAIL')
+# A kernel whose run left no tally at all (a build that failed) fails.
+for t in "${tallies[@]}"; do
+	[ -s "$t" ] || { echo "FAIL harness/run (no results in $t)"; failed=$((failed + 1)); }
+done
+log "check: everything done in $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

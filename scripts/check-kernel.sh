@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The test suite on one kernel: builds the kernel of $VARIANT (DEBUG=1: its
+# debug flavour) and the test programs, boots it in QEMU with two NUMA
+# nodes, runs KUnit (at boot), the upstream KSM kselftests, ours and the
+# stress program, and prints one line per case. The cases' results go to
+# $LOGS/tally, which scripts/check.sh adds up. Exits non-zero on a failure.
+#
+#   VARIANT=stock   run against upstream KSM (expected-failures is ignored)
+#   SUITE=NAME      run one suite only: kunit, ksm_tests,
+#                   ksm_functional_tests, ksm_stress or one of ours
+#   VM_TIMEOUT=S    watchdog for the whole VM (default 1500, debug 2400)
+#   NO_BUILD=1      use the kernel already built (no kernel build at all)
+#   STRESS_SECONDS=S  how long the randomized stress program runs (60)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+start=$(date +%s)
+# No results of an earlier run survive a build that fails.
+mkdir -p "$LOGS"
+rm -f "$LOGS/tally"
+"$TOP/scripts/install-deps.sh"
+if [ "${NO_BUILD:-0}" = 0 ]; then
+	"$TOP/scripts/build-kernel.sh"
+else
+	"$TOP/scripts/prepare-tree.sh"
+fi
+"$TOP/scripts/build-selftests.sh"
+
+mkdir -p "$LOGS"
+plan=$LOGS/plan
+{
+	echo "KSMT_SUITE='${SUITE:-}'"
+	echo "KSMT_STRESS_SECONDS='${STRESS_SECONDS:-60}'"
+	echo "KSMT_DEBUG_KERNEL='$([ "$KFLAVOUR" != "$VARIANT" ] && echo 1)'"
+	cat "$TOP/scripts/vm/check-plan.sh"
+} >"$plan"
+
+initrd=$LOGS/initramfs.cpio
+sel=$BUILD/selftests
+ours=()
+for t in $(cat "$sel/our-tests"); do
+	ours+=("$sel/$t")
+done
+"$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$TOP/scripts/vm/ktest-lib.sh" \
+	"$sel/ksm_tests" "$sel/ksm_functional_tests" "$sel/our-tests" "${ours[@]}"
+
+# A movable zone, so the memory-offline scenario has blocks it can offline.
+append="movablecore=512M"
+[ "${SUITE:-kunit}" = kunit ] || append="$append kunit.enable=0"
+vm_timeout=1500
+[ "$KFLAVOUR" != "$VARIANT" ] && vm_timeout=2400
+vm_rc=0
+"$TOP/scripts/vm-run.sh" --initrd "$initrd" --numa --mem "${VM_MEM:-2048}" \
+	--timeout "${VM_TIMEOUT:-$vm_timeout}" --append "$append" --out "$LOGS" || vm_rc=$?
+
+xfail=()
+[ "$VARIANT" = ours ] && xfail=(--xfail "$TOP/expected-failures")
+prefix=
+[ "$KFLAVOUR" != "$VARIANT" ] && prefix=debug:
+tally=$LOGS/tally
+: >"$tally"
+report_rc=0
+python3 "$TOP/scripts/ktest_report.py" --results "$LOGS/results.log" \
+	--console "$LOGS/console.log" --tally "$tally" --prefix "$prefix" \
+	"${xfail[@]}" || report_rc=$?
+if [ $report_rc -gt 1 ] || [ ! -s "$tally" ]; then
+	echo "FAIL ${prefix}harness/report (the result parser failed with $report_rc)"
+	echo FAIL >>"$tally"
+fi
+# Our static checks and the harness's own checks, once per full run.
+if [ "$VARIANT" = ours ] && [ -z "$prefix" ] && [ -z "${SUITE:-}" ]; then
+	for extra in lint.sh harness-selftest.sh; do
+		{ "$TOP/scripts/$extra" || true; } | while read -r status rest; do
+			echo "$status $rest"
+			echo "$status" >>"$tally"
+		done
+	done
+fi
+if [ $vm_rc -ne 0 ]; then
+	echo "FAIL ${prefix}vm/run (exit $vm_rc: $( [ $vm_rc -eq 124 ] &&
+		echo 'hung, killed by the watchdog' || echo 'qemu failed'); console: $LOGS/console.log)"
+	echo FAIL >>"$tally"
+fi
+
+log "check: $KFLAVOUR done in $(($(date +%s) - start)) s; logs in $LOGS"
+! grep -qx FAIL "$tally"
