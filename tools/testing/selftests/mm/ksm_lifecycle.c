@@ -26,7 +26,6 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/swap.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +34,7 @@
 #include "vm_util.h"
 #include "lib/ksm_util.h"
 #include "lib/ksm_harness.h"
+#include "lib/ksm_swap.h"
 
 #define PAGE	KSMT_PAGE_SIZE
 
@@ -780,14 +780,12 @@ TEST_F_TIMEOUT(life, mlock_merged, KSMT_TEST_TIMEOUT)
  * The fixture sets up zram0 as swap and a cgroup for the test process,
  * and takes both down again.
  */
-#define ZRAM		"/sys/block/zram0"
 #define CGROOT		"/sys/fs/cgroup"
 #define CGROUP		CGROOT "/ksm_lifecycle"
 
 /* What the swap fixture set up, and so has to take down. */
 struct swap_state {
-	bool zram;		/* disksize set: reset it */
-	bool swapon;		/* /dev/zram0 is swap */
+	struct ksmt_zram_swap zram;	/* zram0 as swap */
 	bool mounted;		/* cgroup2 mounted by us */
 	bool cgroup;		/* CGROUP made by us; we are in it */
 };
@@ -796,49 +794,13 @@ FIXTURE(swap) {
 	struct swap_state s;
 };
 
-static int write_file(const char *path, const char *text)
-{
-	size_t len = strlen(text);
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, len);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	return n == (ssize_t)len ? 0 : n < 0 ? n : -EIO;
-}
-
-/* A swap signature for a device of size bytes, as mkswap writes it. */
-static int make_swap(const char *dev, size_t size)
-{
-	char *hdr = calloc(1, PAGE);
-	int fd, err = 0;
-
-	if (!hdr)
-		return -ENOMEM;
-	*(u32 *)(hdr + 1024) = 1;				/* version */
-	*(u32 *)(hdr + 1028) = size / PAGE - 1;		/* last_page */
-	memcpy(hdr + PAGE - 10, "SWAPSPACE2", 10);
-	fd = open(dev, O_WRONLY);
-	if (fd < 0 || pwrite(fd, hdr, PAGE, 0) != (ssize_t)PAGE ||
-	    fsync(fd))
-		err = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(hdr);
-	return err;
-}
-
 static void swap_down(struct swap_state *state)
 {
 	char pid[32];
 
 	if (state->cgroup) {
 		snprintf(pid, sizeof(pid), "%d", (int)getpid());
-		write_file(CGROOT "/cgroup.procs", pid);
+		ksmt_write_file(CGROOT "/cgroup.procs", pid);
 		rmdir(CGROUP);
 		state->cgroup = false;
 	}
@@ -846,52 +808,30 @@ static void swap_down(struct swap_state *state)
 		umount(CGROOT);
 		state->mounted = false;
 	}
-	if (state->swapon) {
-		swapoff("/dev/zram0");
-		state->swapon = false;
-	}
-	if (state->zram) {
-		write_file(ZRAM "/reset", "1");
-		state->zram = false;
-	}
+	ksmt_zram_swap_down(&state->zram);
 }
 
 /* Sets up swap and the cgroup; a reason to skip, or NULL. */
 static const char *swap_up(struct swap_state *state)
 {
-	char buf[64] = "", pid[32];
-	int fd;
+	const char *why = ksmt_zram_swap_on(&state->zram, "32M");
+	char pid[32];
 
-	fd = open(ZRAM "/disksize", O_RDONLY);
-	if (fd < 0)
-		return "no zram0";
-	if (read(fd, buf, sizeof(buf) - 1) < 0 || atol(buf) != 0) {
-		close(fd);
-		return "zram0 in use";
-	}
-	close(fd);
-	if (write_file(ZRAM "/disksize", "32M"))
-		return "cannot size zram0";
-	state->zram = true;
-	if (make_swap("/dev/zram0", 32 << 20))
-		return "cannot write a swap signature to /dev/zram0";
-	if (swapon("/dev/zram0", 0))
-		return "swapon /dev/zram0 failed";
-	state->swapon = true;
-
+	if (why)
+		return why;
 	if (access(CGROOT "/cgroup.controllers", F_OK)) {
 		if (mount("none", CGROOT, "cgroup2", 0, NULL))
 			return "cannot mount cgroup2";
 		state->mounted = true;
 	}
-	write_file(CGROOT "/cgroup.subtree_control", "+memory");
+	ksmt_write_file(CGROOT "/cgroup.subtree_control", "+memory");
 	if (mkdir(CGROUP, 0755) && errno != EEXIST)
 		return "cannot create a cgroup";
 	state->cgroup = true;
 	if (access(CGROUP "/memory.reclaim", F_OK))
 		return "no memory controller";
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if (write_file(CGROUP "/cgroup.procs", pid))
+	if (ksmt_write_file(CGROUP "/cgroup.procs", pid))
 		return "cannot join the cgroup";
 	return NULL;
 }
@@ -963,7 +903,7 @@ static size_t reclaim2(char *p, size_t npages, pid_t pid, char *q,
 
 	ksmt_run(0);
 	for (i = 0; i < 50; i++) {
-		write_file(CGROUP "/memory.reclaim", "64M");
+		ksmt_write_file(CGROUP "/memory.reclaim", "64M");
 		out = swapped(p, npages);
 		if (pid)
 			out += swapped_in(pid, q, qpages);
@@ -1010,8 +950,7 @@ TEST_F_TIMEOUT(swap, out_and_in, KSMT_TEST_TIMEOUT)
 	out = reclaim(p, l.npages);
 	TH_LOG("swapped out: %zu of %zu pages", out, l.npages);
 	EXPECT_EQ(l.npages, out);
-	ASSERT_EQ(0, swapoff("/dev/zram0"));
-	self->s.swapon = false;
+	ASSERT_EQ(0, ksmt_zram_swap_off(&self->s.zram));
 	EXPECT_EQ(0U, swapped(p, l.npages));
 	ksmt_expect_layout(_metadata, &l, p);
 	settle_and_check(_metadata, ls, 1, false, false);
@@ -1076,8 +1015,7 @@ TEST_F_TIMEOUT(swap, shared_across_processes, KSMT_TEST_TIMEOUT)
 		       total);
 		EXPECT_EQ(total, out);
 		if (round == 1) {
-			ASSERT_EQ(0, swapoff("/dev/zram0"));
-			self->s.swapon = false;
+			ASSERT_EQ(0, ksmt_zram_swap_off(&self->s.zram));
 			EXPECT_EQ(0U, swapped(pa, a.npages) +
 				  swapped_in(pid, pb, b.npages));
 		}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Swap on zram0 for the KSM kselftests: sizing the device, writing a swap
+ * signature, swapon(), and taking all of that down again. Nothing here
+ * touches KSM.
+ */
+#ifndef KSM_SWAP_H
+#define KSM_SWAP_H
+
+#include <stdbool.h>
+
+#define KSMT_ZRAM_DEV		"/dev/zram0"
+#define KSMT_ZRAM_SYSFS		"/sys/block/zram0"
+
+/* What ksmt_zram_swap_on() set up, and so what has to be taken down. */
+struct ksmt_zram_swap {
+	bool sized;		/* disksize set by us: reset the device */
+	bool on;		/* KSMT_ZRAM_DEV is swap */
+};
+
+/* Writes text to a file (sysfs, cgroupfs); 0 or -errno. */
+int ksmt_write_file(const char *path, const char *text);
+
+/*
+ * Makes an unused zram0 of size bytes (a string zram takes, e.g. "32M")
+ * the swap device. Returns NULL, or the reason why not; either way *z
+ * says what to take down.
+ */
+const char *ksmt_zram_swap_on(struct ksmt_zram_swap *z, const char *size);
+/* swapoff() only, the device stays sized; 0 or -errno. */
+int ksmt_zram_swap_off(struct ksmt_zram_swap *z);
+/* swapoff() and reset, as needed; 0 or the first -errno. */
+int ksmt_zram_swap_down(struct ksmt_zram_swap *z);
+
+#endif /* KSM_SWAP_H */
