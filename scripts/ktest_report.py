@@ -22,7 +22,7 @@ import re
 import sys
 
 BEGIN = re.compile(r'^##KSMT BEGIN (\S+) (rc|tap)\s*$')
-END = re.compile(r'^##KSMT END (\S+) rc=(\d+)\s*$')
+END = re.compile(r'^##KSMT END (\S+) rc=(\d+)(?: secs=\d+)?\s*$')
 TAP = re.compile(r'^(not ok|ok)\s+\d+\s*-?\s*(.*?)\s*$')
 RUN = re.compile(r'^#\s*\[RUN\]\s*(\S+)')
 KSFT_SKIP = 4

@@ -7,7 +7,7 @@
 # result: 0 pass, 4 skip) or 'tap' (kselftest TAP, one result per case).
 # With KSMT_SUITE set, only the cases of that suite run.
 run_case() {
-	local kind=$1 name=$2 limit=$3 rc
+	local kind=$1 name=$2 limit=$3 rc t0
 	shift 3
 	case "$name" in
 	"${KSMT_SUITE:-$name}" | "${KSMT_SUITE:-$name}"/*) ;;
@@ -15,10 +15,11 @@ run_case() {
 	esac
 	echo "##KSMT BEGIN $name $kind"
 	echo "ksmtest: begin $name" >/dev/kmsg
+	t0=$(date +%s)
 	timeout -s KILL "$limit" "$@"
 	rc=$?
 	echo "ksmtest: end $name rc=$rc" >/dev/kmsg
-	echo "##KSMT END $name rc=$rc"
+	echo "##KSMT END $name rc=$rc secs=$(($(date +%s) - t0))"
 }
 
 # Puts KSM back to its boot state between suites: unmerge all, stopped.
