@@ -224,10 +224,16 @@ static int ksm_merge_into_node(struct ksm_item *item,
 		return -EAGAIN;
 	}
 	/* Already mapped here, e.g. inherited through fork: just record it. */
-	if (kfolio != pg->folio)
-		err = ksm_same_domain(kfolio, pg->folio) ?
-		      ksm_share(vma, ksm_item_addr(item), pg,
-				folio_page(kfolio, 0)) : -EAGAIN;
+	if (kfolio == pg->folio)
+		err = 0;
+	/* Memory failure took the page: nobody new may map it. */
+	else if (folio_test_hwpoison(kfolio))
+		err = -EHWPOISON;
+	else if (!ksm_same_domain(kfolio, pg->folio))
+		err = -EAGAIN;
+	else
+		err = ksm_share(vma, ksm_item_addr(item), pg,
+				folio_page(kfolio, 0));
 	trace_ksm_merge_with_ksm_page(kfolio, folio_pfn(kfolio), item,
 				      vma->vm_mm, err);
 	if (!err)
@@ -270,8 +276,12 @@ static struct ksm_stable_node *ksm_stable_lookup(struct rb_root *root,
 			break;
 		ksm_node_prune(node);
 	}
+	/*
+	 * A node without sharers is no target: its page is on its way out,
+	 * or memory failure poisoned it and holds it for good.
+	 */
 	while (node) {
-		if (node->nr_sharers < limit)
+		if (node->nr_sharers && node->nr_sharers < limit)
 			return node;
 		if (!node->dup)
 			break;

@@ -1,0 +1,2145 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM pages under everything that moves, frees or poisons a page: swap
+ * (zram) with sharers in separate processes, page migration (move_pages,
+ * mbind, compaction), memory offlining, memory failure (MADV_HWPOISON)
+ * and soft offlining (MADV_SOFT_OFFLINE). Each case checks what the rest
+ * of the kernel must see: every sharer maps the one frame of its KSM page
+ * (/proc/<pid>/pagemap, /proc/kpagecount), the frame is where it was
+ * asked to go, the data reads back byte for byte, the counters of
+ * /sys/kernel/mm/ksm and /proc/<pid>/ksm_stat stay exactly right, and
+ * merging, copy-on-write and unmerging go on working afterwards.
+ *
+ * 6.12's /proc/kpageflags reports KPF_KSM for every anonymous page, so
+ * whether a page is a KSM page is read from the KSM: line of
+ * /proc/<pid>/smaps_rollup instead (folio_test_ksm() per mapping).
+ *
+ * Nothing else may use KSM while this runs: the counters are global. The
+ * memory-failure cases leave three poisoned and two soft-offlined frames
+ * behind when the kernel cannot unpoison (no CONFIG_HWPOISON_INJECT).
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kernel-page-flags.h>
+#include <linux/mempolicy.h>
+
+#include "../kselftest_harness.h"
+#include "vm_util.h"
+#include "lib/ksm_util.h"
+#include "lib/ksm_harness.h"
+
+#define PAGE		KSMT_PAGE_SIZE
+/* Processes sharing contents in one test, the test itself included. */
+#define MAX_PROCS	4
+/* Regions of the test's own besides its first one. */
+#define MAX_EXTRA	3
+#define MAX_GROUPS	64
+/* kpageflags bits above the UAPI ones (include/linux/kernel-page-flags.h). */
+#define KPF_RESERVED_BIT	32
+#define MEMDIR		"/sys/devices/system/memory"
+#ifndef MADV_SOFT_OFFLINE
+#define MADV_SOFT_OFFLINE	101
+#endif
+
+/* Frames: what a page maps, and what /proc says about a frame. */
+
+static int pread_u64(const char *path, off_t off, u64 *val)
+{
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, val, sizeof(*val), off);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	return n == sizeof(*val) ? 0 : -EIO;
+}
+
+/* The pagemap entry of addr in process pid, 0 if it cannot be read. */
+static u64 pagemap_of(pid_t pid, const void *addr)
+{
+	char path[64];
+	u64 ent;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	if (pread_u64(path, (uintptr_t)addr / PAGE * sizeof(ent), &ent))
+		return 0;
+	return ent;
+}
+
+/* The frame mapped at addr in process pid, 0 if none is present. */
+static unsigned long frame_of(pid_t pid, const void *addr)
+{
+	u64 ent = pagemap_of(pid, addr);
+
+	return PAGEMAP_PRESENT(ent) ? PAGEMAP_PFN(ent) : 0;
+}
+
+/*
+ * The frames of the n pages at addr of the caller into pfn[] (0 where
+ * none is present), in one read. Returns 0 or -errno.
+ */
+static int frames_of_range(const char *addr, size_t n, unsigned long *pfn)
+{
+	u64 *ent = calloc(n, sizeof(*ent));
+	ssize_t got = -1;
+	size_t i;
+	int fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	if (ent && fd >= 0)
+		got = pread(fd, ent, n * sizeof(*ent),
+			    (uintptr_t)addr / PAGE * sizeof(*ent));
+	if (fd >= 0)
+		close(fd);
+	if (got != (ssize_t)(n * sizeof(*ent))) {
+		free(ent);
+		return -EIO;
+	}
+	for (i = 0; i < n; i++)
+		pfn[i] = PAGEMAP_PRESENT(ent[i]) ? PAGEMAP_PFN(ent[i]) : 0;
+	free(ent);
+	return 0;
+}
+
+/* Whether addr of process pid is a swap (or poison) entry. */
+static bool swapped_at(pid_t pid, const void *addr)
+{
+	return pagemap_of(pid, addr) & PM_SWAP;
+}
+
+static u64 frame_flags(unsigned long pfn)
+{
+	u64 flags = 0;
+
+	pread_u64("/proc/kpageflags", pfn * sizeof(flags), &flags);
+	return flags;
+}
+
+static bool frame_flag(unsigned long pfn, int bit)
+{
+	return frame_flags(pfn) & (1ULL << bit);
+}
+
+/* How many times a frame is mapped, -1 if unknown. */
+static long frame_mapcount(unsigned long pfn)
+{
+	u64 count;
+
+	if (pread_u64("/proc/kpagecount", pfn * sizeof(count), &count))
+		return -1;
+	return count;
+}
+
+/* The KSM: line of /proc/<pid>/smaps_rollup in kB, -1 if not found. */
+static long ksm_kb_of(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "KSM: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* A counter of /proc/vmstat, -1 if not found. */
+static long vmstat_get(const char *name)
+{
+	size_t n = strlen(name);
+	char line[256];
+	long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ' ') {
+			val = atol(line + n + 1);
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
+static long sys_move_pages(pid_t pid, unsigned long n, void **pages,
+			   const int *nodes, int *status, int flags)
+{
+	return syscall(__NR_move_pages, pid, n, pages, nodes, status, flags);
+}
+
+/* The node of the page at addr of process pid, or -errno. */
+static int node_of(pid_t pid, void *addr)
+{
+	int status = -ENOENT;
+
+	if (sys_move_pages(pid, 1, &addr, NULL, &status, 0))
+		return -errno;
+	return status;
+}
+
+/*
+ * Moves every page of [base, base + npages) of process pid to node, the
+ * shared ones too (MPOL_MF_MOVE_ALL), retrying pages that were busy.
+ * Returns the number left elsewhere, or -errno.
+ */
+static long move_all(pid_t pid, char *base, size_t npages, int node)
+{
+	void *pages[MAX_GROUPS * 4];
+	int nodes[MAX_GROUPS * 4], status[MAX_GROUPS * 4];
+	long left = 0;
+	size_t i;
+	int round;
+
+	if (npages > ARRAY_SIZE(pages))
+		return -E2BIG;
+	for (i = 0; i < npages; i++) {
+		pages[i] = base + i * PAGE;
+		nodes[i] = node;
+	}
+	for (round = 0; round < 50; round++) {
+		if (sys_move_pages(pid, npages, pages, nodes, status,
+				   MPOL_MF_MOVE_ALL) < 0 &&
+		    errno != EBUSY && errno != EAGAIN)
+			return -errno;
+		left = 0;
+		for (i = 0; i < npages; i++)
+			if (node_of(pid, pages[i]) != node)
+				left++;
+		if (!left)
+			break;
+		usleep(20000);
+	}
+	return left;
+}
+
+/*
+ * Empties every CPU's batches of pages not yet on the LRU lists: the
+ * move_pages(2) of a page to the node it is on disables the LRU caches
+ * for a moment, which drains them all, and moves nothing. Reclaim and
+ * isolation skip pages still in a batch.
+ */
+static void drain_lru_batches(void)
+{
+	static char *scratch;
+	int node, status;
+	void *page;
+
+	if (!scratch) {
+		scratch = ksmt_map(1);
+		if (scratch == MAP_FAILED) {
+			scratch = NULL;
+			return;
+		}
+	}
+	scratch[0] = 1;
+	page = scratch;
+	node = node_of(0, page);
+	if (node >= 0)
+		sys_move_pages(0, 1, &page, &node, &status, 0);
+}
+
+static int bind_to_node(int node)
+{
+	unsigned long mask = 1UL << node;
+
+	if (node < 0)
+		return syscall(__NR_set_mempolicy, MPOL_DEFAULT, NULL, 0) ?
+		       -errno : 0;
+	return syscall(__NR_set_mempolicy, MPOL_BIND, &mask,
+		       sizeof(mask) * 8) ? -errno : 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n == (ssize_t)len ? 0 : n < 0 ? n : -EIO;
+}
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return n;
+	buf[n] = '\0';
+	while (n > 0 && isspace((unsigned char)buf[n - 1]))
+		buf[--n] = '\0';
+	return 0;
+}
+
+/* A free address range of npages, reserved PROT_NONE. */
+static char *reserve(size_t npages)
+{
+	return mmap(NULL, npages * PAGE, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
+/*
+ * Sharers: the test itself (process 0) and holders (ksmt_spawn_holder_at,
+ * processes 1..n-1), each with a region of the same group contents, one
+ * copy of each group per process, among unique pages. The test may map
+ * more regions later (extra), with group contents of the same groups.
+ */
+struct sharers {
+	int n;
+	pid_t pid[MAX_PROCS];
+	struct ksmt_chan ch[MAX_PROCS];
+	struct ksmt_layout l[MAX_PROCS];
+	char *base[MAX_PROCS];
+	int groups;
+	u64 group_ns;
+	/* Page index of group g in region j, fixed when it is mapped. */
+	size_t idx[MAX_PROCS][MAX_GROUPS];
+	int nextra;
+	struct ksmt_layout extra[MAX_EXTRA];
+	char *extra_base[MAX_EXTRA];
+	size_t extra_idx[MAX_EXTRA][MAX_GROUPS];
+};
+
+static void index_groups(const struct ksmt_layout *l, size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < l->npages; i++)
+		if (l->klass[i] >= 0)
+			idx[l->klass[i]] = i;
+}
+
+/*
+ * Maps n regions of groups group contents and unique[j] unique pages in
+ * n processes; ns picks the contents. Returns 0 or -errno.
+ */
+static int sharers_start(struct sharers *s, int n, int groups,
+			 const int *unique, u64 ns)
+{
+	struct ksmt_layout *one[1];
+	int j, err;
+
+	memset(s, 0, sizeof(*s));
+	if (n > MAX_PROCS || groups > MAX_GROUPS)
+		return -E2BIG;
+	s->groups = groups;
+	s->group_ns = ns;
+	for (j = 0; j < n; j++) {
+		err = ksmt_layout_init(&s->l[j], groups, 1, unique[j], 0, ns,
+				       ns + 1 + j, ns + 100 + j);
+		if (err)
+			return err;
+		index_groups(&s->l[j], s->idx[j]);
+		s->n = j + 1;
+	}
+	s->pid[0] = getpid();
+	/* The holders first: none may inherit the test's region. */
+	for (j = 1; j < n; j++) {
+		s->base[j] = reserve(s->l[j].npages);
+		if (s->base[j] == MAP_FAILED)
+			return -ENOMEM;
+		one[0] = &s->l[j];
+		s->pid[j] = ksmt_spawn_holder_at(&s->ch[j], one, 1,
+						 &s->base[j]);
+		if (s->pid[j] <= 0)
+			return s->pid[j] ? s->pid[j] : -ECHILD;
+	}
+	s->base[0] = ksmt_layout_map(&s->l[0]);
+	return s->base[0] == MAP_FAILED ? -ENOMEM : 0;
+}
+
+/*
+ * One more region of the test's own: per_group copies of groups group
+ * contents of namespace ns (those of the sharers if ns is their
+ * group_ns). Returns 0 or -errno.
+ */
+static int sharers_add_region(struct sharers *s, u64 ns, int groups,
+			      int per_group, u64 seed)
+{
+	struct ksmt_layout *l = &s->extra[s->nextra];
+	int err;
+
+	if (s->nextra == MAX_EXTRA || groups > MAX_GROUPS)
+		return -E2BIG;
+	err = ksmt_layout_init(l, groups, per_group, 0, 0, ns, seed, seed);
+	if (err)
+		return err;
+	s->extra_base[s->nextra] = ksmt_layout_map(l);
+	if (s->extra_base[s->nextra] == MAP_FAILED) {
+		ksmt_layout_free(l);
+		return -ENOMEM;
+	}
+	index_groups(l, s->extra_idx[s->nextra]);
+	s->nextra++;
+	return 0;
+}
+
+/* One more region of the test's own with a copy of every group. */
+static int sharers_add_extra(struct sharers *s, u64 seed)
+{
+	return sharers_add_region(s, s->group_ns, s->groups, 1, seed);
+}
+
+/* Ends the holders (each checks its data once more) and unmaps. */
+static void sharers_stop(struct __test_metadata *_metadata,
+			 struct sharers *s)
+{
+	int j, status;
+
+	for (j = 1; j < s->n; j++) {
+		if (s->pid[j] <= 0)
+			continue;
+		/*
+		 * Holders forked later hold copies of this one's pipes, so
+		 * closing ours is no end of file for it: ask it to quit.
+		 */
+		ksmt_send(s->ch[j].down[1], 'q');
+		ksmt_chan_close(&s->ch[j]);
+		status = ksmt_waitpid(s->pid[j], KSMT_SCAN_TIMEOUT);
+		if (status < 0)
+			ksmt_kill(s->pid[j]);
+		EXPECT_TRUE(status >= 0 && WIFEXITED(status) &&
+			    !WEXITSTATUS(status));
+		munmap(s->base[j], s->l[j].npages * PAGE);
+	}
+	if (s->n && s->base[0] && s->base[0] != MAP_FAILED)
+		munmap(s->base[0], s->l[0].npages * PAGE);
+	for (j = 0; j < s->nextra; j++) {
+		munmap(s->extra_base[j], s->extra[j].npages * PAGE);
+		ksmt_layout_free(&s->extra[j]);
+	}
+	for (j = 0; j < s->n; j++)
+		ksmt_layout_free(&s->l[j]);
+	s->n = 0;
+	s->nextra = 0;
+}
+
+/* Every process's data as it should be. */
+static void sharers_verify(struct __test_metadata *_metadata,
+			   struct sharers *s)
+{
+	int j;
+
+	ksmt_expect_layout(_metadata, &s->l[0], s->base[0]);
+	for (j = 0; j < s->nextra; j++)
+		ksmt_expect_layout(_metadata, &s->extra[j], s->extra_base[j]);
+	for (j = 1; j < s->n; j++)
+		EXPECT_EQ(0, ksmt_holder_verify(&s->ch[j]));
+}
+
+/*
+ * The counters the model expects: in total, and for each process (the
+ * test's extra regions added to its own). merged as for
+ * ksmt_expect_layouts().
+ */
+static int sharers_expect(struct sharers *s, bool merged,
+			  struct ksmt_expect *total, struct ksmt_expect *each)
+{
+	struct ksmt_layout *ls[MAX_PROCS + MAX_EXTRA];
+	struct ksmt_expect per[MAX_PROCS + MAX_EXTRA];
+	int j, k = 0, err;
+
+	for (j = 0; j < s->n; j++)
+		ls[k++] = &s->l[j];
+	for (j = 0; j < s->nextra; j++)
+		ls[k++] = &s->extra[j];
+	err = ksmt_expect_layouts(ls, k, false, merged, total, per);
+	if (err)
+		return err;
+	for (j = 0; j < s->n; j++)
+		each[j] = per[j];
+	for (j = 0; j < s->nextra; j++) {
+		each[0].rmap_items += per[s->n + j].rmap_items;
+		each[0].merging += per[s->n + j].merging;
+	}
+	return 0;
+}
+
+/*
+ * The frame of group g: every page that still holds the group's content,
+ * in every process, must map one and the same frame, mapped exactly that
+ * many times. Returns the frame, 0 on a mismatch (reported).
+ */
+static unsigned long group_frame(struct __test_metadata *_metadata,
+				 struct sharers *s, int g)
+{
+	unsigned long pfn = 0, got;
+	long maps = 0;
+	int j;
+
+	for (j = 0; j < s->n + s->nextra; j++) {
+		const struct ksmt_layout *l = j < s->n ? &s->l[j] :
+					      &s->extra[j - s->n];
+		size_t i = j < s->n ? s->idx[j][g] :
+			   s->extra_idx[j - s->n][g];
+		char *base = j < s->n ? s->base[j] : s->extra_base[j - s->n];
+		pid_t pid = j < s->n ? s->pid[j] : s->pid[0];
+
+		if (l->group_ns != s->group_ns || l->klass[i] != g ||
+		    l->state[i] != KSMT_TRACKED)
+			continue;
+		got = frame_of(pid, base + i * PAGE);
+		if (!pfn)
+			pfn = got;
+		maps++;
+		if (!got || got != pfn) {
+			TH_LOG("group %d: region %d maps frame %#lx, not %#lx",
+			       g, j, got, pfn);
+			return 0;
+		}
+	}
+	if (maps && frame_mapcount(pfn) != maps) {
+		TH_LOG("group %d: frame %#lx mapped %ld times, not %ld", g,
+		       pfn, frame_mapcount(pfn), maps);
+		return 0;
+	}
+	return pfn;
+}
+
+/* The frames of all groups into pfn[]; the number of groups that fail. */
+static int sharers_frames(struct __test_metadata *_metadata,
+			  struct sharers *s, unsigned long *pfn)
+{
+	int g, bad = 0;
+
+	for (g = 0; g < s->groups; g++) {
+		pfn[g] = group_frame(_metadata, s, g);
+		if (!pfn[g])
+			bad++;
+	}
+	return bad;
+}
+
+/*
+ * With ksmd stopped: the global counters, each process's ksm_stat and
+ * its KSM: total against the model, and every group on one frame.
+ */
+static void sharers_expect_now(struct __test_metadata *_metadata,
+			       struct sharers *s, bool merged,
+			       unsigned long *pfn)
+{
+	struct ksmt_expect e, each[MAX_PROCS];
+	unsigned long frames[MAX_GROUPS];
+	struct ksmt_counters c;
+	struct ksmt_stat st;
+	int j;
+
+	ASSERT_EQ(0, sharers_expect(s, merged, &e, each));
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	ksmt_expect_global(_metadata, &c, &e);
+	for (j = 0; j < s->n; j++) {
+		ASSERT_EQ(0, ksmt_read_stat(s->pid[j], &st));
+		ksmt_expect_stat(_metadata, &st, &each[j]);
+		EXPECT_EQ(each[j].merging * (long)(PAGE / 1024),
+			  ksm_kb_of(s->pid[j]));
+	}
+	EXPECT_EQ(0, sharers_frames(_metadata, s, pfn ? pfn : frames));
+}
+
+/* Lets ksmd settle, checks as sharers_expect_now(); ksmd runs again. */
+static void sharers_settle(struct __test_metadata *_metadata,
+			   struct sharers *s, bool merged, unsigned long *pfn)
+{
+	ASSERT_EQ(0, ksmt_settle(4));
+	sharers_expect_now(_metadata, s, merged, pfn);
+	ASSERT_EQ(0, ksmt_run(1));
+}
+
+/* How many groups are on another frame in now[] than in then[]. */
+static int frames_moved(const struct sharers *s, const unsigned long *then,
+			const unsigned long *now)
+{
+	int g, moved = 0;
+
+	for (g = 0; g < s->groups; g++)
+		if (then[g] != now[g])
+			moved++;
+	return moved;
+}
+
+/* Every page of every process that holds a group's content is on node. */
+static void expect_groups_on(struct __test_metadata *_metadata,
+			     struct sharers *s, int node)
+{
+	int g, j, off = 0;
+
+	for (g = 0; g < s->groups; g++)
+		for (j = 0; j < s->n; j++) {
+			size_t i = s->idx[j][g];
+
+			if (s->l[j].klass[i] != g ||
+			    s->l[j].state[i] != KSMT_TRACKED)
+				continue;
+			if (node_of(s->pid[j], s->base[j] + i * PAGE) != node)
+				off++;
+		}
+	EXPECT_EQ(0, off);
+}
+
+/*
+ * After a KSM page moved: new copies of every group, in a new region of
+ * the test, merge into the KSM page where it is now (pages_sharing grows
+ * by exactly one per group, no new KSM page); then the test writes the
+ * page of every other group in its first region: the writer gets a
+ * private copy, the others keep the shared frame and their data.
+ */
+static void join_then_cow(struct __test_metadata *_metadata,
+			  struct sharers *s, u64 seed)
+{
+	unsigned long before[MAX_GROUPS], after[MAX_GROUPS];
+	struct ksmt_counters c0, c1;
+	int g, written = 0;
+
+	ASSERT_EQ(0, ksmt_settle(2));
+	ASSERT_EQ(0, ksmt_read_counters(&c0));
+	ASSERT_EQ(0, sharers_frames(_metadata, s, before));
+	ASSERT_EQ(0, ksmt_run(1));
+
+	ASSERT_EQ(0, sharers_add_extra(s, seed));
+	sharers_settle(_metadata, s, false, after);
+	ASSERT_EQ(0, ksmt_read_counters(&c1));
+	EXPECT_EQ(c0.shared, c1.shared);
+	EXPECT_EQ(c0.sharing + s->groups, c1.sharing);
+	EXPECT_EQ(0, frames_moved(s, before, after));
+
+	ASSERT_EQ(0, ksmt_run(0));
+	for (g = 0; g < s->groups; g += 2) {
+		size_t i = s->idx[0][g];
+		char *page = s->base[0] + i * PAGE;
+		u64 ent;
+
+		ksmt_layout_make_unique(&s->l[0], s->base[0], i,
+					ksmt_unique_key(seed + 1, i));
+		ent = pagemap_of(s->pid[0], page);
+		EXPECT_TRUE(PAGEMAP_PRESENT(ent) && (ent & PM_MMAP_EXCLUSIVE));
+		EXPECT_NE(after[g], PAGEMAP_PFN(ent));
+		written++;
+	}
+	ASSERT_LT(0, written);
+	sharers_verify(_metadata, s);
+	/* The others still map the frame they shared, one mapping less. */
+	EXPECT_EQ(0, sharers_frames(_metadata, s, before));
+	EXPECT_EQ(0, frames_moved(s, before, after));
+	ASSERT_EQ(0, ksmt_run(1));
+	sharers_settle(_metadata, s, false, NULL);
+	ASSERT_EQ(0, ksmt_read_counters(&c1));
+	EXPECT_EQ(c0.shared, c1.shared);
+	EXPECT_EQ(c0.sharing + s->groups - written, c1.sharing);
+}
+
+/* The global counters now against a reading c0 taken before. */
+static void expect_counters_as(struct __test_metadata *_metadata,
+			       const struct ksmt_counters *c0)
+{
+	struct ksmt_counters c;
+
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	EXPECT_EQ(c0->shared, c.shared);
+	EXPECT_EQ(c0->sharing, c.sharing);
+	EXPECT_EQ(c0->unshared + c0->volatile_, c.unshared + c.volatile_);
+	EXPECT_EQ(c0->general_profit, c.general_profit);
+}
+
+/*
+ * Where new anonymous pages land. The page allocator hands out the frames
+ * of a node in no order a test can count on, and each CPU keeps a list
+ * of free pages of its own. So a test that needs its pages in a given
+ * range of frames runs on one CPU (and so do the holders it forks),
+ * binds to the node, and takes memory until new pages come from that
+ * range: a filler, kept while the pages it is for are allocated.
+ */
+struct filler {
+	char *base;
+	size_t pages;		/* mapped */
+	size_t taken;		/* touched, from the start */
+	unsigned long *pfn;	/* frame of each page touched */
+};
+
+static int pin_to_one_cpu(void)
+{
+	cpu_set_t set;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0)
+		return -errno;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+/*
+ * Maps up to max pages and takes them, 8 MiB at a time, until at least
+ * three quarters of a chunk are frames of [lo, hi); all max of them if
+ * the range is empty. Returns 0, or -ENOSPC if max pages did not get
+ * there (or -errno).
+ */
+static int filler_take_until(struct filler *f, size_t max, unsigned long lo,
+			     unsigned long hi)
+{
+	const size_t chunk = 2048;
+	size_t i, in;
+
+	memset(f, 0, sizeof(*f));
+	f->base = ksmt_map(max);
+	f->pfn = calloc(max, sizeof(*f->pfn));
+	if (f->base == MAP_FAILED || !f->pfn)
+		return -ENOMEM;
+	f->pages = max;
+	/* Not for the processes forked later. */
+	if (madvise(f->base, max * PAGE, MADV_DONTFORK))
+		return -errno;
+	while (f->taken + chunk <= max) {
+		for (i = f->taken; i < f->taken + chunk; i++)
+			f->base[i * PAGE] = 1;
+		if (frames_of_range(f->base + f->taken * PAGE, chunk,
+				    f->pfn + f->taken))
+			return -EIO;
+		for (in = 0, i = f->taken; i < f->taken + chunk; i++)
+			if (f->pfn[i] >= lo && f->pfn[i] < hi)
+				in++;
+		f->taken += chunk;
+		if (lo < hi && in >= chunk * 3 / 4)
+			return 0;
+	}
+	return lo < hi ? -ENOSPC : 0;
+}
+
+/* Gives back the filler's pages for which keep() says no. */
+static void filler_free_but(struct filler *f,
+			    bool (*keep)(size_t i, unsigned long pfn, void *arg),
+			    void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < f->taken; i++)
+		if (!keep(i, f->pfn[i], arg))
+			madvise(f->base + i * PAGE, PAGE, MADV_DONTNEED);
+}
+
+static void filler_release(struct filler *f)
+{
+	if (f->base && f->base != MAP_FAILED)
+		munmap(f->base, f->pages * PAGE);
+	free(f->pfn);
+	memset(f, 0, sizeof(*f));
+}
+
+/*
+ * The frames [*start, *end) of the highest zone of node that has memory
+ * (where its anonymous pages come from first). Returns 0 or -ENOENT.
+ */
+static int top_zone_of(int node, unsigned long *start, unsigned long *end)
+{
+	char line[256], want[32];
+	long spanned = 0, present = 0, begin;
+	bool mine = false;
+	int found = -ENOENT;
+	FILE *f;
+
+	f = fopen("/proc/zoneinfo", "r");
+	if (!f)
+		return -errno;
+	snprintf(want, sizeof(want), "Node %d,", node);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Node ", 5)) {
+			mine = !strncmp(line, want, strlen(want));
+			continue;
+		}
+		if (!mine)
+			continue;
+		if (sscanf(line, " spanned %ld", &spanned) == 1 ||
+		    sscanf(line, " present %ld", &present) == 1)
+			continue;
+		if (sscanf(line, " start_pfn: %ld", &begin) == 1 && present) {
+			*start = begin;
+			*end = begin + spanned;
+			found = 0;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Migration: move_pages(2), mbind(2), compaction. */
+
+FIXTURE(migrate) {
+	cpu_set_t cpus;		/* the CPUs the test may run on */
+	struct filler filler[2];
+};
+
+FIXTURE_SETUP(migrate)
+{
+	memset(self->filler, 0, sizeof(self->filler));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(self->cpus), &self->cpus));
+	if (!ksmt_start_clean(_metadata))
+		SKIP(return, "KSM sysfs missing or not root");
+	if (!ksmt_have_node1())
+		SKIP(return, "a single NUMA node");
+	ASSERT_EQ(0, ksmt_run(1));
+}
+
+FIXTURE_TEARDOWN(migrate)
+{
+	filler_release(&self->filler[0]);
+	filler_release(&self->filler[1]);
+	sched_setaffinity(0, sizeof(self->cpus), &self->cpus);
+	bind_to_node(-1);
+	EXPECT_EQ(0, ksmt_restore_knobs());
+}
+
+/*
+ * move_pages(2) of KSM pages shared by three processes: without
+ * MPOL_MF_MOVE_ALL a page mapped more than once is refused (-EACCES)
+ * and stays; with it the KSM page moves and takes all its sharers
+ * along, and moving it back from another sharer's side does the same.
+ */
+TEST_F_TIMEOUT(migrate, move_pages_shared, KSMT_TEST_TIMEOUT)
+{
+	const int unique[] = { 8, 8, 8 }, groups = 16;
+	unsigned long f0[MAX_GROUPS], f1[MAX_GROUPS], f2[MAX_GROUPS];
+	int nodes[MAX_GROUPS * 4], status[MAX_GROUPS * 4];
+	void *pages[MAX_GROUPS * 4];
+	struct ksmt_counters c0;
+	struct sharers s;
+	size_t i, n;
+
+	ASSERT_EQ(0, sharers_start(&s, 3, groups, unique, 0xd100));
+	n = s.l[0].npages;
+	sharers_settle(_metadata, &s, false, NULL);
+
+	/* Everything of the test's on node 0 first, ksmd stopped. */
+	ASSERT_EQ(0, ksmt_run(0));
+	ASSERT_EQ(0, move_all(0, s.base[0], n, 0));
+	ASSERT_EQ(0, sharers_frames(_metadata, &s, f0));
+	expect_groups_on(_metadata, &s, 0);
+	ASSERT_EQ(0, ksmt_read_counters(&c0));
+
+	for (i = 0; i < n; i++) {
+		pages[i] = s.base[0] + i * PAGE;
+		nodes[i] = 1;
+		status[i] = -1;
+	}
+	EXPECT_EQ(0, sys_move_pages(0, n, pages, nodes, status, 0));
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(s.l[0].klass[i] >= 0 ? -EACCES : 1, status[i]);
+	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
+	EXPECT_EQ(0, frames_moved(&s, f0, f1));
+	expect_groups_on(_metadata, &s, 0);
+
+	ASSERT_EQ(0, move_all(0, s.base[0], n, 1));
+	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
+	EXPECT_EQ(groups, frames_moved(&s, f0, f1));
+	expect_groups_on(_metadata, &s, 1);
+	expect_counters_as(_metadata, &c0);
+	sharers_verify(_metadata, &s);
+	ASSERT_EQ(0, ksmt_run(1));
+	sharers_settle(_metadata, &s, false, NULL);
+
+	/* Back to node 0, moved from a holder's side, ksmd scanning. */
+	ASSERT_EQ(0, move_all(s.pid[1], s.base[1], s.l[1].npages, 0));
+	ASSERT_EQ(0, sharers_frames(_metadata, &s, f2));
+	EXPECT_EQ(groups, frames_moved(&s, f1, f2));
+	expect_groups_on(_metadata, &s, 0);
+	sharers_verify(_metadata, &s);
+	sharers_settle(_metadata, &s, false, NULL);
+
+	join_then_cow(_metadata, &s, 0xd110);
+	sharers_stop(_metadata, &s);
+	ksmt_assert_all_zero(_metadata);
+}
+
+static long sys_mbind(void *addr, size_t len, int mode, int node,
+		      unsigned int flags)
+{
+	unsigned long mask = 1UL << node;
+
+	return syscall(__NR_mbind, addr, len, mode, &mask, sizeof(mask) * 8,
+		       flags);
+}
+
+/*
+ * mbind(2) with MPOL_MF_MOVE moves only what is mapped once: KSM pages
+ * shared with other processes stay where they are, while a KSM page left
+ * with a single mapping moves, stays a KSM page, and a new copy of its
+ * content merges into it where it went. MPOL_MF_MOVE_ALL then moves the
+ * shared ones, with all their sharers.
+ */
+TEST_F_TIMEOUT(migrate, mbind_shared_and_single, KSMT_TEST_TIMEOUT)
+{
+	const int unique[] = { 8, 8, 8 }, groups = 16;
+	unsigned long f0[MAX_GROUPS], f1[MAX_GROUPS];
+	unsigned long single, moved;
+	struct ksmt_layout *pair;
+	struct ksmt_counters c0;
+	struct sharers s;
+	char *pb;
+	size_t i, n;
+
+	ASSERT_EQ(0, sharers_start(&s, 3, groups, unique, 0xd200));
+	/* Two copies of a content only the test has. */
+	ASSERT_EQ(0, sharers_add_region(&s, 0xd2a0, 1, 2, 0xd220));
+	pair = &s.extra[0];
+	pb = s.extra_base[0];
+	n = s.l[0].npages;
+	sharers_settle(_metadata, &s, false, f0);
+
+	ASSERT_EQ(0, ksmt_run(0));
+	ASSERT_EQ(0, move_all(0, s.base[0], n, 0));
+	ASSERT_EQ(0, move_all(0, pb, pair->npages, 0));
+	/* Copy-on-write of one of the pair: the other maps its KSM page alone. */
+	ksmt_layout_make_unique(pair, pb, 1, ksmt_unique_key(0xd230, 1));
+	ASSERT_EQ(0, ksmt_run(1));
+	sharers_settle(_metadata, &s, true, f0);
+	single = frame_of(getpid(), pb);
+	ASSERT_NE(0UL, single);
+	EXPECT_EQ(1, frame_mapcount(single));
+	ASSERT_EQ(0, ksmt_run(0));
+	ASSERT_EQ(0, ksmt_read_counters(&c0));
+	expect_groups_on(_metadata, &s, 0);
+
+	EXPECT_EQ(0, sys_mbind(s.base[0], n * PAGE, MPOL_BIND, 1,
+			       MPOL_MF_MOVE));
+	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
+	EXPECT_EQ(0, frames_moved(&s, f0, f1));
+	expect_groups_on(_metadata, &s, 0);
+	for (i = 0; i < n; i++)
+		if (s.l[0].klass[i] < 0)
+			EXPECT_EQ(1, node_of(0, s.base[0] + i * PAGE));
+
+	EXPECT_EQ(0, sys_mbind(pb, pair->npages * PAGE, MPOL_BIND, 1,
+			       MPOL_MF_MOVE));
+	moved = frame_of(getpid(), pb);
+	EXPECT_NE(0UL, moved);
+	EXPECT_NE(single, moved);
+	EXPECT_EQ(1, node_of(0, pb));
+	EXPECT_EQ(1, frame_mapcount(moved));
+	expect_counters_as(_metadata, &c0);
+	ksmt_expect_layout(_metadata, pair, pb);
+	ASSERT_EQ(0, ksmt_run(1));
+	sharers_settle(_metadata, &s, true, NULL);
+
+	/* A new copy of the single one's content joins it where it went. */
+	ASSERT_EQ(0, sharers_add_region(&s, 0xd2a0, 1, 1, 0xd240));
+	sharers_settle(_metadata, &s, true, NULL);
+	EXPECT_EQ(moved, frame_of(getpid(), pb));
+	EXPECT_EQ(moved, frame_of(getpid(), s.extra_base[1]));
+	EXPECT_EQ(2, frame_mapcount(moved));
+
+	ASSERT_EQ(0, ksmt_run(0));
+	ASSERT_EQ(0, ksmt_read_counters(&c0));
+	ASSERT_EQ(0, sharers_frames(_metadata, &s, f0));
+	EXPECT_EQ(0, sys_mbind(s.base[0], n * PAGE, MPOL_BIND, 1,
+			       MPOL_MF_MOVE_ALL));
+	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
+	EXPECT_EQ(groups, frames_moved(&s, f0, f1));
+	expect_groups_on(_metadata, &s, 1);
+	expect_counters_as(_metadata, &c0);
+	sharers_verify(_metadata, &s);
+	ASSERT_EQ(0, ksmt_run(1));
+	sharers_settle(_metadata, &s, true, NULL);
+
+	sharers_stop(_metadata, &s);
+	ksmt_assert_all_zero(_metadata);
+}
+
+/* Filler pages kept for compaction: every other one from *arg on. */
+static bool keep_above(size_t i, unsigned long pfn, void *arg)
+{
+	return pfn >= *(unsigned long *)arg && i % 2;
+}
+
+/* Frames of [start, end) on an LRU list (what compaction would move). */
+static long lru_frames(unsigned long start, unsigned long end)
+{
+	size_t n = end - start, i;
+	long lru = -1;
+	u64 *flags;
+	int fd;
+
+	flags = calloc(n, sizeof(*flags));
+	fd = open("/proc/kpageflags", O_RDONLY);
+	if (flags && fd >= 0 &&
+	    pread(fd, flags, n * sizeof(*flags), start * sizeof(*flags)) ==
+	    (ssize_t)(n * sizeof(*flags)))
+		for (lru = 0, i = 0; i < n; i++)
+			if (flags[i] & (1ULL << KPF_LRU))
+				lru++;
+	if (fd >= 0)
+		close(fd);
+	free(flags);
+	return lru;
+}
+
+/*
+ * Compaction (vm.compact_memory) moves the pages on the LRU lists from
+ * the bottom of a zone up into free holes of partly used pageblocks, the
+ * highest first, until its two scanners meet; wholly free pageblocks it
+ * leaves alone. So the sharers' pages come between two fillers on node
+ * 1; then every other filler page in the pageblocks above the highest
+ * KSM page's is freed, and every other filler page. With more holes up
+ * there than LRU pages below, each KSM page must move up there, its
+ * sharers with it.
+ */
+TEST_F_TIMEOUT(migrate, compaction, KSMT_TEST_TIMEOUT)
+{
+	const int unique[] = { 4, 4, 4 }, groups = 32;
+	unsigned long f0[MAX_GROUPS], f1[MAX_GROUPS], zs, ze, above;
+	const size_t fill = 8192;
+	struct ksmt_counters c0;
+	size_t i, holes = 0;
+	struct sharers s;
+	int g, k, up = 0;
+	long below;
+
+	ASSERT_EQ(0, top_zone_of(1, &zs, &ze));
+	ASSERT_EQ(0, pin_to_one_cpu());
+	ASSERT_EQ(0, bind_to_node(1));
+	ASSERT_EQ(0, filler_take_until(&self->filler[0], fill, 0, 0));
+	ASSERT_EQ(0, sharers_start(&s, 3, groups, unique, 0xd300));
+	ASSERT_EQ(0, filler_take_until(&self->filler[1], fill, 0, 0));
+	sharers_settle(_metadata, &s, false, f0);
+	expect_groups_on(_metadata, &s, 1);
+	/* The pageblock (2 MiB) after the one of the highest KSM page. */
+	for (above = 0, g = 0; g < groups; g++)
+		above = f0[g] > above ? f0[g] : above;
+	above = (above | 511) + 1;
+	for (k = 0; k < 2; k++) {
+		for (i = 1; i < self->filler[k].taken; i += 2)
+			if (self->filler[k].pfn[i] >= above)
+				holes++;
+		filler_free_but(&self->filler[k], keep_above, &above);
+	}
+	below = lru_frames(zs, above);
+	TH_LOG("zone %#lx-%#lx: %ld LRU pages up to %#lx, %zu holes above",
+	       zs, ze, below, above, holes);
+	ASSERT_LE(0, below);
+	ASSERT_LT((size_t)below, holes);
+
+	ASSERT_EQ(0, ksmt_run(0));
+	ASSERT_EQ(0, ksmt_read_counters(&c0));
+	ASSERT_EQ(0, write_file("/proc/sys/vm/compact_memory", "1"));
+	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
+	for (g = 0; g < groups; g++)
+		if (f1[g] >= above && f1[g] < ze)
+			up++;
+	EXPECT_EQ(groups, up);
+	EXPECT_EQ(groups, frames_moved(&s, f0, f1));
+	expect_groups_on(_metadata, &s, 1);
+	expect_counters_as(_metadata, &c0);
+	sharers_verify(_metadata, &s);
+	ASSERT_EQ(0, ksmt_run(1));
+	sharers_settle(_metadata, &s, false, NULL);
+	filler_release(&self->filler[0]);
+	filler_release(&self->filler[1]);
+
+	join_then_cow(_metadata, &s, 0xd310);
+	sharers_stop(_metadata, &s);
+	ksmt_assert_all_zero(_metadata);
+}
+
+/*
+ * Memory offlining. A block can go offline if it is online, wholly in
+ * ZONE_MOVABLE and holds no reserved frame and no hole: boot-time
+ * allocations can sit in ZONE_MOVABLE (the page allocator refuses to
+ * isolate them, see has_unmovable_pages()), and a block with a hole is
+ * refused as such.
+ */
+struct mem_block {
+	int id;
+	int node;
+	unsigned long start, end;	/* frames [start, end) */
+};
+
+static int block_read(int id, const char *file, char *buf, size_t len)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), MEMDIR "/memory%d/%s", id, file);
+	return read_file(path, buf, len);
+}
+
+static int block_node(int id)
+{
+	char path[128];
+	struct dirent *d;
+	int node = -1;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), MEMDIR "/memory%d", id);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		if (!strncmp(d->d_name, "node", 4) &&
+		    isdigit((unsigned char)d->d_name[4]))
+			node = atoi(d->d_name + 4);
+	closedir(dir);
+	return node;
+}
+
+/* Whether every frame of [start, end) exists and none is reserved. */
+static bool frames_offlinable(unsigned long start, unsigned long end)
+{
+	size_t n = end - start, i;
+	bool ok = false;
+	u64 *flags;
+	ssize_t got;
+	int fd;
+
+	flags = calloc(n, sizeof(*flags));
+	fd = open("/proc/kpageflags", O_RDONLY);
+	if (!flags || fd < 0)
+		goto out;
+	got = pread(fd, flags, n * sizeof(*flags), start * sizeof(*flags));
+	if (got != (ssize_t)(n * sizeof(*flags)))
+		goto out;
+	for (i = 0; i < n; i++)
+		if (flags[i] & ((1ULL << KPF_NOPAGE) |
+				(1ULL << KPF_RESERVED_BIT)))
+			goto out;
+	ok = true;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(flags);
+	return ok;
+}
+
+/*
+ * The blocks that can go offline into b[], at most max; how many. *movable
+ * counts the blocks of ZONE_MOVABLE, offlinable or not.
+ */
+static int offlinable_blocks(struct mem_block *b, int max, int *movable)
+{
+	unsigned long bpages;
+	char buf[64];
+	struct dirent *d;
+	int n = 0, id;
+	DIR *dir;
+
+	*movable = 0;
+	if (read_file(MEMDIR "/block_size_bytes", buf, sizeof(buf)))
+		return 0;
+	bpages = strtoul(buf, NULL, 16) / PAGE;
+	dir = opendir(MEMDIR);
+	if (!dir)
+		return 0;
+	while ((d = readdir(dir)) && n < max) {
+		if (strncmp(d->d_name, "memory", 6) ||
+		    !isdigit((unsigned char)d->d_name[6]))
+			continue;
+		id = atoi(d->d_name + 6);
+		if (block_read(id, "valid_zones", buf, sizeof(buf)) ||
+		    strcmp(buf, "Movable"))
+			continue;
+		(*movable)++;
+		if (block_read(id, "state", buf, sizeof(buf)) ||
+		    strcmp(buf, "online") ||
+		    block_read(id, "removable", buf, sizeof(buf)) ||
+		    strcmp(buf, "1"))
+			continue;
+		b[n].id = id;
+		b[n].node = block_node(id);
+		b[n].start = id * bpages;
+		b[n].end = b[n].start + bpages;
+		if (b[n].node >= 0 && frames_offlinable(b[n].start, b[n].end))
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/*
+ * Writes the state of a block: 0 or -errno. A fork() to bound the time
+ * would give ksmd one more sharer of every KSM page for a while; an
+ * offlining that cannot finish ends with the test's timeout instead (a
+ * fatal signal ends it).
+ */
+static int block_set_state(int id, const char *state)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), MEMDIR "/memory%d/state", id);
+	return write_file(path, state);
+}
+
+static const struct mem_block *block_of(const struct mem_block *b, int n,
+					unsigned long pfn)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (pfn >= b[i].start && pfn < b[i].end)
+			return &b[i];
+	return NULL;
+}
+
+FIXTURE(offline) {
+	int offlined;		/* a block this test took offline, or -1 */
+	cpu_set_t cpus;
+	struct filler filler;
+};
+
+FIXTURE_SETUP(offline)
+{
+	char buf[16];
+
+	self->offlined = -1;
+	memset(&self->filler, 0, sizeof(self->filler));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(self->cpus), &self->cpus));
+	if (access(MEMDIR "/block_size_bytes", F_OK))
+		SKIP(return, "no memory hotplug (CONFIG_MEMORY_HOTPLUG)");
+	if (block_read(0, "removable", buf, sizeof(buf)) || strcmp(buf, "1"))
+		SKIP(return, "no memory hot-remove (CONFIG_MEMORY_HOTREMOVE)");
+	if (!ksmt_start_clean(_metadata))
+		SKIP(return, "KSM sysfs missing or not root");
+	ASSERT_EQ(0, ksmt_run(1));
+}
+
+FIXTURE_TEARDOWN(offline)
+{
+	if (self->offlined >= 0)
+		EXPECT_EQ(0, block_set_state(self->offlined, "online_movable"));
+	filler_release(&self->filler);
+	sched_setaffinity(0, sizeof(self->cpus), &self->cpus);
+	bind_to_node(-1);
+	EXPECT_EQ(0, ksmt_restore_knobs());
+}
+
+/*
+ * A memory block in ZONE_MOVABLE holding KSM pages goes offline: the KSM
+ * pages are migrated out of it with all their sharers, stay KSM pages
+ * with their data and counters, and new copies merge into them where
+ * they went. The block is put online again (ZONE_MOVABLE) at the end.
+ */
+TEST_F_TIMEOUT(offline, movable_block, KSMT_TEST_TIMEOUT)
+{
+	const int unique[] = { 4, 4, 4 }, groups = 32;
+	unsigned long f0[MAX_GROUPS], f1[MAX_GROUPS], zs, ze;
+	struct mem_block blocks[64];
+	const struct mem_block *b;
+	int nblocks, movable, g, in_b = 0, err = 0, tries;
+	struct ksmt_counters c0;
+	char state[32];
+	struct sharers s;
+
+	nblocks = offlinable_blocks(blocks, ARRAY_SIZE(blocks), &movable);
+	if (!movable)
+		SKIP(return, "no ZONE_MOVABLE memory block (boot with movablecore=)");
+	if (!nblocks)
+		TH_LOG("%d movable blocks, none without reserved frames or holes",
+		       movable);
+	ASSERT_LT(0, nblocks);
+
+	/* The new pages from the first of them, on a node of its own. */
+	b = &blocks[0];
+	ASSERT_EQ(0, top_zone_of(b->node, &zs, &ze));
+	ASSERT_EQ(0, pin_to_one_cpu());
+	ASSERT_EQ(0, bind_to_node(b->node));
+	ASSERT_EQ(0, filler_take_until(&self->filler, ze - zs, b->start,
+				       b->end));
+	ASSERT_EQ(0, sharers_start(&s, 3, groups, unique, 0xd400));
+	sharers_settle(_metadata, &s, false, f0);
+	for (g = 0; g < groups; g++)
+		if (block_of(b, 1, f0[g]))
+			in_b++;
+	TH_LOG("memory%d (node %d): %d of %d KSM pages in it", b->id, b->node,
+	       in_b, groups);
+	ASSERT_LT(0, in_b);
+	filler_release(&self->filler);
+
+	ASSERT_EQ(0, ksmt_settle(1));
+	ASSERT_EQ(0, ksmt_read_counters(&c0));
+	ASSERT_EQ(0, ksmt_run(1));
+	for (tries = 0; tries < 5; tries++) {
+		err = block_set_state(b->id, "offline");
+		if (err != -EBUSY && err != -EAGAIN)
+			break;
+		usleep(200 * 1000);
+	}
+	ASSERT_EQ(0, err);
+	self->offlined = b->id;
+	ASSERT_EQ(0, block_read(b->id, "state", state, sizeof(state)));
+	EXPECT_STREQ("offline", state);
+
+	ASSERT_EQ(0, ksmt_run(0));
+	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
+	EXPECT_EQ(in_b, frames_moved(&s, f0, f1));
+	for (g = 0; g < groups; g++)
+		EXPECT_EQ(NULL, block_of(b, 1, f1[g]));
+	expect_counters_as(_metadata, &c0);
+	sharers_verify(_metadata, &s);
+	ASSERT_EQ(0, ksmt_run(1));
+	sharers_settle(_metadata, &s, false, NULL);
+
+	join_then_cow(_metadata, &s, 0xd410);
+
+	ASSERT_EQ(0, block_set_state(b->id, "online_movable"));
+	self->offlined = -1;
+	ASSERT_EQ(0, block_read(b->id, "state", state, sizeof(state)));
+	EXPECT_STREQ("online", state);
+	ASSERT_EQ(0, block_read(b->id, "valid_zones", state, sizeof(state)));
+	EXPECT_STREQ("Movable", state);
+
+	sharers_stop(_metadata, &s);
+	ksmt_assert_all_zero(_metadata);
+}
+
+/*
+ * Memory failure. A victim is a process with one region that serves
+ * requests: poison a page (MADV_HWPOISON), touch a page, check its data,
+ * report the SIGBUS it got. Its handler records each SIGBUS; one that
+ * comes from an access jumps back out of it.
+ */
+struct victim_cmd {
+	char op;		/* 'p'oison, 't'ouch, 'v'erify, 's'tatus, 'q'uit */
+	long index;		/* page; for 'v', the page to skip (or -1) */
+};
+
+struct victim_reply {
+	int err;		/* -errno of the request, 0 if it worked */
+	char value;		/* 't': the byte read */
+	int sigbus;		/* SIGBUS received so far */
+	int code;		/* si_code of the last one */
+	int lsb;		/* si_addr_lsb of the last one */
+	unsigned long addr;	/* si_addr of the last one */
+	long bad;		/* 'v': first page that differs, or -1 */
+};
+
+/* Offset of the byte a victim reads to touch a page. */
+#define TOUCH_AT	123
+
+/*
+ * What the SIGBUS handler saw. Outside the handler it is read and written
+ * with atomics and signal fences only, so that the compiler keeps every
+ * access where it is, around the accesses that may fault.
+ */
+static struct {
+	int count, code, lsb;
+	int armed;		/* jump back out: the access faulted */
+	unsigned long addr;
+	long at;		/* page being checked */
+} bus;
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	bus.count++;
+	bus.code = si->si_code;
+	bus.addr = (unsigned long)si->si_addr;
+	bus.lsb = si->si_addr_lsb;
+	if (bus.armed) {
+		bus.armed = 0;
+		siglongjmp(bus_jmp, 1);
+	}
+}
+
+static void bus_arm(int on)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&bus.armed, on, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static int bus_get(const int *field)
+{
+	return __atomic_load_n(field, __ATOMIC_RELAXED);
+}
+
+/* Reads one byte of page into *value: 0, or -EFAULT on SIGBUS. */
+static int victim_touch(const char *page, char *value)
+{
+	if (sigsetjmp(bus_jmp, 1))
+		return -EFAULT;
+	bus_arm(1);
+	*value = page[TOUCH_AT];
+	bus_arm(0);
+	return 0;
+}
+
+/* The first page but skip whose data is wrong or raises SIGBUS, or -1. */
+static long victim_check(const struct ksmt_layout *l, const char *base,
+			 long skip)
+{
+	bool good;
+	long i;
+
+	if (sigsetjmp(bus_jmp, 1))
+		return __atomic_load_n(&bus.at, __ATOMIC_RELAXED);
+	for (i = 0; i < (long)l->npages; i++) {
+		if (i == skip)
+			continue;
+		__atomic_store_n(&bus.at, i, __ATOMIC_RELAXED);
+		bus_arm(1);
+		good = ksmt_page_is(base + i * PAGE, l->key[i]);
+		bus_arm(0);
+		if (!good)
+			return i;
+	}
+	return -1;
+}
+
+static void victim_main(struct ksmt_chan *ch, const struct ksmt_layout *l,
+			char *base)
+{
+	size_t len = l->npages * PAGE;
+	struct sigaction sa = { 0 };
+	struct victim_reply r;
+	struct victim_cmd cmd;
+	char *p;
+
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	if (sigaction(SIGBUS, &sa, NULL))
+		_exit(2);
+	p = mmap(base, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (p != base || (madvise(p, len, MADV_NOHUGEPAGE) && errno != EINVAL))
+		_exit(2);
+	ksmt_layout_fill(l, p);
+	if (ksmt_mergeable(p, l->npages) || ksmt_send(ch->up[1], 'r'))
+		_exit(2);
+	for (;;) {
+		if (read(ch->down[0], &cmd, sizeof(cmd)) != sizeof(cmd))
+			_exit(3);
+		memset(&r, 0, sizeof(r));
+		r.bad = -1;
+		if (cmd.op == 'q')
+			_exit(0);
+		if (cmd.op == 'p' &&
+		    madvise(p + cmd.index * PAGE, PAGE, MADV_HWPOISON))
+			r.err = -errno;
+		if (cmd.op == 't')
+			r.err = victim_touch(p + cmd.index * PAGE, &r.value);
+		if (cmd.op == 'v')
+			r.bad = victim_check(l, p, cmd.index);
+		r.sigbus = bus_get(&bus.count);
+		r.code = bus_get(&bus.code);
+		r.lsb = bus_get(&bus.lsb);
+		r.addr = __atomic_load_n(&bus.addr, __ATOMIC_RELAXED);
+		if (write(ch->up[1], &r, sizeof(r)) != sizeof(r))
+			_exit(3);
+	}
+}
+
+struct victim {
+	pid_t pid;
+	struct ksmt_chan ch;
+	struct ksmt_layout l;
+	char *base;
+};
+
+static int victim_start(struct victim *v)
+{
+	char c = 0;
+	int err;
+
+	v->base = reserve(v->l.npages);
+	if (v->base == MAP_FAILED)
+		return -ENOMEM;
+	err = ksmt_chan_open(&v->ch);
+	if (err)
+		return err;
+	fflush(stdout);
+	fflush(stderr);
+	v->pid = fork();
+	if (v->pid < 0)
+		return -errno;
+	if (v->pid == 0) {
+		ksmt_chan_worker(&v->ch);
+		victim_main(&v->ch, &v->l, v->base);
+	}
+	ksmt_chan_parent(&v->ch);
+	err = ksmt_recv(v->ch.up[0], &c, KSMT_SCAN_TIMEOUT);
+	return err ? err : c == 'r' ? 0 : -EBADMSG;
+}
+
+static int victim_ask(struct victim *v, char op, long index,
+		      struct victim_reply *r)
+{
+	struct victim_cmd cmd = { .op = op, .index = index };
+	struct pollfd pfd = { .fd = v->ch.up[0], .events = POLLIN };
+
+	if (write(v->ch.down[1], &cmd, sizeof(cmd)) != sizeof(cmd))
+		return -EPIPE;
+	if (poll(&pfd, 1, KSMT_SCAN_TIMEOUT * 1000) != 1)
+		return -ETIMEDOUT;
+	return read(v->ch.up[0], r, sizeof(*r)) == sizeof(*r) ? 0 : -EPIPE;
+}
+
+static void victim_stop(struct __test_metadata *_metadata, struct victim *v)
+{
+	struct victim_cmd cmd = { .op = 'q' };
+	int status;
+
+	if (v->pid <= 0)
+		return;
+	if (write(v->ch.down[1], &cmd, sizeof(cmd)) != sizeof(cmd))
+		TH_LOG("victim %d: cannot ask it to quit", (int)v->pid);
+	status = ksmt_waitpid(v->pid, KSMT_SCAN_TIMEOUT);
+	if (status < 0)
+		ksmt_kill(v->pid);
+	EXPECT_TRUE(status >= 0 && WIFEXITED(status) && !WEXITSTATUS(status));
+	ksmt_chan_close(&v->ch);
+	v->pid = 0;
+}
+
+FIXTURE(poison) {
+	char early_kill[16];	/* memory_failure_early_kill at the start */
+	unsigned long poisoned[4];	/* frames to unpoison at the end */
+};
+
+#define EARLY_KILL	"/proc/sys/vm/memory_failure_early_kill"
+#define UNPOISON	"/sys/kernel/debug/hwpoison/unpoison-pfn"
+
+/*
+ * Gives a poisoned frame back if the kernel can (CONFIG_HWPOISON_INJECT);
+ * otherwise it stays out of use for the rest of the boot, which costs
+ * one page and disturbs no one.
+ */
+static void unpoison(struct __test_metadata *_metadata, unsigned long pfn)
+{
+	char buf[32];
+	int err;
+
+	if (!pfn)
+		return;
+	if (access(UNPOISON, W_OK)) {
+		TH_LOG("frame %#lx stays poisoned (no %s)", pfn, UNPOISON);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%lu", pfn);
+	err = write_file(UNPOISON, buf);
+	if (err)
+		TH_LOG("unpoisoning frame %#lx: %s", pfn, strerror(-err));
+}
+
+FIXTURE_SETUP(poison)
+{
+	memset(self->poisoned, 0, sizeof(self->poisoned));
+	self->early_kill[0] = '\0';
+	if (read_file(EARLY_KILL, self->early_kill, sizeof(self->early_kill)))
+		SKIP(return, "no memory failure handling (CONFIG_MEMORY_FAILURE)");
+	if (!ksmt_start_clean(_metadata))
+		SKIP(return, "KSM sysfs missing or not root");
+	ASSERT_EQ(0, ksmt_run(1));
+}
+
+FIXTURE_TEARDOWN(poison)
+{
+	unsigned int i;
+
+	if (self->early_kill[0])
+		EXPECT_EQ(0, write_file(EARLY_KILL, self->early_kill));
+	/* After run=2: no stable node holds a poisoned frame any more. */
+	EXPECT_EQ(0, ksmt_restore_knobs());
+	for (i = 0; i < ARRAY_SIZE(self->poisoned); i++)
+		unpoison(_metadata, self->poisoned[i]);
+}
+
+/*
+ * Settles ksmd; the counters, ksm_stat and KSM: total of the n victims as
+ * modelled. smaps counts a page behind a poison entry as what the folio
+ * is, and a poisoned KSM folio stays one: poisoned[j] such pages of
+ * victim j count in its KSM: total (NULL: none).
+ */
+static void victims_settle(struct __test_metadata *_metadata,
+			   struct victim *v, int n, const int *poisoned)
+{
+	struct ksmt_layout *ls[4];
+	struct ksmt_expect e, each[4];
+	struct ksmt_counters c;
+	struct ksmt_stat st;
+	int j;
+
+	for (j = 0; j < n; j++)
+		ls[j] = &v[j].l;
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(0, ksmt_expect_layouts(ls, n, false, false, &e, each));
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	ksmt_expect_global(_metadata, &c, &e);
+	for (j = 0; j < n; j++) {
+		ASSERT_EQ(0, ksmt_read_stat(v[j].pid, &st));
+		ksmt_expect_stat(_metadata, &st, &each[j]);
+		EXPECT_EQ((each[j].merging + (poisoned ? poisoned[j] : 0)) *
+			  (long)(PAGE / 1024), ksm_kb_of(v[j].pid));
+	}
+	ASSERT_EQ(0, ksmt_run(1));
+}
+
+static long index_of_group(const struct ksmt_layout *l, int g)
+{
+	size_t i;
+
+	for (i = 0; i < l->npages; i++)
+		if (l->klass[i] == g)
+			return i;
+	return -1;
+}
+
+/*
+ * MADV_HWPOISON on a KSM page that three processes (0, 1, 2) map, from
+ * process 0; process 3 holds a KSM page of its own. What 6.12 does with
+ * it (memory_failure(), MF_ACTION_REQUIRED): the processes to signal at
+ * once are collected over the KSM page's rmap (collect_procs_ksm()) -
+ * the poisoning process itself, and the others only if they asked for
+ * early kill (vm.memory_failure_early_kill, else none); every mapping is
+ * replaced by a poison entry; and since a KSM page is dirty, those
+ * collected get SIGBUS now: BUS_MCEERR_AR at their page for the caller,
+ * BUS_MCEERR_AO for the others. Any later access to the page gives
+ * BUS_MCEERR_AR at the very address touched. Nothing else changes: the
+ * other pages are intact, process 3 gets no signal, and ksmd forgets the
+ * poisoned page's mappings and nothing more.
+ */
+static void hwpoison_shared(struct __test_metadata *_metadata, bool early,
+			    u64 ns, unsigned long *frame)
+{
+	const int groups = 8, unique = 8, poisoned[4] = { 1, 1, 1, 0 };
+	struct victim v[4] = { 0 };
+	unsigned long fx, fy;
+	struct victim_reply r;
+	int j, err = 0;
+	long x[3], y;
+
+	for (j = 0; j < 3 && !err; j++)
+		err = ksmt_layout_init(&v[j].l, groups, 1, unique, 0, ns,
+				       ns + 1 + j, ns + j);
+	ASSERT_EQ(0, err);
+	ASSERT_EQ(0, ksmt_layout_init(&v[3].l, 1, 2, unique, 0, ns + 10,
+				      ns + 11, ns + 12));
+	for (j = 0; j < 4 && !err; j++)
+		err = victim_start(&v[j]);
+	ASSERT_EQ(0, err);
+	victims_settle(_metadata, v, 4, NULL);
+
+	for (j = 0; j < 3; j++) {
+		x[j] = index_of_group(&v[j].l, 0);
+		ASSERT_LE(0, x[j]);
+	}
+	fx = frame_of(v[0].pid, v[0].base + x[0] * PAGE);
+	ASSERT_NE(0UL, fx);
+	*frame = fx;
+	for (j = 1; j < 3; j++)
+		EXPECT_EQ(fx, frame_of(v[j].pid, v[j].base + x[j] * PAGE));
+	EXPECT_EQ(3, frame_mapcount(fx));
+	y = index_of_group(&v[3].l, 0);
+	fy = frame_of(v[3].pid, v[3].base + y * PAGE);
+	ASSERT_NE(0UL, fy);
+	EXPECT_EQ(2, frame_mapcount(fy));
+
+	ASSERT_EQ(0, ksmt_run(0));
+	ASSERT_EQ(0, write_file(EARLY_KILL, early ? "1" : "0"));
+	ASSERT_EQ(0, victim_ask(&v[0], 'p', x[0], &r));
+	EXPECT_EQ(0, r.err);
+	EXPECT_EQ(1, r.sigbus);
+	EXPECT_EQ(BUS_MCEERR_AR, r.code);
+	EXPECT_EQ((unsigned long)v[0].base + x[0] * PAGE, r.addr);
+	EXPECT_EQ(12, r.lsb);
+	for (j = 1; j < 3; j++) {
+		ASSERT_EQ(0, victim_ask(&v[j], 's', 0, &r));
+		EXPECT_EQ(early ? 1 : 0, r.sigbus);
+		if (!early || r.sigbus != 1)
+			continue;
+		EXPECT_EQ(BUS_MCEERR_AO, r.code);
+		EXPECT_EQ((unsigned long)v[j].base + x[j] * PAGE, r.addr);
+		EXPECT_EQ(12, r.lsb);
+	}
+	ASSERT_EQ(0, victim_ask(&v[3], 's', 0, &r));
+	EXPECT_EQ(0, r.sigbus);
+	EXPECT_TRUE(frame_flag(fx, KPF_HWPOISON));
+	EXPECT_FALSE(frame_flag(fy, KPF_HWPOISON));
+
+	/* No process maps the frame any more: a poison entry instead. */
+	for (j = 0; j < 3; j++) {
+		char *page = v[j].base + x[j] * PAGE;
+
+		EXPECT_EQ(0UL, frame_of(v[j].pid, page));
+		EXPECT_TRUE(swapped_at(v[j].pid, page));
+	}
+	for (j = 2; j >= 0; j--) {
+		char *page = v[j].base + x[j] * PAGE;
+		/* SIGBUS so far: the poisoner's, and early kill's. */
+		int before = j == 0 || early;
+
+		ASSERT_EQ(0, victim_ask(&v[j], 't', x[j], &r));
+		EXPECT_EQ(-EFAULT, r.err);
+		EXPECT_EQ(before + 1, r.sigbus);
+		EXPECT_EQ(BUS_MCEERR_AR, r.code);
+		EXPECT_EQ((unsigned long)page + TOUCH_AT, r.addr);
+		EXPECT_EQ(12, r.lsb);
+		ASSERT_EQ(0, victim_ask(&v[j], 'v', x[j], &r));
+		EXPECT_EQ(-1, r.bad);
+		EXPECT_EQ(before + 1, r.sigbus);
+	}
+	ASSERT_EQ(0, victim_ask(&v[3], 'v', -1, &r));
+	EXPECT_EQ(-1, r.bad);
+	EXPECT_EQ(0, r.sigbus);
+	EXPECT_EQ(fy, frame_of(v[3].pid, v[3].base + y * PAGE));
+	EXPECT_EQ(2, frame_mapcount(fy));
+
+	/* ksmd drops the poisoned page's mappings, and only those. */
+	for (j = 0; j < 3; j++)
+		v[j].l.state[x[j]] = KSMT_UNMAPPED;
+	ASSERT_EQ(0, ksmt_run(1));
+	victims_settle(_metadata, v, 4, poisoned);
+
+	for (j = 0; j < 4; j++)
+		victim_stop(_metadata, &v[j]);
+	for (j = 0; j < 4; j++) {
+		munmap(v[j].base, v[j].l.npages * PAGE);
+		ksmt_layout_free(&v[j].l);
+	}
+	ksmt_assert_all_zero(_metadata);
+}
+
+TEST_F_TIMEOUT(poison, hwpoison_late_kill, KSMT_TEST_TIMEOUT)
+{
+	hwpoison_shared(_metadata, false, 0xd600, &self->poisoned[0]);
+}
+
+TEST_F_TIMEOUT(poison, hwpoison_early_kill, KSMT_TEST_TIMEOUT)
+{
+	hwpoison_shared(_metadata, true, 0xd700, &self->poisoned[1]);
+}
+
+/*
+ * After MADV_HWPOISON took a KSM page from its two sharers, new pages of
+ * the same content are merged again, but never into the poisoned frame:
+ * it is mapped by no one (poison entries), and a node left without
+ * mappings is no candidate for sharing (upstream:
+ * is_page_sharing_candidate()). The new copies share a sound frame of
+ * their own; the poisoned one is never mapped again.
+ */
+TEST_F_TIMEOUT(poison, hwpoison_then_same_content, KSMT_TEST_TIMEOUT)
+{
+	const int poisoned[2] = { 1, 1 };
+	struct ksmt_counters c0, c1;
+	struct victim v[2] = { 0 };
+	struct ksmt_layout copies;
+	struct victim_reply r;
+	unsigned long fx, f;
+	long x;
+	char *p;
+	int j;
+
+	for (j = 0; j < 2; j++) {
+		ASSERT_EQ(0, ksmt_layout_init(&v[j].l, 2, 1, 2, 0, 0xda00,
+					      0xda01 + j, 0xda10 + j));
+		ASSERT_EQ(0, victim_start(&v[j]));
+	}
+	victims_settle(_metadata, v, 2, NULL);
+	x = index_of_group(&v[0].l, 0);
+	ASSERT_LE(0, x);
+	fx = frame_of(v[0].pid, v[0].base + x * PAGE);
+	ASSERT_NE(0UL, fx);
+	EXPECT_EQ(2, frame_mapcount(fx));
+	self->poisoned[0] = fx;
+
+	ASSERT_EQ(0, ksmt_run(0));
+	ASSERT_EQ(0, victim_ask(&v[0], 'p', x, &r));
+	EXPECT_EQ(0, r.err);
+	EXPECT_TRUE(frame_flag(fx, KPF_HWPOISON));
+	EXPECT_EQ(0, frame_mapcount(fx));
+	for (j = 0; j < 2; j++)
+		v[j].l.state[index_of_group(&v[j].l, 0)] = KSMT_UNMAPPED;
+	ASSERT_EQ(0, ksmt_run(1));
+	victims_settle(_metadata, v, 2, poisoned);
+	ASSERT_EQ(0, ksmt_read_counters(&c0));
+	ASSERT_EQ(0, ksmt_run(1));
+
+	/* Two new copies of the poisoned page's content, in the test. */
+	ASSERT_EQ(0, ksmt_layout_init(&copies, 1, 2, 0, 0, 0xda00, 0xda20,
+				      0xda21));
+	ASSERT_EQ(v[0].l.key[x], copies.key[0]);
+	p = ksmt_layout_map(&copies);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(0, ksmt_read_counters(&c1));
+	EXPECT_EQ(c0.shared + 1, c1.shared);
+	EXPECT_EQ(c0.sharing + 1, c1.sharing);
+	f = frame_of(getpid(), p);
+	EXPECT_NE(0UL, f);
+	EXPECT_EQ(f, frame_of(getpid(), p + PAGE));
+	EXPECT_NE(fx, f);
+	EXPECT_FALSE(frame_flag(f, KPF_HWPOISON));
+	EXPECT_EQ(2, frame_mapcount(f));
+	EXPECT_EQ(0, frame_mapcount(fx));
+	ksmt_expect_layout(_metadata, &copies, p);
+	ASSERT_EQ(0, ksmt_run(1));
+
+	ASSERT_EQ(0, munmap(p, copies.npages * PAGE));
+	ksmt_layout_free(&copies);
+	for (j = 0; j < 2; j++) {
+		victim_stop(_metadata, &v[j]);
+		munmap(v[j].base, v[j].l.npages * PAGE);
+		ksmt_layout_free(&v[j].l);
+	}
+	ksmt_assert_all_zero(_metadata);
+}
+
+/*
+ * MADV_SOFT_OFFLINE on KSM pages shared by three processes: each is
+ * migrated (all sharers follow to the new frame, still a KSM page, data
+ * and counters unchanged), the old frame is marked poisoned, and merging,
+ * copy-on-write and unmerging work on afterwards.
+ */
+TEST_F_TIMEOUT(poison, soft_offline, KSMT_TEST_TIMEOUT)
+{
+	const int unique[] = { 4, 4, 4 }, groups = 8, offlined = 2;
+	unsigned long f0[MAX_GROUPS], f1[MAX_GROUPS];
+	struct ksmt_counters c0;
+	struct sharers s;
+	size_t i;
+	int g;
+
+	ASSERT_EQ(0, sharers_start(&s, 3, groups, unique, 0xd800));
+	sharers_settle(_metadata, &s, false, f0);
+	ASSERT_EQ(0, ksmt_run(0));
+	ASSERT_EQ(0, ksmt_read_counters(&c0));
+
+	for (g = 0; g < offlined; g++)
+		EXPECT_EQ(0, madvise(s.base[0] + s.idx[0][g] * PAGE, PAGE,
+				     MADV_SOFT_OFFLINE));
+	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
+	EXPECT_EQ(offlined, frames_moved(&s, f0, f1));
+	for (g = 0; g < offlined; g++) {
+		self->poisoned[2 + g] = f0[g];
+		EXPECT_NE(f0[g], f1[g]);
+		EXPECT_TRUE(frame_flag(f0[g], KPF_HWPOISON));
+		EXPECT_FALSE(frame_flag(f1[g], KPF_HWPOISON));
+	}
+	expect_counters_as(_metadata, &c0);
+	sharers_verify(_metadata, &s);
+	ASSERT_EQ(0, ksmt_run(1));
+	sharers_settle(_metadata, &s, false, NULL);
+
+	join_then_cow(_metadata, &s, 0xd810);
+
+	/* Unmerging: every page of the test's first region its own. */
+	ASSERT_EQ(0, madvise(s.base[0], s.l[0].npages * PAGE,
+			     MADV_UNMERGEABLE));
+	for (i = 0; i < s.l[0].npages; i++) {
+		u64 ent = pagemap_of(s.pid[0], s.base[0] + i * PAGE);
+
+		EXPECT_TRUE(PAGEMAP_PRESENT(ent) && (ent & PM_MMAP_EXCLUSIVE));
+		s.l[0].state[i] = KSMT_UNTRACKED;
+	}
+	sharers_verify(_metadata, &s);
+	sharers_settle(_metadata, &s, false, NULL);
+
+	sharers_stop(_metadata, &s);
+	ksmt_assert_all_zero(_metadata);
+}
+
+/*
+ * Swap. The fixture makes zram0 a swap device and puts the test in a
+ * memory cgroup of its own, whose memory.reclaim pushes the sharers'
+ * pages out; it takes both down again.
+ */
+#define ZRAM		"/sys/block/zram0"
+#define CG_ROOT		"/sys/fs/cgroup"
+#define CG_DIR		CG_ROOT "/ksm_moves"
+
+struct swap_env {
+	bool zram;		/* disksize set: reset it */
+	bool swapon;		/* /dev/zram0 is swap */
+	bool mounted;		/* cgroup2 mounted here */
+	bool cgroup;		/* CG_DIR made here, the test in it */
+};
+
+/* A swap signature for a device of size bytes, as mkswap writes one. */
+static int write_swap_header(const char *dev, size_t size)
+{
+	char *hdr = calloc(1, PAGE);
+	int fd, err = 0;
+
+	if (!hdr)
+		return -ENOMEM;
+	*(u32 *)(hdr + 1024) = 1;			/* version */
+	*(u32 *)(hdr + 1028) = size / PAGE - 1;		/* last page */
+	memcpy(hdr + PAGE - 10, "SWAPSPACE2", 10);
+	fd = open(dev, O_WRONLY);
+	if (fd < 0 || pwrite(fd, hdr, PAGE, 0) != (ssize_t)PAGE || fsync(fd))
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(hdr);
+	return err;
+}
+
+static void swap_env_down(struct swap_env *env)
+{
+	char pid[32];
+
+	if (env->cgroup) {
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		write_file(CG_ROOT "/cgroup.procs", pid);
+		rmdir(CG_DIR);
+		env->cgroup = false;
+	}
+	if (env->mounted) {
+		umount(CG_ROOT);
+		env->mounted = false;
+	}
+	if (env->swapon) {
+		swapoff("/dev/zram0");
+		env->swapon = false;
+	}
+	if (env->zram) {
+		write_file(ZRAM "/reset", "1");
+		env->zram = false;
+	}
+}
+
+/* Sets up swap and the cgroup: NULL, or why it cannot. */
+static const char *swap_env_up(struct swap_env *env)
+{
+	char buf[64], pid[32];
+
+	if (read_file(ZRAM "/disksize", buf, sizeof(buf)))
+		return "no zram0 (CONFIG_ZRAM)";
+	if (atol(buf))
+		return "zram0 in use";
+	if (write_file(ZRAM "/disksize", "64M"))
+		return "cannot size zram0";
+	env->zram = true;
+	if (write_swap_header("/dev/zram0", 64 << 20))
+		return "cannot write a swap signature to /dev/zram0";
+	if (swapon("/dev/zram0", 0))
+		return "swapon /dev/zram0 failed";
+	env->swapon = true;
+	if (access(CG_ROOT "/cgroup.controllers", F_OK)) {
+		if (mount("none", CG_ROOT, "cgroup2", 0, NULL))
+			return "cannot mount cgroup2";
+		env->mounted = true;
+	}
+	write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
+	if (mkdir(CG_DIR, 0755) && errno != EEXIST)
+		return "cannot make a cgroup";
+	env->cgroup = true;
+	if (access(CG_DIR "/memory.reclaim", F_OK))
+		return "no memory controller (CONFIG_MEMCG)";
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (write_file(CG_DIR "/cgroup.procs", pid))
+		return "cannot join the cgroup";
+	return NULL;
+}
+
+FIXTURE(swap) {
+	struct swap_env env;
+};
+
+FIXTURE_SETUP(swap)
+{
+	const char *why;
+
+	memset(&self->env, 0, sizeof(self->env));
+	if (!ksmt_available())
+		SKIP(return, "KSM sysfs missing or not root");
+	why = swap_env_up(&self->env);
+	if (why) {
+		swap_env_down(&self->env);
+		SKIP(return, "%s", why);
+	}
+	ASSERT_TRUE(ksmt_start_clean(_metadata));
+	ASSERT_EQ(0, ksmt_run(1));
+}
+
+FIXTURE_TEARDOWN(swap)
+{
+	swap_env_down(&self->env);
+	EXPECT_EQ(0, ksmt_restore_knobs());
+}
+
+/* Pages of all the sharers' first regions that are out in swap. */
+static size_t sharers_swapped(const struct sharers *s)
+{
+	size_t i, out = 0;
+	int j;
+
+	for (j = 0; j < s->n; j++)
+		for (i = 0; i < s->l[j].npages; i++)
+			if (swapped_at(s->pid[j], s->base[j] + i * PAGE))
+				out++;
+	return out;
+}
+
+/*
+ * Reclaims the cgroup, ksmd stopped, until all of the sharers' pages are
+ * out, for a few seconds at most. A KSM page mapped several times is
+ * activated on the first look; reclaim deactivates it once the cgroup's
+ * statistics show few inactive pages, and reading memory.stat flushes
+ * them. Returns the pages out.
+ */
+static size_t reclaim_sharers(const struct sharers *s, size_t total)
+{
+	char buf[4096];
+	size_t out = 0;
+	int round;
+
+	for (round = 0; round < 50; round++) {
+		write_file(CG_DIR "/memory.reclaim", "64M");
+		out = sharers_swapped(s);
+		if (out == total)
+			break;
+		if (read_file(CG_DIR "/memory.stat", buf, sizeof(buf)))
+			buf[0] = '\0';
+		usleep(100 * 1000);
+	}
+	return out;
+}
+
+/*
+ * After process who faulted its pages in from swap: each of its group
+ * pages is a page of its own (mapped once). The first process to fault
+ * (holder 1) maps the page read from swap, which stays in the swap
+ * cache while the other sharers' entries refer to it: its frames go to
+ * first[]. Every later one must have been given a copy: a frame of its
+ * own, not in the swap cache.
+ */
+static void expect_swapped_in(struct __test_metadata *_metadata,
+			      struct sharers *s, int who, unsigned long *first)
+{
+	int g;
+
+	for (g = 0; g < s->groups; g++) {
+		u64 ent = pagemap_of(s->pid[who],
+				     s->base[who] + s->idx[who][g] * PAGE);
+		unsigned long pfn = PAGEMAP_PFN(ent);
+
+		ASSERT_TRUE(PAGEMAP_PRESENT(ent) && pfn);
+		EXPECT_TRUE(!!(ent & PM_MMAP_EXCLUSIVE));
+		if (who == 1) {
+			first[g] = pfn;
+			EXPECT_TRUE(frame_flag(pfn, KPF_SWAPCACHE));
+			continue;
+		}
+		EXPECT_NE(first[g], pfn);
+		EXPECT_FALSE(frame_flag(pfn, KPF_SWAPCACHE));
+		/* The first one's page is still there, still its own. */
+		EXPECT_EQ(first[g], frame_of(s->pid[1], s->base[1] +
+					     s->idx[1][g] * PAGE));
+		EXPECT_EQ(1, frame_mapcount(first[g]));
+	}
+}
+
+/*
+ * KSM pages shared by four processes go out to swap and come back by
+ * faults, one process after the other. MADV_PAGEOUT leaves them alone
+ * (it reclaims only pages mapped once), so the cgroup's reclaim takes
+ * them out. Swapping out frees a KSM page: what comes back is a page
+ * read from swap, which becomes the first faulting process's own (its
+ * anon_vma); every later sharer faults on it in the swap cache and,
+ * since it cannot map another process's anonymous page,
+ * ksm_might_need_to_copy() gives it a copy (vmstat ksm_swpin_copy). So
+ * each process ends with a private page of the right data, and ksmd
+ * merges them all again into exactly the KSM pages there were.
+ */
+TEST_F_TIMEOUT(swap, fault_copies_for_other_sharers, KSMT_TEST_TIMEOUT)
+{
+	const int unique[] = { 40, 8, 8, 8 }, groups = 16;
+	unsigned long f0[MAX_GROUPS], first[MAX_GROUPS];
+	size_t i, n, out, total = 0;
+	struct sharers s;
+	long copies0;
+	int j;
+
+	ASSERT_EQ(0, sharers_start(&s, 4, groups, unique, 0xd900));
+	n = s.l[0].npages;
+	for (j = 0; j < s.n; j++)
+		total += s.l[j].npages;
+	sharers_settle(_metadata, &s, false, f0);
+
+	ASSERT_EQ(0, ksmt_run(0));
+	drain_lru_batches();
+	ASSERT_EQ(0, madvise(s.base[0], n * PAGE, MADV_PAGEOUT));
+	out = 0;
+	for (i = 0; i < n; i++) {
+		char *page = s.base[0] + i * PAGE;
+		int k = s.l[0].klass[i];
+
+		if (k < 0) {
+			out += swapped_at(s.pid[0], page);
+			continue;
+		}
+		EXPECT_EQ(f0[k], frame_of(s.pid[0], page));
+	}
+	EXPECT_EQ((size_t)unique[0], out);
+
+	out = reclaim_sharers(&s, total);
+	TH_LOG("swapped out: %zu of %zu pages", out, total);
+	ASSERT_EQ(total, out);
+
+	/* -1 if the kernel counts no events (CONFIG_VM_EVENT_COUNTERS). */
+	copies0 = vmstat_get("ksm_swpin_copy");
+	if (copies0 < 0)
+		TH_LOG("no ksm_swpin_copy in /proc/vmstat: copies not counted");
+	for (j = 1; j <= s.n; j++) {
+		int who = j % s.n;	/* the holders in turn, then the test */
+
+		/* A holder checks its data on request: that faults it in. */
+		EXPECT_EQ(0, who ? ksmt_holder_verify(&s.ch[who]) :
+			  ksmt_layout_check(&s.l[0], s.base[0]) + 1);
+		expect_swapped_in(_metadata, &s, who, first);
+		if (copies0 >= 0)
+			EXPECT_EQ((j - 1) * groups,
+				  vmstat_get("ksm_swpin_copy") - copies0);
+	}
+	EXPECT_EQ(0U, sharers_swapped(&s));
+	for (j = 0; j < s.n; j++)
+		EXPECT_EQ(0, ksm_kb_of(s.pid[j]));
+
+	ASSERT_EQ(0, ksmt_run(1));
+	sharers_settle(_metadata, &s, false, NULL);
+	join_then_cow(_metadata, &s, 0xd910);
+	sharers_stop(_metadata, &s);
+	ksmt_assert_all_zero(_metadata);
+}
+
+TEST_HARNESS_MAIN
