@@ -422,6 +422,23 @@ static int ksm_merge_zero(struct ksm_item *item, struct vm_area_struct *vma,
 	return err;
 }
 
+/*
+ * Splits the huge folio of @pg while we hold the only extra reference on
+ * it, so that two of its pages can become a pair. Return: 0 or -EBUSY.
+ */
+static int ksm_split_own_folio(struct ksm_page *pg)
+{
+	int err;
+
+	if (!folio_trylock(pg->folio))
+		return -EBUSY;
+	err = split_huge_page(pg->page);
+	/* The lock and our reference stay with the folio of @pg->page. */
+	pg->folio = page_folio(pg->page);
+	folio_unlock(pg->folio);
+	return err ? -EBUSY : 0;
+}
+
 /* Tries the unstable items whose checksum is @sum; 0 once one merged. */
 static int ksm_merge_unstable(struct ksm_item *item,
 			      struct vm_area_struct *vma, struct ksm_page *pg,
@@ -435,6 +452,18 @@ static int ksm_merge_unstable(struct ksm_item *item,
 		struct ksm_peer peer = { .item = other };
 		int err = ksm_peer_get(&peer, vma->vm_mm);
 
+		/*
+		 * The twin is in our own huge page: with its reference held
+		 * too the folio cannot split. Drop it, split, look again.
+		 */
+		if (!err && peer.pg.folio == pg->folio) {
+			ksm_peer_put(&peer);
+			if (!folio_test_large(pg->folio) ||
+			    ksm_split_own_folio(pg))
+				return -EBUSY;
+			peer = (struct ksm_peer){ .item = other };
+			err = ksm_peer_get(&peer, vma->vm_mm);
+		}
 		if (!err && !pages_identical(pg->page, peer.pg.page))
 			err = -ESRCH;
 		if (!err)
