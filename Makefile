@@ -4,20 +4,24 @@
 #
 #   make demo                  the main job: our KSM merging, live, in a VM
 #   make check                 the whole test suite (VARIANT=stock: upstream)
+#   make bench                 stock KSM against ours, measured (QUICK=1: short)
 #   make kernel                build the kernel of $(VARIANT) only
 #   make checkpatch            checkpatch.pl --strict on every file we own
 #   make clean                 remove build/ (the ccache stays)
 
 VARIANT ?= ours
-export VARIANT SUITE DEBUG NO_BUILD VM_TIMEOUT STRESS_SECONDS
+export VARIANT SUITE DEBUG NO_BUILD VM_TIMEOUT STRESS_SECONDS QUICK
 
-.PHONY: demo check kernel checkpatch clean
+.PHONY: demo check bench kernel checkpatch clean
 
 demo:
 	@bash scripts/demo.sh
 
 check:
 	@bash scripts/check.sh
+
+bench:
+	@bash scripts/bench.sh
 
 kernel:
 	@bash scripts/install-deps.sh

@@ -3,9 +3,13 @@
 #
 # Builds the test programs that run inside the VM, statically, into
 # build/selftests/: upstream's ksm_tests and ksm_functional_tests from the
-# unpacked tree, unmodified, and our own kselftests from
-# tools/testing/selftests/mm/ of this repository. The list of ours goes to
+# unpacked tree, unmodified, our own kselftests from
+# tools/testing/selftests/mm/ of this repository, and the benchmark's
+# workload driver tools/mm/ksm_bench.c. The list of our kselftests goes to
 # build/selftests/our-tests. A program is rebuilt only when a source changed.
+#
+# With program names as arguments (e.g. 'ksm_tests ksm_bench'), builds only
+# those and leaves the list alone.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -13,6 +17,7 @@ SELF=$BUILD/selftests
 HDR=$BUILD/headers
 UP=$PRISTINE/tools/testing/selftests/mm
 OURS=$TOP/tools/testing/selftests/mm
+ONLY=" $* "
 mkdir -p "$SELF"
 
 # UAPI headers; the same for both variants (we add no user ABI).
@@ -31,6 +36,7 @@ CFLAGS=(-static -O2 -isystem "$HDR/usr/include" -I"$PRISTINE"
 build() {
 	local out=$1 warn=$2 src
 	shift 2
+	[ "$ONLY" = "  " ] || [[ $ONLY == *" $(basename "$out") "* ]] || return 0
 	for src in "$@" $(find "$OURS" -name '*.h' 2>/dev/null); do
 		if [ ! -f "$out" ] || [ "$src" -nt "$out" ]; then
 			gcc "${CFLAGS[@]}" $warn -o "$out" "$@" -lnuma -lm -lpthread ||
@@ -44,7 +50,11 @@ build "$SELF/ksm_tests" -w "$UP/ksm_tests.c" "$UP/vm_util.c" "$UP/thp_settings.c
 build "$SELF/ksm_functional_tests" -w "$UP/ksm_functional_tests.c" \
 	"$UP/vm_util.c" "$UP/thp_settings.c"
 
-: >"$SELF/our-tests"
+# The workload driver of 'make bench' (tools/mm/), on our test helpers.
+build "$SELF/ksm_bench" "-Wall -Wextra -Werror" "$TOP/tools/mm/ksm_bench.c" \
+	"$OURS/lib/ksm_util.c"
+
+[ $# -gt 0 ] || : >"$SELF/our-tests"
 for src in "$OURS"/ksm_*.c; do
 	[ -e "$src" ] || continue
 	name=$(basename "$src" .c)
@@ -55,5 +65,7 @@ for src in "$OURS"/ksm_*.c; do
 		-Wno-unused-parameter -Wno-clobbered" \
 		"$src" "$UP/vm_util.c" "$UP/thp_settings.c" \
 		$(ls "$OURS"/lib/*.c 2>/dev/null)
-	echo "$name" >>"$SELF/our-tests"
+	if [ $# -eq 0 ]; then
+		echo "$name" >>"$SELF/our-tests"
+	fi
 done

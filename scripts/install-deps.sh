@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential flex bison bc libelf-dev libssl-dev cpio ccache
 	busybox-static qemu-system-x86 libnuma-dev sparse xz-utils kmod
-	python3 linux-source-6.12 git perl
+	python3 linux-source-6.12 git perl gnuplot-nox
 )
 
 missing=()

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The plan of 'make bench' (scripts/bench.sh), run by /init inside each
+# benchmark VM with its output on the host's results log. scripts/bench.sh
+# puts the settings in front: BENCH_PAGES_TO_SCAN, BENCH_LIMIT (longest
+# wait for ksmd, s), BENCH_MERGE_PROCS/MIB, BENCH_SCAN_MIB,
+# BENCH_MIXED_PROCS/MIB, BENCH_DIRTY_PCT, BENCH_COW_MIB,
+# BENCH_UNMERGE_PROCS/MIB and BENCH_KSM_TESTS_MIB.
+#
+# Runs the workloads of tools/mm/ksm_bench in a fixed order, each framed by
+# '##BENCH BEGIN/END' lines, then upstream's ksm_tests -P and -H (with
+# BENCH_LIMIT as their scan time limit); prints what the host's report
+# needs about the guest as INFO lines.
+cd /tests || exit 1
+k=/sys/kernel/mm/ksm
+
+echo "INFO guest.kernel $(uname -r) $(uname -v)"
+echo "INFO guest.cpus $(nproc)"
+echo "INFO guest.mem_mib $(awk '/MemTotal/ { printf "%d", $2 / 1024 }' /proc/meminfo)"
+cs=/sys/devices/system/clocksource/clocksource0/current_clocksource
+echo "INFO guest.clocksource $(cat $cs 2>/dev/null)"
+echo "INFO guest.cmdline $(cat /proc/cmdline)"
+if [ ! -d $k ]; then
+	echo "FAIL $k does not exist (kernel without KSM?)"
+	exit 1
+fi
+
+# workload NAME ARGS...: one ksm_bench workload, bounded by a watchdog.
+workload() {
+	local name=$1 rc
+	shift
+	echo "##BENCH BEGIN $name"
+	timeout -s KILL $((BENCH_LIMIT * 4)) ./ksm_bench -p "$BENCH_PAGES_TO_SCAN" \
+		-t "$BENCH_LIMIT" "$@" "$name"
+	rc=$?
+	[ $rc -eq 0 ] || echo "FAIL $name: ksm_bench exit status $rc"
+	echo "##BENCH END $name rc=$rc"
+}
+
+# upstream MODE: ksm_tests -MODE -s MiB; its 'Average speed' as a metric.
+upstream() {
+	local mode=$1 out rc speed
+	echo "##BENCH BEGIN ksm_tests-$mode"
+	out=$(timeout -s KILL $((BENCH_LIMIT + 60)) ./ksm_tests "-$mode" \
+		-s "$BENCH_KSM_TESTS_MIB" -l "$BENCH_LIMIT" 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	speed=$(echo "$out" | awk '/Average speed:/ { print $(NF - 1); exit }')
+	if [ $rc -eq 4 ]; then
+		echo "SKIP ksm_tests.${mode}_mib_per_s ksm_tests -$mode skipped"
+	elif [ $rc -ne 0 ] || [ -z "$speed" ]; then
+		echo "FAIL ksm_tests-$mode: exit status $rc, speed '$speed'"
+	else
+		echo "BENCH ksm_tests.${mode}_mib_per_s $speed"
+	fi
+	echo "##BENCH END ksm_tests-$mode rc=$rc"
+}
+
+workload knobs
+workload merge -n "$BENCH_MERGE_PROCS" -m "$BENCH_MERGE_MIB"
+workload scan -m "$BENCH_SCAN_MIB" -s 3
+workload mixed -n "$BENCH_MIXED_PROCS" -m "$BENCH_MIXED_MIB" -d "$BENCH_DIRTY_PCT"
+workload cow -m "$BENCH_COW_MIB"
+workload unmerge -n "$BENCH_UNMERGE_PROCS" -m "$BENCH_UNMERGE_MIB"
+# ksm_tests sets run=2, sleep_millisecs=0 and pages_to_scan itself; every
+# other knob is at the boot default ksm_bench left behind, on both kernels.
+upstream P
+upstream H
+echo 2 >$k/run
+echo 0 >$k/run
+# The clock source may have changed during the run (TSC found unstable).
+echo "INFO guest.clocksource_end $(cat $cs 2>/dev/null)"

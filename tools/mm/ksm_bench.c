@@ -1,0 +1,857 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ksm_bench - the workloads of 'make bench' (scripts/bench.sh), run inside
+ * the benchmark VM by scripts/vm/bench-plan.sh, one workload per call.
+ *
+ * Every workload first puts the KSM knobs in the same state (run=2 to drop
+ * what an earlier workload left, then the values of set_knobs()), builds
+ * its memory with the kselftest helpers (tools/testing/selftests/mm/lib/
+ * ksm_util.c: deterministic page contents, holder processes, the model of
+ * what a set of pages merges into), measures, and checks at the end that
+ * no process found its data changed. Output, one item per line:
+ *
+ *   KNOB <name> <value>           a knob as the workload set it
+ *   BENCH <metric> <value>        a figure; scripts/bench_report.py knows
+ *                                 each metric's unit and direction
+ *   INFO <key> <value>            context: sizes, expectations, raw times
+ *   SERIES <s> <pages_sharing> <ksmd_cpu_s>   'mixed' over time
+ *   FAIL <reason>                 the workload failed (exit status 1)
+ *
+ * ksmd's CPU time is utime + stime of the ksmd kernel thread from
+ * /proc/<pid>/stat, in clock ticks (USER_HZ).
+ *
+ * Usage: ksm_bench [-p pages_to_scan] [-n procs] [-m MiB] [-t seconds]
+ *                  [-s scans] [-d dirty%] WORKLOAD
+ * WORKLOAD is one of: knobs merge scan mixed cow unmerge (see usage()).
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../testing/selftests/mm/lib/ksm_util.h"
+
+#define MAX_PROCS		8
+#define PAGES_PER_MIB		(1024 * 1024 / KSMT_PAGE_SIZE)
+/* How often the waits look at the counters. */
+#define POLL_MS			5
+/* 'mixed': one SERIES line per this many seconds. */
+#define SAMPLE_S		0.25
+/* 'mixed': the writer rewrites its hot pages in this many slices a second. */
+#define WRITER_SLICES		10
+/* 'mixed': full scans after reaching 95%, before the final readings. */
+#define SETTLE_SCANS		3
+
+/* Name spaces of the page contents, one per workload. */
+#define NS_MERGE		0x6d65726765ULL
+#define NS_SCAN			0x7363616eULL
+#define NS_MIXED		0x6d69786564ULL
+#define NS_WRITER		0x7772697465ULL
+#define NS_COW			0x636f77ULL
+#define NS_UNMERGE		0x756e6d657267ULL
+
+struct bench_opts {
+	long pages_to_scan;
+	int procs;		/* processes of the workload */
+	long mib;		/* MiB each process maps */
+	int limit_s;		/* longest wait for ksmd */
+	int scans;		/* 'scan': full scans measured */
+	int dirty_pct;		/* 'mixed': writer's pages dirtied a second */
+};
+
+/* Processes that each hold one layout; [0] may be held by someone else. */
+struct bench_group {
+	int n;
+	struct ksmt_layout layout[MAX_PROCS];
+	struct ksmt_chan ch[MAX_PROCS];
+	pid_t pid[MAX_PROCS];
+};
+
+static pid_t ksmd_pid;
+
+static void say(const char *kind, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %s ", kind, key);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("FAIL ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	return -1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static size_t mib_to_pages(long mib)
+{
+	return (size_t)mib * PAGES_PER_MIB;
+}
+
+/* The pid of the kernel thread named ksmd, or -1. */
+static pid_t find_ksmd(void)
+{
+	char path[288], comm[32];
+	struct dirent *de;
+	pid_t pid = -1;
+	DIR *dir;
+	FILE *f;
+
+	dir = opendir("/proc");
+	if (!dir)
+		return -1;
+	while (pid < 0 && (de = readdir(dir))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n"))
+			pid = atoi(de->d_name);
+		fclose(f);
+	}
+	closedir(dir);
+	return pid;
+}
+
+/* CPU seconds ksmd has used (utime + stime), or -1. */
+static double ksmd_cpu_s(void)
+{
+	unsigned long long utime, stime;
+	char path[64], buf[1024], *p;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)ksmd_pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	/* Fields 14 and 15, counted from the end of the command name. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &utime, &stime) != 2)
+		return -1;
+	return (double)(utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * The knobs every workload starts from, the same on both kernels: a clean
+ * start (ksmt_reset(): run=2, no advisor, merge_across_nodes=1,
+ * max_page_sharing=256, use_zero_pages=0), then smart_scan and the chain
+ * pruning interval at their defaults, ksmd without sleeps, scanning
+ * pages_to_scan pages per batch, and stopped (run=0) until the workload
+ * is in place.
+ */
+static int set_knobs(const struct bench_opts *o)
+{
+	static const char * const shown[] = {
+		"advisor_mode", "max_page_sharing", "merge_across_nodes",
+		"use_zero_pages", "smart_scan",
+		"stable_node_chains_prune_millisecs", "sleep_millisecs",
+		"pages_to_scan", "run",
+	};
+	char val[64];
+	unsigned int i;
+	int err;
+
+	err = ksmt_reset();
+	if (!err && ksmt_exists("smart_scan"))
+		err = ksmt_write("smart_scan", "1");
+	if (!err && ksmt_exists("stable_node_chains_prune_millisecs"))
+		err = ksmt_write("stable_node_chains_prune_millisecs", "2000");
+	if (!err)
+		err = ksmt_write_long("sleep_millisecs", 0);
+	if (!err)
+		err = ksmt_write_long("pages_to_scan", o->pages_to_scan);
+	if (!err)
+		err = ksmt_run(0);
+	if (err)
+		return fail("setting the knobs: %s", strerror(-err));
+	for (i = 0; i < ARRAY_SIZE(shown); i++)
+		if (!ksmt_read_str(shown[i], val, sizeof(val)))
+			say("KNOB", shown[i], "%s", val);
+	return 0;
+}
+
+/* Polls a counter until it is at least @want; 0, or -1 at @deadline. */
+static int wait_at_least(const char *name, long want, double deadline,
+			 long *got)
+{
+	for (;;) {
+		if (ksmt_read_long(name, got))
+			return fail("reading %s", name);
+		if (*got >= want)
+			return 0;
+		if (now_s() > deadline)
+			return -1;
+		nap_ms(POLL_MS);
+	}
+}
+
+/* Waits for the next full scan to end; its full_scans value in *scans. */
+static int wait_scan_end(double deadline, long *scans)
+{
+	long from;
+
+	if (ksmt_read_long("full_scans", &from))
+		return fail("reading full_scans");
+	return wait_at_least("full_scans", from + 1, deadline, scans);
+}
+
+/*
+ * Layouts for n processes: each has ngroups pages with contents its peers
+ * share (the same group name space for all) and nunique pages of its own,
+ * shuffled differently in each.
+ */
+static int group_init(struct bench_group *g, int n, int ngroups, int nunique,
+		      u64 ns)
+{
+	int i;
+
+	memset(g, 0, sizeof(*g));
+	if (n < 1 || n > MAX_PROCS)
+		return fail("between 1 and %d processes, not %d", MAX_PROCS, n);
+	g->n = n;
+	for (i = 0; i < n; i++) {
+		g->pid[i] = -1;
+		if (ksmt_layout_init(&g->layout[i], ngroups, 1, nunique, 0, ns,
+				     ns + 1000 + i, ns * 31 + i))
+			return fail("no memory for the layouts");
+	}
+	return 0;
+}
+
+/* Forks a holder for each layout from @first on; they fill their memory. */
+static int group_spawn(struct bench_group *g, int first)
+{
+	struct ksmt_layout *l;
+	int i;
+
+	for (i = first; i < g->n; i++) {
+		l = &g->layout[i];
+		g->pid[i] = ksmt_spawn_holder(&g->ch[i], &l, 1);
+		if (g->pid[i] < 0)
+			return fail("starting holder %d: %s", i,
+				    strerror((int)-g->pid[i]));
+	}
+	return 0;
+}
+
+static int group_expect(struct bench_group *g, struct ksmt_expect *e)
+{
+	struct ksmt_layout *ls[MAX_PROCS];
+	int i;
+
+	for (i = 0; i < g->n; i++)
+		ls[i] = &g->layout[i];
+	if (ksmt_expect_layouts(ls, g->n, false, false, e, NULL))
+		return fail("no memory for the expectation");
+	return 0;
+}
+
+/* Asks the holders to check their data and exit: 0 if all were intact. */
+static int group_stop(struct bench_group *g)
+{
+	int i, status, bad = 0;
+
+	for (i = 0; i < g->n; i++) {
+		if (g->pid[i] <= 0)
+			continue;
+		ksmt_send(g->ch[i].down[1], 'q');
+		status = ksmt_waitpid(g->pid[i], 120);
+		if (status < 0) {
+			ksmt_kill(g->pid[i]);
+			bad++;
+		} else if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			bad++;
+		}
+		ksmt_chan_close(&g->ch[i]);
+		g->pid[i] = -1;
+	}
+	for (i = 0; i < g->n; i++)
+		ksmt_layout_free(&g->layout[i]);
+	if (bad)
+		return fail("%d process(es) found their data changed", bad);
+	return 0;
+}
+
+/*
+ * Starts ksmd and waits until pages_sharing is @want; the wall and ksmd
+ * CPU seconds it took in *wall and *cpu. Leaves ksmd running.
+ */
+static int merge_until(long want, int limit_s, double *wall, double *cpu)
+{
+	double c0 = ksmd_cpu_s(), t0 = now_s();
+	long got;
+
+	if (ksmt_run(1))
+		return fail("run=1");
+	if (wait_at_least("pages_sharing", want, t0 + limit_s, &got))
+		return fail("pages_sharing %ld after %d s, want %ld", got,
+			    limit_s, want);
+	*wall = now_s() - t0;
+	*cpu = ksmd_cpu_s() - c0;
+	if (got != want)
+		return fail("pages_sharing %ld, more than the %ld possible",
+			    got, want);
+	return 0;
+}
+
+/*
+ * 1. Merge throughput: procs processes whose every page has one twin in
+ * each of the others. Wall and ksmd CPU time from run=1 until
+ * pages_sharing is exactly what the layout gives; MiB merged is all the
+ * mergeable memory (every page ends up mapping a KSM page).
+ */
+static int bench_merge(const struct bench_opts *o)
+{
+	size_t pages = mib_to_pages(o->mib);
+	struct bench_group g = { 0 };
+	struct ksmt_expect e;
+	double wall, cpu, mib = (double)o->procs * o->mib;
+	int err = -1;
+
+	if (set_knobs(o) || group_init(&g, o->procs, pages, 0, NS_MERGE) ||
+	    group_spawn(&g, 0) || group_expect(&g, &e))
+		goto out;
+	say("INFO", "merge.expected_sharing", "%ld", e.sharing);
+	if (merge_until(e.sharing, o->limit_s, &wall, &cpu))
+		goto out;
+	ksmt_run(0);
+	say("INFO", "merge.mib", "%.0f", mib);
+	say("INFO", "merge.wall_s", "%.3f", wall);
+	say("INFO", "merge.ksmd_cpu_s", "%.3f", cpu);
+	say("BENCH", "merge.mib_per_wall_s", "%.3f", mib / wall);
+	if (cpu > 0) {
+		say("BENCH", "merge.mib_per_cpu_s", "%.3f", mib / cpu);
+		err = 0;
+	} else {
+		fail("ksmd used no measurable CPU time");
+	}
+out:
+	if (group_stop(&g))
+		err = -1;
+	return err;
+}
+
+/*
+ * 2. Scan cost: one process of unique pages, nothing to merge. From the
+ * end of a full scan, ksmd CPU over exactly o->scans more full scans,
+ * per million pages scanned (the pages_scanned delta; pages smart_scan
+ * skipped are not in it, their cost is).
+ */
+static int bench_scan(const struct bench_opts *o)
+{
+	size_t pages = mib_to_pages(o->mib);
+	double c0, c1, t0, deadline;
+	long s0, s1, k0, k1, scans, sharing;
+	struct bench_group g = { 0 };
+	int err = -1;
+
+	if (set_knobs(o) || group_init(&g, 1, 0, pages, NS_SCAN) ||
+	    group_spawn(&g, 0))
+		goto out;
+	deadline = now_s() + o->limit_s;
+	if (ksmt_run(1) || wait_scan_end(deadline, &scans)) {
+		fail("no full scan ended in %d s", o->limit_s);
+		goto out;
+	}
+	c0 = ksmd_cpu_s();
+	t0 = now_s();
+	if (ksmt_read_long("pages_scanned", &s0) ||
+	    ksmt_read_long("pages_skipped", &k0))
+		goto fail_read;
+	if (wait_at_least("full_scans", scans + o->scans, deadline, &scans)) {
+		fail("%d full scans took more than %d s", o->scans, o->limit_s);
+		goto out;
+	}
+	c1 = ksmd_cpu_s();
+	if (ksmt_read_long("pages_scanned", &s1) ||
+	    ksmt_read_long("pages_skipped", &k1) ||
+	    ksmt_read_long("pages_sharing", &sharing))
+		goto fail_read;
+	say("INFO", "scan.wall_s", "%.3f", now_s() - t0);
+	ksmt_run(0);
+	say("INFO", "scan.pages", "%zu", pages);
+	say("INFO", "scan.full_scans", "%d", o->scans);
+	say("INFO", "scan.pages_scanned", "%ld", s1 - s0);
+	say("INFO", "scan.pages_skipped", "%ld", k1 - k0);
+	say("INFO", "scan.ksmd_cpu_s", "%.3f", c1 - c0);
+	say("INFO", "scan.pages_sharing", "%ld", sharing);
+	if (s1 > s0) {
+		say("BENCH", "scan.cpu_s_per_mpages", "%.4f",
+		    (c1 - c0) / ((s1 - s0) / 1e6));
+		err = 0;
+	} else {
+		fail("pages_scanned did not move");
+	}
+	goto out;
+fail_read:
+	fail("reading the scan counters");
+out:
+	ksmt_run(0);
+	if (group_stop(&g))
+		err = -1;
+	return err;
+}
+
+/* 'mixed': page i of the writer is hot (rewritten every second). */
+static bool is_hot(size_t i, int dirty_pct)
+{
+	return i % (100 / dirty_pct) == 0;
+}
+
+/* Gives the hot pages [from, to) of the writer new contents. */
+static void dirty_hot(struct ksmt_layout *l, char *base, size_t from,
+		      size_t to, int dirty_pct, u64 *gen)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		if (is_hot(i, dirty_pct))
+			ksmt_layout_make_unique(l, base, i,
+						ksmt_unique_key(NS_WRITER,
+								(*gen)++));
+}
+
+/*
+ * The writer of 'mixed', in its own process: fills its layout, dirties
+ * its hot pages once, says 'r', then rewrites every hot page once a
+ * second, a slice every 1/WRITER_SLICES s, until told to stop ('q' or
+ * EOF); then it checks all its pages and exits 0 if they are intact.
+ */
+static void writer_main(struct ksmt_chan *ch, struct ksmt_layout *l,
+			int dirty_pct)
+{
+	size_t n = l->npages, slice = 0;
+	struct pollfd pfd = { .fd = ch->down[0], .events = POLLIN };
+	double next;
+	u64 gen = 0;
+	char *base;
+	int left;
+
+	base = ksmt_layout_map(l);
+	if (base == MAP_FAILED)
+		_exit(2);
+	dirty_hot(l, base, 0, n, dirty_pct, &gen);
+	if (ksmt_send(ch->up[1], 'r'))
+		_exit(2);
+	next = now_s();
+	for (;;) {
+		dirty_hot(l, base, n * slice / WRITER_SLICES,
+			  n * (slice + 1) / WRITER_SLICES, dirty_pct, &gen);
+		slice = (slice + 1) % WRITER_SLICES;
+		next += 1.0 / WRITER_SLICES;
+		left = (int)((next - now_s()) * 1000);
+		if (poll(&pfd, 1, left > 0 ? left : 0) > 0)
+			break;
+	}
+	_exit(ksmt_layout_check(l, base) < 0 ? 0 : 1);
+}
+
+static pid_t spawn_writer(struct ksmt_chan *ch, struct ksmt_layout *l,
+			  int dirty_pct)
+{
+	pid_t pid;
+	char c;
+
+	if (ksmt_chan_open(ch))
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		ksmt_chan_worker(ch);
+		writer_main(ch, l, dirty_pct);
+	}
+	ksmt_chan_parent(ch);
+	if (ksmt_recv(ch->up[0], &c, KSMT_SCAN_TIMEOUT) || c != 'r') {
+		ksmt_kill(pid);
+		return -1;
+	}
+	return pid;
+}
+
+/* Sum over the slab caches named ksm* of active objects x object size. */
+static long ksm_slab_bytes(void)
+{
+	char line[512], name[64];
+	unsigned long active, num, size;
+	long total = 0;
+	FILE *f;
+
+	f = fopen("/proc/slabinfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "ksm", 3) ||
+		    sscanf(line, "%63s %lu %lu %lu", name, &active, &num,
+			   &size) != 4)
+			continue;
+		say("INFO", "meta.slab", "%s %lu %lu", name, active, size);
+		total += active * size;
+	}
+	fclose(f);
+	return total;
+}
+
+/* One SERIES line: seconds since t0, pages_sharing, ksmd CPU since c0. */
+static void sample(double t0, double c0, long sharing)
+{
+	printf("SERIES %.2f %ld %.3f\n", now_s() - t0, sharing,
+	       ksmd_cpu_s() - c0);
+	fflush(stdout);
+}
+
+struct mixed_state {
+	double t0, c0, next_sample;
+	long sharing;
+};
+
+/* Reads pages_sharing, and prints a sample when one is due. */
+static int mixed_poll(struct mixed_state *m)
+{
+	if (ksmt_read_long("pages_sharing", &m->sharing))
+		return fail("reading pages_sharing");
+	if (now_s() - m->t0 >= m->next_sample) {
+		sample(m->t0, m->c0, m->sharing);
+		m->next_sample += SAMPLE_S;
+	}
+	return 0;
+}
+
+/* Waits, sampling, until full_scans reaches @want; 0 or -1 at @deadline. */
+static int mixed_wait_scans(struct mixed_state *m, long want, double deadline)
+{
+	long scans;
+
+	for (;;) {
+		if (mixed_poll(m) || ksmt_read_long("full_scans", &scans))
+			return -1;
+		if (scans >= want)
+			return 0;
+		if (now_s() > deadline)
+			return -1;
+		nap_ms(POLL_MS);
+	}
+}
+
+/*
+ * After 95%: to the end of the current full scan, then SETTLE_SCANS more,
+ * and the pages each of those walked on average (scanned + skipped); then
+ * the final general_profit and, as workload 6, the KSM metadata per page
+ * of mergeable memory.
+ */
+static int mixed_settle(struct mixed_state *m, const struct bench_opts *o,
+			size_t total_pages)
+{
+	double deadline = now_s() + o->limit_s;
+	long scans, a, b, c, d, profit, bytes;
+
+	if (ksmt_read_long("full_scans", &scans))
+		return fail("reading full_scans");
+	if (mixed_wait_scans(m, scans + 1, deadline) ||
+	    ksmt_read_long("pages_scanned", &a) ||
+	    ksmt_read_long("pages_skipped", &b) ||
+	    mixed_wait_scans(m, scans + 1 + SETTLE_SCANS, deadline) ||
+	    ksmt_read_long("pages_scanned", &c) ||
+	    ksmt_read_long("pages_skipped", &d))
+		say("INFO", "mixed.settled", "0");
+	else
+		say("INFO", "meta.walked_per_full_scan", "%ld",
+		    (c + d - a - b) / SETTLE_SCANS);
+	if (ksmt_read_long("general_profit", &profit))
+		return fail("reading general_profit");
+	sample(m->t0, m->c0, m->sharing);
+	bytes = ksm_slab_bytes();
+	if (bytes <= 0)
+		return fail("no ksm slab caches in /proc/slabinfo");
+	say("INFO", "mixed.final_sharing", "%ld", m->sharing);
+	say("INFO", "mixed.general_profit", "%ld", profit);
+	say("BENCH", "mixed.general_profit_mib", "%.3f", profit / 1048576.0);
+	say("INFO", "meta.bytes", "%ld", bytes);
+	say("INFO", "meta.pages", "%zu", total_pages);
+	say("BENCH", "meta.bytes_per_page", "%.3f",
+	    (double)bytes / total_pages);
+	return 0;
+}
+
+/*
+ * 3. Mixed, converging: o->procs processes, half of each one's pages with
+ * a twin in every other process, half unique; process 0 is the writer,
+ * whose hot pages (every (100 / dirty_pct)th) get new contents every
+ * second. Achievable sharing is what the layout gives with the hot pages
+ * counted as unique: (procs - 1) sharers per duplicated content, one
+ * fewer where the writer's copy is hot. The time and ksmd CPU from run=1
+ * until pages_sharing reaches 95% of it (or the time limit: a miss, with
+ * mixed.converged 0), then the final readings of mixed_settle().
+ */
+static int bench_mixed(const struct bench_opts *o)
+{
+	size_t pages = mib_to_pages(o->mib), i, hot = 0;
+	struct mixed_state m = { 0 };
+	struct bench_group g = { 0 };
+	struct ksmt_expect e;
+	double elapsed, cpu;
+	long threshold;
+	int err = -1;
+
+	if (o->dirty_pct < 1 || o->dirty_pct > 100)
+		return fail("dirty%% must be 1..100");
+	if (set_knobs(o) ||
+	    group_init(&g, o->procs, pages / 2, pages - pages / 2, NS_MIXED))
+		goto out;
+	g.pid[0] = spawn_writer(&g.ch[0], &g.layout[0], o->dirty_pct);
+	if (g.pid[0] < 0) {
+		fail("starting the writer");
+		goto out;
+	}
+	if (group_spawn(&g, 1))
+		goto out;
+	/* The writer's hot pages never stay the same long enough to merge. */
+	for (i = 0; i < pages; i++)
+		if (is_hot(i, o->dirty_pct)) {
+			ksmt_layout_make_unique(&g.layout[0], NULL, i,
+						ksmt_unique_key(NS_WRITER + 1, i));
+			hot++;
+		}
+	if (group_expect(&g, &e))
+		goto out;
+	threshold = (e.sharing * 95 + 99) / 100;
+	say("INFO", "mixed.pages", "%zu", pages * o->procs);
+	say("INFO", "mixed.hot_pages", "%zu", hot);
+	say("INFO", "mixed.achievable_sharing", "%ld", e.sharing);
+	say("INFO", "mixed.threshold", "%ld", threshold);
+
+	m.c0 = ksmd_cpu_s();
+	m.t0 = now_s();
+	if (ksmt_run(1)) {
+		fail("run=1");
+		goto out;
+	}
+	for (;;) {
+		if (mixed_poll(&m))
+			goto out;
+		elapsed = now_s() - m.t0;
+		cpu = ksmd_cpu_s() - m.c0;
+		if (m.sharing >= threshold || elapsed >= o->limit_s)
+			break;
+		nap_ms(POLL_MS);
+	}
+	sample(m.t0, m.c0, m.sharing);
+	say("INFO", "mixed.converged", "%d", m.sharing >= threshold);
+	say("BENCH", "mixed.time_to_95_s", "%.3f", elapsed);
+	say("BENCH", "mixed.ksmd_cpu_s", "%.3f", cpu);
+	err = mixed_settle(&m, o, pages * o->procs);
+out:
+	ksmt_run(0);
+	if (group_stop(&g))
+		err = -1;
+	return err;
+}
+
+/*
+ * 4. COW break: this process and a holder map the same 100 MiB of
+ * contents; once ksmd has merged every pair (pages_sharing exact) and
+ * stopped, one byte is written to each page of ours, each write a
+ * copy-on-write fault on a KSM page. Nanoseconds per page.
+ */
+static int bench_cow(const struct bench_opts *o)
+{
+	size_t pages = mib_to_pages(o->mib), i;
+	struct bench_group g = { 0 };
+	struct ksmt_expect e;
+	double wall, cpu, t0, t1;
+	char *base = MAP_FAILED;
+	int err = -1;
+
+	if (set_knobs(o) || group_init(&g, 2, pages, 0, NS_COW) ||
+	    group_spawn(&g, 1) || group_expect(&g, &e))
+		goto out;
+	base = ksmt_layout_map(&g.layout[0]);
+	if (base == MAP_FAILED) {
+		fail("mapping %ld MiB", o->mib);
+		goto out;
+	}
+	if (merge_until(e.sharing, o->limit_s, &wall, &cpu))
+		goto out;
+	ksmt_run(0);
+	say("INFO", "cow.merge_wall_s", "%.3f", wall);
+	t0 = now_s();
+	for (i = 0; i < pages; i++)
+		base[i * KSMT_PAGE_SIZE] = 1;
+	t1 = now_s();
+	say("INFO", "cow.pages", "%zu", pages);
+	say("INFO", "cow.wall_s", "%.4f", t1 - t0);
+	say("BENCH", "cow.ns_per_page", "%.1f", (t1 - t0) * 1e9 / pages);
+	err = 0;
+out:
+	if (base != MAP_FAILED)
+		munmap(base, pages * KSMT_PAGE_SIZE);
+	if (group_stop(&g))
+		err = -1;
+	return err;
+}
+
+/*
+ * 5. Unmerge: o->procs holders of the same contents, o->mib MiB each,
+ * merged (pages_sharing exact); then the seconds 'echo 2 > run' takes
+ * (the write returns once everything is unmerged), and nothing may be
+ * left shared after it.
+ */
+static int bench_unmerge(const struct bench_opts *o)
+{
+	size_t pages = mib_to_pages(o->mib);
+	long shared = -1, sharing = -1;
+	struct bench_group g = { 0 };
+	struct ksmt_expect e;
+	double wall, cpu, t0, t1;
+	int err = -1, werr;
+
+	if (set_knobs(o) || group_init(&g, o->procs, pages, 0, NS_UNMERGE) ||
+	    group_spawn(&g, 0) || group_expect(&g, &e))
+		goto out;
+	if (merge_until(e.sharing, o->limit_s, &wall, &cpu))
+		goto out;
+	say("INFO", "unmerge.merge_wall_s", "%.3f", wall);
+	t0 = now_s();
+	werr = ksmt_run(2);
+	t1 = now_s();
+	if (werr) {
+		fail("run=2: %s", strerror(-werr));
+		goto out;
+	}
+	ksmt_read_long("pages_shared", &shared);
+	ksmt_read_long("pages_sharing", &sharing);
+	if (shared || sharing) {
+		fail("after run=2: pages_shared %ld pages_sharing %ld", shared,
+		     sharing);
+		goto out;
+	}
+	say("INFO", "unmerge.mib", "%ld", o->procs * o->mib);
+	say("BENCH", "unmerge.s", "%.4f", t1 - t0);
+	err = 0;
+out:
+	ksmt_run(0);
+	if (group_stop(&g))
+		err = -1;
+	return err;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"Usage: ksm_bench [options] WORKLOAD\n"
+		"  knobs    set the knobs of the benchmark and print them\n"
+		"  merge    -n procs, -m MiB each, every page with twins\n"
+		"  scan     -m MiB of unique pages, -s full scans\n"
+		"  mixed    -n procs, -m MiB each, -d dirty%% a second\n"
+		"  cow      -m MiB merged, then written\n"
+		"  unmerge  -n procs, -m MiB each, merged, then run=2\n"
+		"Options: -p pages_to_scan (1000)  -t longest wait in s (120)\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_opts o = {
+		.pages_to_scan = 1000, .procs = 4, .mib = 64,
+		.limit_s = 120, .scans = 3, .dirty_pct = 5,
+	};
+	const char *what;
+	int c, err;
+
+	while ((c = getopt(argc, argv, "p:n:m:t:s:d:")) != -1) {
+		switch (c) {
+		case 'p':
+			o.pages_to_scan = atol(optarg);
+			break;
+		case 'n':
+			o.procs = atoi(optarg);
+			break;
+		case 'm':
+			o.mib = atol(optarg);
+			break;
+		case 't':
+			o.limit_s = atoi(optarg);
+			break;
+		case 's':
+			o.scans = atoi(optarg);
+			break;
+		case 'd':
+			o.dirty_pct = atoi(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc - 1 || o.mib < 1 || o.pages_to_scan < 1)
+		usage();
+	what = argv[optind];
+	if (!ksmt_available()) {
+		fail("no KSM (%s) or not root", KSMT_DIR);
+		return 1;
+	}
+	ksmd_pid = find_ksmd();
+	if (ksmd_pid < 0 || ksmd_cpu_s() < 0) {
+		fail("no ksmd thread in /proc");
+		return 1;
+	}
+
+	if (!strcmp(what, "knobs"))
+		err = set_knobs(&o);
+	else if (!strcmp(what, "merge"))
+		err = bench_merge(&o);
+	else if (!strcmp(what, "scan"))
+		err = bench_scan(&o);
+	else if (!strcmp(what, "mixed"))
+		err = bench_mixed(&o);
+	else if (!strcmp(what, "cow"))
+		err = bench_cow(&o);
+	else if (!strcmp(what, "unmerge"))
+		err = bench_unmerge(&o);
+	else
+		usage();
+	return err ? 1 : 0;
+}
