@@ -53,11 +53,14 @@ struct ksm_item *ksm_item_alloc(struct mm_struct *mm, unsigned long addr)
 {
 	struct ksm_item *item;
 
+	/* The age lives in the low bits of the mm pointer. */
+	if (WARN_ON_ONCE((unsigned long)mm & KSM_ITEM_AGE_MASK))
+		return NULL;
 	item = kmem_cache_zalloc(ksm_item_cache, GFP_KERNEL | __GFP_NORETRY |
 				 __GFP_NOWARN);
 	if (!item)
 		return NULL;
-	item->mm = mm;
+	item->mm_age = (unsigned long)mm;
 	item->addr_flags = addr;
 	ksm_count.items++;
 	mm->ksm_rmap_items++;
@@ -71,7 +74,7 @@ struct ksm_item *ksm_item_alloc(struct mm_struct *mm, unsigned long addr)
 void ksm_item_free(struct ksm_item *item)
 {
 	ksm_count.items--;
-	item->mm->ksm_rmap_items--;
+	ksm_item_mm(item)->ksm_rmap_items--;
 	kmem_cache_free(ksm_item_cache, item);
 }
 

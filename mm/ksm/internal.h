@@ -47,37 +47,38 @@
 
 struct ksm_stable_node;
 
+/* Low bits of ksm_item.mm_age: mms are cache-line aligned in their slab. */
+#define KSM_ITEM_AGE_MASK	0xfUL
+#define KSM_ITEM_AGE_MAX	KSM_ITEM_AGE_MASK
+
 /**
  * struct ksm_item - what ksmd knows about one mapped address of one mm
  * @next: the item of the same mm at the next higher address
- * @mm: the mm the address belongs to
+ * @mm_age: the mm the address belongs to, and in its low bits the smart
+ *	scan age: passes in a row the page was looked at and not merged
  * @addr_flags: page address, KSM_ITEM_* flags and the generation of the
  *	unstable tree the item was inserted in
- * @anon_vma: (stable) anon_vma under which the rmap walk finds the mapping
- * @nid: (unstable) index of the unstable tree the item is in
- * @age: (not stable) passes in a row the page was looked at, not merged
- * @skip: (not stable) passes smart scan still skips the page for
- * @checksum: xxhash64 of the page when it was last scanned
+ * @checksum: (not stable, KSM_ITEM_HASHED) xxhash64 of the page when it was
+ *	last scanned
  * @unstable: (unstable) node in the unstable tree
+ * @anon_vma: (stable) anon_vma under which the rmap walk finds the mapping
  * @node: (stable) the stable node of the KSM page mapped here
  * @sharer: (stable) entry in @node's sharers list
+ *
+ * A stable item needs no checksum of its own (its node has it) and is in
+ * no unstable tree, so the two halves share their space: 56 bytes.
  */
 struct ksm_item {
 	struct ksm_item *next;
-	struct mm_struct *mm;
+	unsigned long mm_age;
 	unsigned long addr_flags;
 	union {
-		struct anon_vma *anon_vma;
 		struct {
-			int nid;
-			u8 age;
-			u8 skip;
+			u64 checksum;
+			struct rb_node unstable;
 		};
-	};
-	u64 checksum;
-	union {
-		struct rb_node unstable;
 		struct {
+			struct anon_vma *anon_vma;
 			struct ksm_stable_node *node;
 			struct hlist_node sharer;
 		};
@@ -235,7 +236,9 @@ bool ksm_vma_mergeable(struct vm_area_struct *vma);
 
 /* scan.c */
 void ksm_scan_pages(unsigned int budget);
-u8 ksm_skip_for_age(u8 age);
+unsigned int ksm_skip_for_age(unsigned int age);
+bool ksm_looks_this_pass(unsigned int skip, unsigned int pass,
+			 unsigned long pgoff);
 struct ksm_slot *ksm_cursor_first(void);
 struct ksm_slot *ksm_cursor_next(bool release);
 void ksm_cursor_reset(void);
@@ -248,6 +251,16 @@ void ksm_item_forget(struct ksm_item *item);
 static inline unsigned long ksm_item_addr(const struct ksm_item *item)
 {
 	return item->addr_flags & PAGE_MASK;
+}
+
+static inline struct mm_struct *ksm_item_mm(const struct ksm_item *item)
+{
+	return (struct mm_struct *)(item->mm_age & ~KSM_ITEM_AGE_MASK);
+}
+
+static inline unsigned int ksm_item_age(const struct ksm_item *item)
+{
+	return item->mm_age & KSM_ITEM_AGE_MASK;
 }
 
 static inline unsigned int ksm_item_gen(const struct ksm_item *item)

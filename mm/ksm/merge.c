@@ -302,7 +302,7 @@ struct ksm_peer {
 
 static int ksm_peer_get(struct ksm_peer *peer, struct mm_struct *mm)
 {
-	struct mm_struct *pmm = peer->item->mm;
+	struct mm_struct *pmm = ksm_item_mm(peer->item);
 	unsigned long addr = ksm_item_addr(peer->item);
 	struct folio_walk fw;
 	struct folio *folio;
@@ -336,7 +336,7 @@ static void ksm_peer_put(struct ksm_peer *peer)
 	if (peer->pg.folio)
 		folio_put(peer->pg.folio);
 	if (peer->unlock_mm)
-		mmap_read_unlock(peer->item->mm);
+		mmap_read_unlock(ksm_item_mm(peer->item));
 }
 
 /*
@@ -384,7 +384,6 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	node->kpfn = folio_pfn(pg->folio);
 	node->checksum = ksm_page_checksum(pg->page);
 	node->nid = index;
-	item->checksum = node->checksum;
 	ksm_folio_set_node(pg->folio, node);
 	ksm_stable_insert(root, node, ksm_cmp_with_node, pg->page);
 	ksm_chain_joined(node, ksm_cmp_with_node, pg->page);
@@ -479,7 +478,6 @@ static int ksm_merge_unstable(struct ksm_item *item,
 
 static void ksm_unstable_add(struct ksm_item *item, int index)
 {
-	item->nid = index;
 	item->addr_flags &= ~KSM_ITEM_GEN_MASK;
 	item->addr_flags |= KSM_ITEM_UNSTABLE |
 		((unsigned long)(ksm_cursor.gen & 0xff) << KSM_ITEM_GEN_SHIFT);

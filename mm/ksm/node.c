@@ -89,6 +89,10 @@ stale:
 void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
 		    struct anon_vma *anon_vma)
 {
+	VM_WARN_ON_ONCE(item->addr_flags & (KSM_ITEM_STABLE | KSM_ITEM_UNSTABLE));
+	/* The checksum's space becomes the sharer's; smart scan starts over. */
+	item->addr_flags &= ~KSM_ITEM_HASHED;
+	item->mm_age &= ~KSM_ITEM_AGE_MASK;
 	get_anon_vma(anon_vma);
 	item->anon_vma = anon_vma;
 	item->node = node;
@@ -99,18 +103,22 @@ void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
 	hlist_add_head(&item->sharer, &node->sharers);
 	node->nr_sharers++;
 	item->addr_flags |= KSM_ITEM_STABLE;
-	item->mm->ksm_merging_pages++;
+	ksm_item_mm(item)->ksm_merging_pages++;
 }
 
 /**
  * ksm_sharer_del() - forget that @item maps the KSM page of its node
  * @item: a stable item; its node's folio is locked, or stale
+ *
+ * The item keeps the node's checksum as its own: it is what the page held
+ * when it was last looked at.
  */
 void ksm_sharer_del(struct ksm_item *item)
 {
 	struct ksm_stable_node *node = item->node;
+	struct mm_struct *mm = ksm_item_mm(item);
 
-	trace_ksm_remove_rmap_item(node->kpfn, item, item->mm);
+	trace_ksm_remove_rmap_item(node->kpfn, item, mm);
 	hlist_del(&item->sharer);
 	node->nr_sharers--;
 	if (hlist_empty(&node->sharers))
@@ -118,10 +126,11 @@ void ksm_sharer_del(struct ksm_item *item)
 	else
 		ksm_count.pages_sharing--;
 	put_anon_vma(item->anon_vma);
-	item->anon_vma = NULL;
-	item->node = NULL;
+	item->checksum = node->checksum;
+	RB_CLEAR_NODE(&item->unstable);
 	item->addr_flags &= ~KSM_ITEM_STABLE;
-	item->mm->ksm_merging_pages--;
+	item->addr_flags |= KSM_ITEM_HASHED;
+	mm->ksm_merging_pages--;
 }
 
 /*

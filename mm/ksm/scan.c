@@ -189,11 +189,11 @@ static struct ksm_item *ksm_item_at(struct mm_struct *mm, unsigned long addr)
  *
  * A page gets two looks (one to learn its checksum, one to match it)
  * before it is ever skipped; then the longer it has gone unmerged, the
- * more passes it sits out, up to 8.
+ * more passes it sits out between two looks, up to 8.
  *
- * Return: how many of the next passes skip the page.
+ * Return: how many passes the page sits out after each look.
  */
-u8 ksm_skip_for_age(u8 age)
+unsigned int ksm_skip_for_age(unsigned int age)
 {
 	if (age < 3)
 		return 0;
@@ -201,18 +201,37 @@ u8 ksm_skip_for_age(u8 age)
 		return 1;
 	if (age < 8)
 		return 2;
-	if (age < 16)
+	if (age < 12)
 		return 4;
 	return 8;
+}
+
+/**
+ * ksm_looks_this_pass() - whether smart scan looks at a page this pass
+ * @skip: passes the page sits out between two looks (ksm_skip_for_age())
+ * @pass: the number of the pass
+ * @pgoff: the page's address in pages, which spreads the looks at pages
+ *	of one age over the passes
+ *
+ * No countdown is stored: a page is looked at every @skip + 1 passes.
+ *
+ * Return: true if the page is looked at in pass @pass.
+ */
+bool ksm_looks_this_pass(unsigned int skip, unsigned int pass,
+			 unsigned long pgoff)
+{
+	return !skip || (pass + pgoff) % (skip + 1) == 0;
 }
 
 /* Smart scan: true if this pass leaves the page of @item alone. */
 static bool ksm_item_skipped(struct ksm_item *item)
 {
-	if ((item->addr_flags & KSM_ITEM_STABLE) || !item->skip ||
-	    !READ_ONCE(ksm_knobs.smart_scan))
+	if ((item->addr_flags & KSM_ITEM_STABLE) ||
+	    !READ_ONCE(ksm_knobs.smart_scan) ||
+	    ksm_looks_this_pass(ksm_skip_for_age(ksm_item_age(item)),
+				ksm_cursor.gen,
+				ksm_item_addr(item) >> PAGE_SHIFT))
 		return false;
-	item->skip--;
 	ksm_count.pages_skipped++;
 	return true;
 }
@@ -221,9 +240,8 @@ static void ksm_item_looked_at(struct ksm_item *item)
 {
 	if (item->addr_flags & KSM_ITEM_STABLE)
 		return;
-	if (item->age < U8_MAX)
-		item->age++;
-	item->skip = ksm_skip_for_age(item->age);
+	if (ksm_item_age(item) < KSM_ITEM_AGE_MAX)
+		item->mm_age++;
 }
 
 /* Handles the pages of a batch; returns how many were scanned. */

@@ -145,13 +145,31 @@ struct ksm_item *ksm_unstable_next_equal(struct ksm_item *item)
 	return next->checksum == item->checksum ? next : NULL;
 }
 
+/*
+ * The unstable tree an item of this pass is in. Items do not record it:
+ * the top of the item's tree is one of the few roots, and the climb to it
+ * is as long as the rebalancing rb_erase() does anyway.
+ */
+static struct rb_root *ksm_unstable_root_of(struct ksm_item *item)
+{
+	struct rb_node *top = &item->unstable, *up;
+	int i;
+
+	while ((up = rb_parent(top)))
+		top = up;
+	for (i = 1; i < ksm_nr_trees; i++)
+		if (ksm_domain_trees[i].unstable.rb_node == top)
+			return &ksm_domain_trees[i].unstable;
+	return &ksm_domain_trees[0].unstable;
+}
+
 /**
  * ksm_unstable_erase() - take an item out of the unstable tree it is in
  * @item: an item for which ksm_item_in_unstable() holds
  */
 void ksm_unstable_erase(struct ksm_item *item)
 {
-	rb_erase(&item->unstable, &ksm_trees_of(item->nid)->unstable);
+	rb_erase(&item->unstable, ksm_unstable_root_of(item));
 	item->addr_flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
 	ksm_count.pages_unshared--;
 }

@@ -87,9 +87,10 @@ static void sharers_move_counters(struct kunit *test)
 	/* Our own reference, so the sharers' puts never free it. */
 	atomic_set(&anon_vma->refcount, 1);
 	INIT_HLIST_HEAD(&node.sharers);
+	node.checksum = 0x1234abcd5678ef90ULL;
 
 	for (i = 0; i < ARRAY_SIZE(items); i++) {
-		items[i].mm = mm;
+		items[i].mm_age = (unsigned long)mm;
 		ksm_sharer_add(&node, &items[i], anon_vma);
 	}
 	KUNIT_EXPECT_EQ(test, ksm_count.pages_shared, before.pages_shared + 1);
@@ -102,7 +103,9 @@ static void sharers_move_counters(struct kunit *test)
 	ksm_sharer_del(&items[1]);
 	KUNIT_EXPECT_EQ(test, ksm_count.pages_sharing, before.pages_sharing + 1);
 	KUNIT_EXPECT_FALSE(test, items[1].addr_flags & KSM_ITEM_STABLE);
-	KUNIT_EXPECT_NULL(test, items[1].node);
+	/* It keeps the content's checksum, now its own. */
+	KUNIT_EXPECT_TRUE(test, items[1].addr_flags & KSM_ITEM_HASHED);
+	KUNIT_EXPECT_EQ(test, items[1].checksum, node.checksum);
 	ksm_sharer_del(&items[0]);
 	ksm_sharer_del(&items[2]);
 	KUNIT_EXPECT_EQ(test, ksm_count.pages_shared, before.pages_shared);
@@ -113,12 +116,27 @@ static void sharers_move_counters(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, hlist_empty(&node.sharers));
 }
 
+static void item_is_small(struct kunit *test)
+{
+	struct ksm_item item = {};
+
+	/* One per page scanned: upstream's rmap_item is 64 bytes. */
+	if (IS_ENABLED(CONFIG_64BIT))
+		KUNIT_EXPECT_LE(test, sizeof(struct ksm_item), 56UL);
+	/* The age never reaches into the mm pointer. */
+	item.mm_age = 0x1000;
+	while (ksm_item_age(&item) < KSM_ITEM_AGE_MAX)
+		item.mm_age++;
+	KUNIT_EXPECT_PTR_EQ(test, ksm_item_mm(&item), (struct mm_struct *)0x1000);
+}
+
 static struct kunit_case ksm_accounting_cases[] = {
 	KUNIT_CASE(checksum_follows_content),
 	KUNIT_CASE(checksum_of_zero_page),
 	KUNIT_CASE(profit_formula),
 	KUNIT_CASE(volatile_pages_never_negative),
 	KUNIT_CASE(sharers_move_counters),
+	KUNIT_CASE(item_is_small),
 	{}
 };
 

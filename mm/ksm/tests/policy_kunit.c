@@ -33,6 +33,23 @@ static void smart_scan_backs_off(struct kunit *test)
 	KUNIT_EXPECT_GT(test, ksm_skip_for_age(3), 0);
 }
 
+static void smart_scan_looks_once_per_period(struct kunit *test)
+{
+	unsigned int skip, pass, start, looks;
+
+	for (skip = 0; skip <= 8; skip++) {
+		for (start = 0; start < 20; start++) {
+			looks = 0;
+			for (pass = start; pass < start + skip + 1; pass++)
+				looks += ksm_looks_this_pass(skip, pass, 0x7f12);
+			KUNIT_EXPECT_EQ(test, looks, 1U);
+		}
+	}
+	/* Pages of one age are not all looked at in the same pass. */
+	KUNIT_EXPECT_NE(test, ksm_looks_this_pass(4, 10, 0),
+			ksm_looks_this_pass(4, 10, 1));
+}
+
 static struct ksm_advice advice(unsigned long pages, u64 scan_ms,
 				u64 target_ms, unsigned int cpu)
 {
@@ -97,6 +114,7 @@ static void advisor_stays_in_bounds(struct kunit *test)
 static struct kunit_case ksm_policy_cases[] = {
 	KUNIT_CASE(smart_scan_gives_two_looks),
 	KUNIT_CASE(smart_scan_backs_off),
+	KUNIT_CASE(smart_scan_looks_once_per_period),
 	KUNIT_CASE(advisor_speeds_up_slow_passes),
 	KUNIT_CASE(advisor_slows_down_fast_passes),
 	KUNIT_CASE(advisor_converges),
