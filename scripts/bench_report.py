@@ -12,9 +12,10 @@ tools/mm/ksm_bench and scripts/vm/bench-plan.sh:
 
 and the kernel console for error reports. It prints one table, metric,
 stock, ours, ratio, each cell 'median [min..max]' over the repeats. The
-ratio is taken per repeat (the stock and ours VMs of one repeat ran one
-after the other) and oriented so that above 1.0 means ours is better:
-ours/stock where higher is better, stock/ours where lower is better.
+ratio is that of the two medians of its row, oriented so that above 1.0
+means ours is better: ours/stock where higher is better, stock/ours where
+lower is better; its [min..max] are those of the ratios taken per repeat
+(the stock and ours VMs of one repeat ran one after the other).
 
 Writes OUT/results.json and OUT/mixed.png (gnuplot: pages_sharing and
 ksmd CPU over time in workload 3, every VM of both variants). Exit status:
@@ -201,6 +202,17 @@ def cell(s, mark=''):
     return f'{fmt(s["median"])}{mark} [{fmt(s["min"])}..{fmt(s["max"])}]'
 
 
+def ratio_cell(res):
+    """The ratio of the row's medians, with the per-repeat ratios' range."""
+    if res['ratio_of_medians'] is None:
+        return '-'
+    pairs = res['ratio']
+    if pairs['median'] is None or len(pairs['samples']) < 2:
+        return fmt(res['ratio_of_medians'])
+    return (f'{fmt(res["ratio_of_medians"])} '
+            f'[{fmt(pairs["min"])}..{fmt(pairs["max"])}]')
+
+
 def accel_name(flags):
     """'kvm' or 'tcg' from QEMU's accelerator flags."""
     return 'KVM' if 'kvm' in flags else 'TCG' if 'tcg' in flags else flags
@@ -359,7 +371,7 @@ def main():
                  for v in VARIANTS}
         rows.append((label, unit, direction,
                      cell(res['stock'], marks['stock']),
-                     cell(res['ours'], marks['ours']), cell(res['ratio'])))
+                     cell(res['ours'], marks['ours']), ratio_cell(res)))
     if any(misses.values()):
         metrics['mixed.time_to_95_s']['misses'] = misses
 
