@@ -27,11 +27,19 @@ static bool ksm_pte_is_shared(struct vm_area_struct *vma, unsigned long addr,
 	return page && folio_test_ksm(page_folio(page));
 }
 
-/* Finds the first KSM page or KSM zero page mapped in the walked range. */
+/* Addresses of KSM pages (and KSM zero pages) one walk collects. */
+#define KSM_UNSHARE_BATCH	16
+
+struct ksm_shared_batch {
+	unsigned long addr[KSM_UNSHARE_BATCH];
+	unsigned int nr;
+};
+
+/* Collects the next KSM pages mapped in the walked range; 1 when full. */
 static int ksm_find_shared_pmd(pmd_t *pmd, unsigned long addr,
 			       unsigned long end, struct mm_walk *walk)
 {
-	unsigned long *found = walk->private;
+	struct ksm_shared_batch *batch = walk->private;
 	pte_t *start, *pte;
 	spinlock_t *ptl;	/* page-table lock */
 
@@ -47,13 +55,14 @@ static int ksm_find_shared_pmd(pmd_t *pmd, unsigned long addr,
 		return 0;
 	}
 	for (pte = start; addr < end; pte++, addr += PAGE_SIZE) {
-		if (ksm_pte_is_shared(walk->vma, addr, ptep_get(pte))) {
-			*found = addr;
+		if (!ksm_pte_is_shared(walk->vma, addr, ptep_get(pte)))
+			continue;
+		batch->addr[batch->nr++] = addr;
+		if (batch->nr == KSM_UNSHARE_BATCH)
 			break;
-		}
 	}
 	pte_unmap_unlock(start, ptl);
-	return addr < end;
+	return batch->nr == KSM_UNSHARE_BATCH;
 }
 
 static const struct mm_walk_ops ksm_find_shared_ops = {
@@ -67,7 +76,9 @@ static const struct mm_walk_ops ksm_find_shared_ops = {
  * @start: start of the range
  * @end: end of the range
  *
- * A page the fault cannot copy (a poisoned one) is left as it is.
+ * One page-table walk finds up to KSM_UNSHARE_BATCH shared pages, then
+ * each gets its unshare fault. A page the fault cannot copy (a poisoned
+ * one) is left as it is.
  *
  * Return: 0, -ENOMEM, or -EINTR on a fatal signal.
  */
@@ -77,27 +88,35 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 	unsigned long addr = start;
 
 	while (addr < end) {
-		unsigned long found = end;
-		vm_fault_t ret;
+		struct ksm_shared_batch batch = { .nr = 0 };
+		vm_fault_t ret, first = 0;
+		unsigned int i;
 
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		walk_page_range_vma(vma, addr, end, &ksm_find_shared_ops,
-				    &found);
-		if (found >= end)
+				    &batch);
+		if (!batch.nr)
 			return 0;
-		ret = handle_mm_fault(vma, found,
-				      FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE,
-				      NULL);
-		if (ret & VM_FAULT_OOM)
-			return -ENOMEM;
+		for (i = 0; i < batch.nr; i++) {
+			ret = handle_mm_fault(vma, batch.addr[i],
+					      FAULT_FLAG_UNSHARE |
+					      FAULT_FLAG_REMOTE, NULL);
+			if (ret & VM_FAULT_OOM)
+				return -ENOMEM;
+			if (!i)
+				first = ret;
+			cond_resched();
+		}
 		/*
-		 * Look at the same address again: it may still (or again,
-		 * after a swap round trip) map a KSM page. A page the fault
-		 * cannot copy (poisoned) is beyond repair: go on after it.
+		 * Look again from the first page: one may still (or again,
+		 * after a swap round trip) map a KSM page. A first page the
+		 * fault cannot copy (poisoned) is beyond repair: go on after
+		 * it; a later one becomes the first of the next look.
 		 */
-		addr = (ret & VM_FAULT_ERROR) ? found + PAGE_SIZE : found;
-		cond_resched();
+		addr = batch.addr[0];
+		if (first & VM_FAULT_ERROR)
+			addr += PAGE_SIZE;
 	}
 	return 0;
 }
