@@ -261,9 +261,13 @@ static unsigned int ksm_batch_process(struct ksm_batch *b,
 		}
 		folio_put(b->pages[i].folio);
 		ksm_cursor.addr = b->addr[i] + PAGE_SIZE;
-		cond_resched();
 	}
 	ksm_count.pages_scanned += scanned;
+	/*
+	 * Not in the loop: the pages still to come hold references, which
+	 * migration and reclaim would find while we sleep.
+	 */
+	cond_resched();
 	return scanned;
 }
 
