@@ -24,7 +24,6 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,6 +33,7 @@
 #include "vm_util.h"
 #include "lib/ksm_util.h"
 #include "lib/ksm_harness.h"
+#include "lib/ksm_cgroup.h"
 #include "lib/ksm_swap.h"
 
 #define PAGE	KSMT_PAGE_SIZE
@@ -780,14 +780,14 @@ TEST_F_TIMEOUT(life, mlock_merged, KSMT_TEST_TIMEOUT)
  * The fixture sets up zram0 as swap and a cgroup for the test process,
  * and takes both down again.
  */
-#define CGROOT		"/sys/fs/cgroup"
-#define CGROUP		CGROOT "/ksm_lifecycle"
+#define CGROUP_NAME	"ksm_lifecycle"
+/* Seconds the reclaim of a test's pages may take. */
+#define RECLAIM_TIMEOUT	20
 
 /* What the swap fixture set up, and so has to take down. */
 struct swap_state {
 	struct ksmt_zram_swap zram;	/* zram0 as swap */
-	bool mounted;		/* cgroup2 mounted by us */
-	bool cgroup;		/* CGROUP made by us; we are in it */
+	struct ksmt_cgroup cg;		/* our memory cgroup; we are in it */
 };
 
 FIXTURE(swap) {
@@ -796,18 +796,7 @@ FIXTURE(swap) {
 
 static void swap_down(struct swap_state *state)
 {
-	char pid[32];
-
-	if (state->cgroup) {
-		snprintf(pid, sizeof(pid), "%d", (int)getpid());
-		ksmt_write_file(CGROOT "/cgroup.procs", pid);
-		rmdir(CGROUP);
-		state->cgroup = false;
-	}
-	if (state->mounted) {
-		umount(CGROOT);
-		state->mounted = false;
-	}
+	ksmt_cgroup_remove(&state->cg);
 	ksmt_zram_swap_down(&state->zram);
 }
 
@@ -815,23 +804,14 @@ static void swap_down(struct swap_state *state)
 static const char *swap_up(struct swap_state *state)
 {
 	const char *why = ksmt_zram_swap_on(&state->zram, "32M");
-	char pid[32];
 
+	if (!why)
+		why = ksmt_cgroup_make(&state->cg, CGROUP_NAME);
 	if (why)
 		return why;
-	if (access(CGROOT "/cgroup.controllers", F_OK)) {
-		if (mount("none", CGROOT, "cgroup2", 0, NULL))
-			return "cannot mount cgroup2";
-		state->mounted = true;
-	}
-	ksmt_write_file(CGROOT "/cgroup.subtree_control", "+memory");
-	if (mkdir(CGROUP, 0755) && errno != EEXIST)
-		return "cannot create a cgroup";
-	state->cgroup = true;
-	if (access(CGROUP "/memory.reclaim", F_OK))
-		return "no memory controller";
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if (ksmt_write_file(CGROUP "/cgroup.procs", pid))
+	if (!ksmt_cgroup_has(&state->cg, "memory.reclaim"))
+		return "no memory.reclaim";
+	if (ksmt_cgroup_join(&state->cg, 0))
 		return "cannot join the cgroup";
 	return NULL;
 }
@@ -886,44 +866,54 @@ static size_t swapped(char *p, size_t npages)
 	return swapped_in(0, p, npages);
 }
 
-/*
- * Reclaims the cgroup, ksmd stopped, until the region (and the region q
- * of process pid, if any) is out, for a few
- * seconds at most. A KSM page mapped several times is activated on the
- * first look, and reclaim deactivates it only once the cgroup's statistics
- * show few inactive pages: reading memory.stat flushes them (else a
- * worker does every 2 s).
- */
-static size_t reclaim2(char *p, size_t npages, pid_t pid, char *q,
-		       size_t qpages)
+/* The pages a reclaim is for: the region p, and q of process pid if any. */
+struct reclaim_target {
+	char *p;
+	size_t npages;
+	pid_t pid;
+	char *q;
+	size_t qpages;
+};
+
+static size_t target_swapped(const struct reclaim_target *t)
 {
-	size_t out = 0;
-	char buf[4096];
-	int i, fd;
+	size_t out = swapped(t->p, t->npages);
+
+	if (t->pid)
+		out += swapped_in(t->pid, t->q, t->qpages);
+	return out;
+}
+
+static bool target_out(void *arg)
+{
+	const struct reclaim_target *t = arg;
+
+	return target_swapped(t) == t->npages + t->qpages;
+}
+
+/*
+ * Reclaims the cgroup cg, ksmd stopped, until the region p (and the
+ * region q of process pid, if any) is out, for RECLAIM_TIMEOUT seconds
+ * at most. Returns the pages out.
+ */
+static size_t reclaim2(const struct ksmt_cgroup *cg, char *p, size_t npages,
+		       pid_t pid, char *q, size_t qpages)
+{
+	struct reclaim_target t = {
+		.p = p, .npages = npages, .pid = pid, .q = q, .qpages = qpages,
+	};
+	size_t out;
 
 	ksmt_run(0);
-	for (i = 0; i < 50; i++) {
-		ksmt_write_file(CGROUP "/memory.reclaim", "64M");
-		out = swapped(p, npages);
-		if (pid)
-			out += swapped_in(pid, q, qpages);
-		if (out == npages + qpages)
-			break;
-		fd = open(CGROUP "/memory.stat", O_RDONLY);
-		if (fd >= 0) {
-			if (read(fd, buf, sizeof(buf)) < 0)
-				buf[0] = '\0';
-			close(fd);
-		}
-		usleep(100 * 1000);
-	}
+	ksmt_cgroup_reclaim_until(cg, target_out, &t, RECLAIM_TIMEOUT);
+	out = target_swapped(&t);
 	ksmt_run(1);
 	return out;
 }
 
-static size_t reclaim(char *p, size_t npages)
+static size_t reclaim(const struct ksmt_cgroup *cg, char *p, size_t npages)
 {
-	return reclaim2(p, npages, 0, NULL, 0);
+	return reclaim2(cg, p, npages, 0, NULL, 0);
 }
 
 TEST_F_TIMEOUT(swap, out_and_in, KSMT_TEST_TIMEOUT)
@@ -939,7 +929,7 @@ TEST_F_TIMEOUT(swap, out_and_in, KSMT_TEST_TIMEOUT)
 	settle_and_check(_metadata, ls, 1, false, false);
 
 	/* Out, and back in by faults. */
-	out = reclaim(p, l.npages);
+	out = reclaim(&self->s.cg, p, l.npages);
 	TH_LOG("swapped out: %zu of %zu pages", out, l.npages);
 	EXPECT_EQ(l.npages, out);
 	ksmt_expect_layout(_metadata, &l, p);
@@ -947,7 +937,7 @@ TEST_F_TIMEOUT(swap, out_and_in, KSMT_TEST_TIMEOUT)
 	settle_and_check(_metadata, ls, 1, false, false);
 
 	/* Out, and back in by swapoff. */
-	out = reclaim(p, l.npages);
+	out = reclaim(&self->s.cg, p, l.npages);
 	TH_LOG("swapped out: %zu of %zu pages", out, l.npages);
 	EXPECT_EQ(l.npages, out);
 	ASSERT_EQ(0, ksmt_zram_swap_off(&self->s.zram));
@@ -1010,7 +1000,8 @@ TEST_F_TIMEOUT(swap, shared_across_processes, KSMT_TEST_TIMEOUT)
 		if (round == 2)
 			break;
 
-		out = reclaim2(pa, a.npages, pid, pb, b.npages);
+		out = reclaim2(&self->s.cg, pa, a.npages, pid, pb,
+			       b.npages);
 		TH_LOG("round %d: swapped out %zu of %zu pages", round, out,
 		       total);
 		EXPECT_EQ(total, out);

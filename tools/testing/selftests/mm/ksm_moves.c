@@ -32,9 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,6 +45,8 @@
 #include "vm_util.h"
 #include "lib/ksm_util.h"
 #include "lib/ksm_harness.h"
+#include "lib/ksm_cgroup.h"
+#include "lib/ksm_swap.h"
 
 #define PAGE		KSMT_PAGE_SIZE
 /* Processes sharing contents in one test, the test itself included. */
@@ -199,48 +199,22 @@ static long sys_move_pages(pid_t pid, unsigned long n, void **pages,
 	return syscall(__NR_move_pages, pid, n, pages, nodes, status, flags);
 }
 
-/* The node of the page at addr of process pid, or -errno. */
-static int node_of(pid_t pid, void *addr)
-{
-	int status = -ENOENT;
-
-	if (sys_move_pages(pid, 1, &addr, NULL, &status, 0))
-		return -errno;
-	return status;
-}
-
 /*
  * Moves every page of [base, base + npages) of process pid to node, the
- * shared ones too (MPOL_MF_MOVE_ALL), retrying pages that were busy.
- * Returns the number left elsewhere, or -errno.
+ * shared ones too (MPOL_MF_MOVE_ALL), as ksmt_move_pages() does: a page
+ * that is busy for the moment is tried again. Says how many calls that
+ * took when it took more than one. Returns the number left elsewhere, or
+ * -errno.
  */
-static long move_all(pid_t pid, char *base, size_t npages, int node)
+static long move_all(struct __test_metadata *_metadata, pid_t pid,
+		     char *base, size_t npages, int node)
 {
-	void *pages[MAX_GROUPS * 4];
-	int nodes[MAX_GROUPS * 4], status[MAX_GROUPS * 4];
-	long left = 0;
-	size_t i;
-	int round;
+	int calls = 0;
+	long left = ksmt_move_pages(pid, base, npages, node, &calls);
 
-	if (npages > ARRAY_SIZE(pages))
-		return -E2BIG;
-	for (i = 0; i < npages; i++) {
-		pages[i] = base + i * PAGE;
-		nodes[i] = node;
-	}
-	for (round = 0; round < 50; round++) {
-		if (sys_move_pages(pid, npages, pages, nodes, status,
-				   MPOL_MF_MOVE_ALL) < 0 &&
-		    errno != EBUSY && errno != EAGAIN)
-			return -errno;
-		left = 0;
-		for (i = 0; i < npages; i++)
-			if (node_of(pid, pages[i]) != node)
-				left++;
-		if (!left)
-			break;
-		usleep(20000);
-	}
+	if (calls > 1)
+		TH_LOG("move_pages() of %zu pages of %d to node %d: %d calls, %ld left",
+		       npages, (int)pid, node, calls, left);
 	return left;
 }
 
@@ -265,7 +239,7 @@ static void drain_lru_batches(void)
 	}
 	scratch[0] = 1;
 	page = scratch;
-	node = node_of(0, page);
+	node = ksmt_page_node(page);
 	if (node >= 0)
 		sys_move_pages(0, 1, &page, &node, &status, 0);
 }
@@ -279,42 +253,6 @@ static int bind_to_node(int node)
 		       -errno : 0;
 	return syscall(__NR_set_mempolicy, MPOL_BIND, &mask,
 		       sizeof(mask) * 8) ? -errno : 0;
-}
-
-static int write_file(const char *path, const char *text)
-{
-	size_t len = strlen(text);
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, len);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	return n == (ssize_t)len ? 0 : n < 0 ? n : -EIO;
-}
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	if (n < 0)
-		return n;
-	buf[n] = '\0';
-	while (n > 0 && isspace((unsigned char)buf[n - 1]))
-		buf[--n] = '\0';
-	return 0;
 }
 
 /* A free address range of npages, reserved PROT_NONE. */
@@ -616,7 +554,8 @@ static void expect_groups_on(struct __test_metadata *_metadata,
 			if (s->l[j].klass[i] != g ||
 			    s->l[j].state[i] != KSMT_TRACKED)
 				continue;
-			if (node_of(s->pid[j], s->base[j] + i * PAGE) != node)
+			if (ksmt_page_node_of(s->pid[j],
+					      s->base[j] + i * PAGE) != node)
 				off++;
 		}
 	EXPECT_EQ(0, off);
@@ -688,11 +627,14 @@ static void expect_counters_as(struct __test_metadata *_metadata,
 
 /*
  * Where new anonymous pages land. The page allocator hands out the frames
- * of a node in no order a test can count on, and each CPU keeps a list
- * of free pages of its own. So a test that needs its pages in a given
- * range of frames runs on one CPU (and so do the holders it forks),
- * binds to the node, and takes memory until new pages come from that
- * range: a filler, kept while the pages it is for are allocated.
+ * of a node in no order a test can count on, and each CPU keeps lists of
+ * free pages of its own, which it hands out first: thousands of pages at
+ * times (6.12 sizes them to the traffic), of any frames, the page freed
+ * last going out first. So a test that needs its pages in a given range
+ * of frames runs on one CPU (and so do the holders it forks), binds to
+ * the node, takes memory until it holds enough frames of that range (a
+ * filler), and frees those just before the pages it is for are
+ * allocated: they are then at the head of its CPU's list.
  */
 struct filler {
 	char *base;
@@ -714,16 +656,15 @@ static int pin_to_one_cpu(void)
 }
 
 /*
- * Maps up to max pages and takes them, 8 MiB at a time, until at least
- * three quarters of a chunk are frames of [lo, hi); all max of them if
- * the range is empty. Returns 0, or -ENOSPC if max pages did not get
- * there (or -errno).
+ * Maps up to max pages and takes them, 8 MiB at a time, until want of
+ * them are frames of [lo, hi); all max of them if the range is empty.
+ * Returns 0, or -ENOSPC if max pages did not get there (or -errno).
  */
 static int filler_take_until(struct filler *f, size_t max, unsigned long lo,
-			     unsigned long hi)
+			     unsigned long hi, size_t want)
 {
 	const size_t chunk = 2048;
-	size_t i, in;
+	size_t i, in = 0;
 
 	memset(f, 0, sizeof(*f));
 	f->base = ksmt_map(max);
@@ -740,11 +681,11 @@ static int filler_take_until(struct filler *f, size_t max, unsigned long lo,
 		if (frames_of_range(f->base + f->taken * PAGE, chunk,
 				    f->pfn + f->taken))
 			return -EIO;
-		for (in = 0, i = f->taken; i < f->taken + chunk; i++)
+		for (i = f->taken; i < f->taken + chunk; i++)
 			if (f->pfn[i] >= lo && f->pfn[i] < hi)
 				in++;
 		f->taken += chunk;
-		if (lo < hi && in >= chunk * 3 / 4)
+		if (lo < hi && in >= want)
 			return 0;
 	}
 	return lo < hi ? -ENOSPC : 0;
@@ -760,6 +701,31 @@ static void filler_free_but(struct filler *f,
 	for (i = 0; i < f->taken; i++)
 		if (!keep(i, f->pfn[i], arg))
 			madvise(f->base + i * PAGE, PAGE, MADV_DONTNEED);
+}
+
+/* Which filler pages filler_free_in() gives back. */
+struct frame_range {
+	unsigned long lo, hi;	/* frames [lo, hi) */
+	size_t left;		/* how many more */
+};
+
+static bool keep_unless_in(size_t i, unsigned long pfn, void *arg)
+{
+	struct frame_range *r = arg;
+
+	if (!r->left || pfn < r->lo || pfn >= r->hi)
+		return true;
+	r->left--;
+	return false;
+}
+
+/* Gives back n of the filler's pages that are frames of [lo, hi). */
+static void filler_free_in(struct filler *f, unsigned long lo,
+			   unsigned long hi, size_t n)
+{
+	struct frame_range r = { .lo = lo, .hi = hi, .left = n };
+
+	filler_free_but(f, keep_unless_in, &r);
 }
 
 static void filler_release(struct filler *f)
@@ -855,7 +821,7 @@ TEST_F_TIMEOUT(migrate, move_pages_shared, KSMT_TEST_TIMEOUT)
 
 	/* Everything of the test's on node 0 first, ksmd stopped. */
 	ASSERT_EQ(0, ksmt_run(0));
-	ASSERT_EQ(0, move_all(0, s.base[0], n, 0));
+	ASSERT_EQ(0, move_all(_metadata, 0, s.base[0], n, 0));
 	ASSERT_EQ(0, sharers_frames(_metadata, &s, f0));
 	expect_groups_on(_metadata, &s, 0);
 	ASSERT_EQ(0, ksmt_read_counters(&c0));
@@ -872,7 +838,7 @@ TEST_F_TIMEOUT(migrate, move_pages_shared, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(0, frames_moved(&s, f0, f1));
 	expect_groups_on(_metadata, &s, 0);
 
-	ASSERT_EQ(0, move_all(0, s.base[0], n, 1));
+	ASSERT_EQ(0, move_all(_metadata, 0, s.base[0], n, 1));
 	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
 	EXPECT_EQ(groups, frames_moved(&s, f0, f1));
 	expect_groups_on(_metadata, &s, 1);
@@ -881,8 +847,13 @@ TEST_F_TIMEOUT(migrate, move_pages_shared, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_run(1));
 	sharers_settle(_metadata, &s, false, NULL);
 
-	/* Back to node 0, moved from a holder's side, ksmd scanning. */
-	ASSERT_EQ(0, move_all(s.pid[1], s.base[1], s.l[1].npages, 0));
+	/*
+	 * Back to node 0, moved from a holder's side, ksmd scanning: a page
+	 * ksmd holds a reference to fails to migrate for the moment (its
+	 * reference count is not the one expected), and is tried again.
+	 */
+	ASSERT_EQ(0, move_all(_metadata, s.pid[1], s.base[1], s.l[1].npages,
+			      0));
 	ASSERT_EQ(0, sharers_frames(_metadata, &s, f2));
 	EXPECT_EQ(groups, frames_moved(&s, f1, f2));
 	expect_groups_on(_metadata, &s, 0);
@@ -930,8 +901,8 @@ TEST_F_TIMEOUT(migrate, mbind_shared_and_single, KSMT_TEST_TIMEOUT)
 	sharers_settle(_metadata, &s, false, f0);
 
 	ASSERT_EQ(0, ksmt_run(0));
-	ASSERT_EQ(0, move_all(0, s.base[0], n, 0));
-	ASSERT_EQ(0, move_all(0, pb, pair->npages, 0));
+	ASSERT_EQ(0, move_all(_metadata, 0, s.base[0], n, 0));
+	ASSERT_EQ(0, move_all(_metadata, 0, pb, pair->npages, 0));
 	/* Copy-on-write of one of the pair: the other maps its KSM page alone. */
 	ksmt_layout_make_unique(pair, pb, 1, ksmt_unique_key(0xd230, 1));
 	ASSERT_EQ(0, ksmt_run(1));
@@ -950,14 +921,14 @@ TEST_F_TIMEOUT(migrate, mbind_shared_and_single, KSMT_TEST_TIMEOUT)
 	expect_groups_on(_metadata, &s, 0);
 	for (i = 0; i < n; i++)
 		if (s.l[0].klass[i] < 0)
-			EXPECT_EQ(1, node_of(0, s.base[0] + i * PAGE));
+			EXPECT_EQ(1, ksmt_page_node(s.base[0] + i * PAGE));
 
 	EXPECT_EQ(0, sys_mbind(pb, pair->npages * PAGE, MPOL_BIND, 1,
 			       MPOL_MF_MOVE));
 	moved = frame_of(getpid(), pb);
 	EXPECT_NE(0UL, moved);
 	EXPECT_NE(single, moved);
-	EXPECT_EQ(1, node_of(0, pb));
+	EXPECT_EQ(1, ksmt_page_node(pb));
 	EXPECT_EQ(1, frame_mapcount(moved));
 	expect_counters_as(_metadata, &c0);
 	ksmt_expect_layout(_metadata, pair, pb);
@@ -1040,9 +1011,9 @@ TEST_F_TIMEOUT(migrate, compaction, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, top_zone_of(1, &zs, &ze));
 	ASSERT_EQ(0, pin_to_one_cpu());
 	ASSERT_EQ(0, bind_to_node(1));
-	ASSERT_EQ(0, filler_take_until(&self->filler[0], fill, 0, 0));
+	ASSERT_EQ(0, filler_take_until(&self->filler[0], fill, 0, 0, 0));
 	ASSERT_EQ(0, sharers_start(&s, 3, groups, unique, 0xd300));
-	ASSERT_EQ(0, filler_take_until(&self->filler[1], fill, 0, 0));
+	ASSERT_EQ(0, filler_take_until(&self->filler[1], fill, 0, 0, 0));
 	sharers_settle(_metadata, &s, false, f0);
 	expect_groups_on(_metadata, &s, 1);
 	/* The pageblock (2 MiB) after the one of the highest KSM page. */
@@ -1063,7 +1034,7 @@ TEST_F_TIMEOUT(migrate, compaction, KSMT_TEST_TIMEOUT)
 
 	ASSERT_EQ(0, ksmt_run(0));
 	ASSERT_EQ(0, ksmt_read_counters(&c0));
-	ASSERT_EQ(0, write_file("/proc/sys/vm/compact_memory", "1"));
+	ASSERT_EQ(0, ksmt_write_file("/proc/sys/vm/compact_memory", "1"));
 	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
 	for (g = 0; g < groups; g++)
 		if (f1[g] >= above && f1[g] < ze)
@@ -1101,7 +1072,7 @@ static int block_read(int id, const char *file, char *buf, size_t len)
 	char path[128];
 
 	snprintf(path, sizeof(path), MEMDIR "/memory%d/%s", id, file);
-	return read_file(path, buf, len);
+	return ksmt_read_file(path, buf, len);
 }
 
 static int block_node(int id)
@@ -1164,7 +1135,7 @@ static int offlinable_blocks(struct mem_block *b, int max, int *movable)
 	DIR *dir;
 
 	*movable = 0;
-	if (read_file(MEMDIR "/block_size_bytes", buf, sizeof(buf)))
+	if (ksmt_read_file(MEMDIR "/block_size_bytes", buf, sizeof(buf)))
 		return 0;
 	bpages = strtoul(buf, NULL, 16) / PAGE;
 	dir = opendir(MEMDIR);
@@ -1206,7 +1177,7 @@ static int block_set_state(int id, const char *state)
 	char path[128];
 
 	snprintf(path, sizeof(path), MEMDIR "/memory%d/state", id);
-	return write_file(path, state);
+	return ksmt_write_file(path, state);
 }
 
 static const struct mem_block *block_of(const struct mem_block *b, int n,
@@ -1252,6 +1223,80 @@ FIXTURE_TEARDOWN(offline)
 	EXPECT_EQ(0, ksmt_restore_knobs());
 }
 
+/* Filler frames of the block freed for the sharers' pages to take. */
+#define PLACE_FRAMES	512
+/* Attempts at placing every one of the sharers' pages in the block. */
+#define PLACE_TRIES	3
+/* Seconds an offlining that fails for the moment is tried again. */
+#define OFFLINE_TIMEOUT	20
+
+/* How many pages of the sharers' first regions are frames of block b. */
+static size_t sharers_in_block(const struct sharers *s,
+			       const struct mem_block *b)
+{
+	size_t i, in = 0;
+	int j;
+
+	for (j = 0; j < s->n; j++)
+		for (i = 0; i < s->l[j].npages; i++)
+			if (block_of(b, 1, frame_of(s->pid[j],
+						    s->base[j] + i * PAGE)))
+				in++;
+	return in;
+}
+
+/*
+ * Starts the sharers of movable_block with their pages in block b (see
+ * struct filler), ksmd stopped. Tries again, a few times at most, while
+ * some page lands elsewhere; says how it went.
+ */
+static void sharers_start_in_block(struct __test_metadata *_metadata,
+				   struct sharers *s, struct filler *filler,
+				   const struct mem_block *b, int groups,
+				   const int *unique)
+{
+	unsigned long zs, ze;
+	size_t total, in = 0;
+	int attempt, j;
+
+	ASSERT_EQ(0, top_zone_of(b->node, &zs, &ze));
+	ASSERT_EQ(0, pin_to_one_cpu());
+	ASSERT_EQ(0, bind_to_node(b->node));
+	ASSERT_EQ(0, ksmt_run(0));
+	for (attempt = 1; ; attempt++) {
+		ASSERT_EQ(0, filler_take_until(filler, ze - zs, b->start,
+					       b->end, PLACE_FRAMES));
+		filler_free_in(filler, b->start, b->end, PLACE_FRAMES);
+		ASSERT_EQ(0, sharers_start(s, 3, groups, unique, 0xd400));
+		for (total = 0, j = 0; j < s->n; j++)
+			total += s->l[j].npages;
+		in = sharers_in_block(s, b);
+		if (in == total || attempt == PLACE_TRIES)
+			break;
+		TH_LOG("attempt %d: %zu of %zu pages in memory%d; again",
+		       attempt, in, total, b->id);
+		sharers_stop(_metadata, s);
+		filler_release(filler);
+	}
+	TH_LOG("memory%d (node %d): %zu of %zu pages of the sharers in it, attempt %d",
+	       b->id, b->node, in, total, attempt);
+	ASSERT_EQ(0, ksmt_run(1));
+}
+
+/* Takes block b offline, trying again while it fails for the moment. */
+static int offline_block(const struct mem_block *b)
+{
+	time_t end = time(NULL) + OFFLINE_TIMEOUT;
+	int err;
+
+	for (;;) {
+		err = block_set_state(b->id, "offline");
+		if ((err != -EBUSY && err != -EAGAIN) || time(NULL) > end)
+			return err;
+		usleep(200 * 1000);
+	}
+}
+
 /*
  * A memory block in ZONE_MOVABLE holding KSM pages goes offline: the KSM
  * pages are migrated out of it with all their sharers, stay KSM pages
@@ -1261,10 +1306,10 @@ FIXTURE_TEARDOWN(offline)
 TEST_F_TIMEOUT(offline, movable_block, KSMT_TEST_TIMEOUT)
 {
 	const int unique[] = { 4, 4, 4 }, groups = 32;
-	unsigned long f0[MAX_GROUPS], f1[MAX_GROUPS], zs, ze;
+	unsigned long f0[MAX_GROUPS], f1[MAX_GROUPS];
 	struct mem_block blocks[64];
 	const struct mem_block *b;
-	int nblocks, movable, g, in_b = 0, err = 0, tries;
+	int nblocks, movable, g, in_b = 0;
 	struct ksmt_counters c0;
 	char state[32];
 	struct sharers s;
@@ -1277,14 +1322,10 @@ TEST_F_TIMEOUT(offline, movable_block, KSMT_TEST_TIMEOUT)
 		       movable);
 	ASSERT_LT(0, nblocks);
 
-	/* The new pages from the first of them, on a node of its own. */
+	/* The new pages from the first of them. */
 	b = &blocks[0];
-	ASSERT_EQ(0, top_zone_of(b->node, &zs, &ze));
-	ASSERT_EQ(0, pin_to_one_cpu());
-	ASSERT_EQ(0, bind_to_node(b->node));
-	ASSERT_EQ(0, filler_take_until(&self->filler, ze - zs, b->start,
-				       b->end));
-	ASSERT_EQ(0, sharers_start(&s, 3, groups, unique, 0xd400));
+	sharers_start_in_block(_metadata, &s, &self->filler, b, groups,
+			       unique);
 	sharers_settle(_metadata, &s, false, f0);
 	for (g = 0; g < groups; g++)
 		if (block_of(b, 1, f0[g]))
@@ -1297,13 +1338,7 @@ TEST_F_TIMEOUT(offline, movable_block, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_settle(1));
 	ASSERT_EQ(0, ksmt_read_counters(&c0));
 	ASSERT_EQ(0, ksmt_run(1));
-	for (tries = 0; tries < 5; tries++) {
-		err = block_set_state(b->id, "offline");
-		if (err != -EBUSY && err != -EAGAIN)
-			break;
-		usleep(200 * 1000);
-	}
-	ASSERT_EQ(0, err);
+	ASSERT_EQ(0, offline_block(b));
 	self->offlined = b->id;
 	ASSERT_EQ(0, block_read(b->id, "state", state, sizeof(state)));
 	EXPECT_STREQ("offline", state);
@@ -1555,7 +1590,7 @@ static void unpoison(struct __test_metadata *_metadata, unsigned long pfn)
 		return;
 	}
 	snprintf(buf, sizeof(buf), "%lu", pfn);
-	err = write_file(UNPOISON, buf);
+	err = ksmt_write_file(UNPOISON, buf);
 	if (err)
 		TH_LOG("unpoisoning frame %#lx: %s", pfn, strerror(-err));
 }
@@ -1564,7 +1599,7 @@ FIXTURE_SETUP(poison)
 {
 	memset(self->poisoned, 0, sizeof(self->poisoned));
 	self->early_kill[0] = '\0';
-	if (read_file(EARLY_KILL, self->early_kill, sizeof(self->early_kill)))
+	if (ksmt_read_file(EARLY_KILL, self->early_kill, sizeof(self->early_kill)))
 		SKIP(return, "no memory failure handling (CONFIG_MEMORY_FAILURE)");
 	if (!ksmt_start_clean(_metadata))
 		SKIP(return, "KSM sysfs missing or not root");
@@ -1576,7 +1611,7 @@ FIXTURE_TEARDOWN(poison)
 	unsigned int i;
 
 	if (self->early_kill[0])
-		EXPECT_EQ(0, write_file(EARLY_KILL, self->early_kill));
+		EXPECT_EQ(0, ksmt_write_file(EARLY_KILL, self->early_kill));
 	/* After run=2: no stable node holds a poisoned frame any more. */
 	EXPECT_EQ(0, ksmt_restore_knobs());
 	for (i = 0; i < ARRAY_SIZE(self->poisoned); i++)
@@ -1674,7 +1709,7 @@ static void hwpoison_shared(struct __test_metadata *_metadata, bool early,
 	EXPECT_EQ(2, frame_mapcount(fy));
 
 	ASSERT_EQ(0, ksmt_run(0));
-	ASSERT_EQ(0, write_file(EARLY_KILL, early ? "1" : "0"));
+	ASSERT_EQ(0, ksmt_write_file(EARLY_KILL, early ? "1" : "0"));
 	ASSERT_EQ(0, victim_ask(&v[0], 'p', x[0], &r));
 	EXPECT_EQ(0, r.err);
 	EXPECT_EQ(1, r.sigbus);
@@ -1882,109 +1917,52 @@ TEST_F_TIMEOUT(poison, soft_offline, KSMT_TEST_TIMEOUT)
  * memory cgroup of its own, whose memory.reclaim pushes the sharers'
  * pages out; it takes both down again.
  */
-#define ZRAM		"/sys/block/zram0"
-#define CG_ROOT		"/sys/fs/cgroup"
-#define CG_DIR		CG_ROOT "/ksm_moves"
+#define CGROUP_NAME	"ksm_moves"
+/* Seconds the reclaim of the sharers' pages may take. */
+#define RECLAIM_TIMEOUT	20
 
+/* What the swap fixture set up, and so has to take down. */
 struct swap_env {
-	bool zram;		/* disksize set: reset it */
-	bool swapon;		/* /dev/zram0 is swap */
-	bool mounted;		/* cgroup2 mounted here */
-	bool cgroup;		/* CG_DIR made here, the test in it */
+	struct ksmt_zram_swap zram;	/* zram0 as swap */
+	struct ksmt_cgroup cg;		/* our memory cgroup; we are in it */
 };
-
-/* A swap signature for a device of size bytes, as mkswap writes one. */
-static int write_swap_header(const char *dev, size_t size)
-{
-	char *hdr = calloc(1, PAGE);
-	int fd, err = 0;
-
-	if (!hdr)
-		return -ENOMEM;
-	*(u32 *)(hdr + 1024) = 1;			/* version */
-	*(u32 *)(hdr + 1028) = size / PAGE - 1;		/* last page */
-	memcpy(hdr + PAGE - 10, "SWAPSPACE2", 10);
-	fd = open(dev, O_WRONLY);
-	if (fd < 0 || pwrite(fd, hdr, PAGE, 0) != (ssize_t)PAGE || fsync(fd))
-		err = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(hdr);
-	return err;
-}
-
-static void swap_env_down(struct swap_env *env)
-{
-	char pid[32];
-
-	if (env->cgroup) {
-		snprintf(pid, sizeof(pid), "%d", (int)getpid());
-		write_file(CG_ROOT "/cgroup.procs", pid);
-		rmdir(CG_DIR);
-		env->cgroup = false;
-	}
-	if (env->mounted) {
-		umount(CG_ROOT);
-		env->mounted = false;
-	}
-	if (env->swapon) {
-		swapoff("/dev/zram0");
-		env->swapon = false;
-	}
-	if (env->zram) {
-		write_file(ZRAM "/reset", "1");
-		env->zram = false;
-	}
-}
-
-/* Sets up swap and the cgroup: NULL, or why it cannot. */
-static const char *swap_env_up(struct swap_env *env)
-{
-	char buf[64], pid[32];
-
-	if (read_file(ZRAM "/disksize", buf, sizeof(buf)))
-		return "no zram0 (CONFIG_ZRAM)";
-	if (atol(buf))
-		return "zram0 in use";
-	if (write_file(ZRAM "/disksize", "64M"))
-		return "cannot size zram0";
-	env->zram = true;
-	if (write_swap_header("/dev/zram0", 64 << 20))
-		return "cannot write a swap signature to /dev/zram0";
-	if (swapon("/dev/zram0", 0))
-		return "swapon /dev/zram0 failed";
-	env->swapon = true;
-	if (access(CG_ROOT "/cgroup.controllers", F_OK)) {
-		if (mount("none", CG_ROOT, "cgroup2", 0, NULL))
-			return "cannot mount cgroup2";
-		env->mounted = true;
-	}
-	write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
-	if (mkdir(CG_DIR, 0755) && errno != EEXIST)
-		return "cannot make a cgroup";
-	env->cgroup = true;
-	if (access(CG_DIR "/memory.reclaim", F_OK))
-		return "no memory controller (CONFIG_MEMCG)";
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if (write_file(CG_DIR "/cgroup.procs", pid))
-		return "cannot join the cgroup";
-	return NULL;
-}
 
 FIXTURE(swap) {
 	struct swap_env env;
 };
 
+static void swap_down(struct swap_env *env)
+{
+	ksmt_cgroup_remove(&env->cg);
+	ksmt_zram_swap_down(&env->zram);
+}
+
+/* Sets up swap and the cgroup: NULL, or why it cannot. */
+static const char *swap_up(struct swap_env *env)
+{
+	const char *why = ksmt_zram_swap_on(&env->zram, "64M");
+
+	if (!why)
+		why = ksmt_cgroup_make(&env->cg, CGROUP_NAME);
+	if (why)
+		return why;
+	if (!ksmt_cgroup_has(&env->cg, "memory.reclaim"))
+		return "no memory.reclaim";
+	if (ksmt_cgroup_join(&env->cg, 0))
+		return "cannot join the cgroup";
+	return NULL;
+}
+
 FIXTURE_SETUP(swap)
 {
 	const char *why;
 
-	memset(&self->env, 0, sizeof(self->env));
+	memset(self, 0, sizeof(*self));
 	if (!ksmt_available())
 		SKIP(return, "KSM sysfs missing or not root");
-	why = swap_env_up(&self->env);
+	why = swap_up(&self->env);
 	if (why) {
-		swap_env_down(&self->env);
+		swap_down(&self->env);
 		SKIP(return, "%s", why);
 	}
 	ASSERT_TRUE(ksmt_start_clean(_metadata));
@@ -1993,7 +1971,7 @@ FIXTURE_SETUP(swap)
 
 FIXTURE_TEARDOWN(swap)
 {
-	swap_env_down(&self->env);
+	swap_down(&self->env);
 	EXPECT_EQ(0, ksmt_restore_knobs());
 }
 
@@ -2010,29 +1988,26 @@ static size_t sharers_swapped(const struct sharers *s)
 	return out;
 }
 
-/*
- * Reclaims the cgroup, ksmd stopped, until all of the sharers' pages are
- * out, for a few seconds at most. A KSM page mapped several times is
- * activated on the first look; reclaim deactivates it once the cgroup's
- * statistics show few inactive pages, and reading memory.stat flushes
- * them. Returns the pages out.
- */
-static size_t reclaim_sharers(const struct sharers *s, size_t total)
+static bool sharers_all_out(void *arg)
 {
-	char buf[4096];
-	size_t out = 0;
-	int round;
+	const struct sharers *s = arg;
+	size_t total = 0;
+	int j;
 
-	for (round = 0; round < 50; round++) {
-		write_file(CG_DIR "/memory.reclaim", "64M");
-		out = sharers_swapped(s);
-		if (out == total)
-			break;
-		if (read_file(CG_DIR "/memory.stat", buf, sizeof(buf)))
-			buf[0] = '\0';
-		usleep(100 * 1000);
-	}
-	return out;
+	for (j = 0; j < s->n; j++)
+		total += s->l[j].npages;
+	return sharers_swapped(s) == total;
+}
+
+/*
+ * Reclaims the cgroup cg, ksmd stopped, until all of the sharers' pages
+ * are out, for RECLAIM_TIMEOUT seconds at most. Returns the pages out.
+ */
+static size_t reclaim_sharers(const struct ksmt_cgroup *cg,
+			      struct sharers *s)
+{
+	ksmt_cgroup_reclaim_until(cg, sharers_all_out, s, RECLAIM_TIMEOUT);
+	return sharers_swapped(s);
 }
 
 /*
@@ -2112,7 +2087,7 @@ TEST_F_TIMEOUT(swap, fault_copies_for_other_sharers, KSMT_TEST_TIMEOUT)
 	}
 	EXPECT_EQ((size_t)unique[0], out);
 
-	out = reclaim_sharers(&s, total);
+	out = reclaim_sharers(&self->env.cg, &s);
 	TH_LOG("swapped out: %zu of %zu pages", out, total);
 	ASSERT_EQ(total, out);
 

@@ -43,7 +43,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -58,7 +57,7 @@
 #include "lib/ksm_util.h"
 #include "lib/ksm_harness.h"
 #include "lib/ksm_features_util.h"
-#include "lib/ksm_swap.h"
+#include "lib/ksm_cgroup.h"
 
 #ifndef PR_SET_MEMORY_MERGE
 #define PR_SET_MEMORY_MERGE	67
@@ -1634,8 +1633,8 @@ TEST_F_TIMEOUT(churn, exit_and_fork, KSMT_TEST_TIMEOUT)
 
 /* ---- OOM while unmerging ---------------------------------------------- */
 
-#define CGROOT		"/sys/fs/cgroup"
-#define OOM_CG		CGROOT "/ksm_races"
+#define OOM_CG_NAME	"ksm_races"
+#define OOM_CG		KSMT_CGROOT "/" OOM_CG_NAME
 #define OOM_LIMIT	"16M"
 #define OOM_CHUNK	2048	/* pages filled per wait for merging: 8 MiB */
 #define OOM_CHUNKS	8	/* 64 MiB of one content: 4 times the limit */
@@ -1646,11 +1645,6 @@ TEST_F_TIMEOUT(churn, exit_and_fork, KSMT_TEST_TIMEOUT)
 #define OOM_EXIT_BAD	11	/* data changed */
 
 enum oom_way { OOM_MADVISE, OOM_PRCTL, OOM_RUN2 };
-
-struct cg_state {
-	bool mounted;		/* cgroup2 mounted by us */
-	bool made;		/* OOM_CG made (or found) by us */
-};
 
 static bool swap_in_use(void)
 {
@@ -1668,44 +1662,21 @@ static bool swap_in_use(void)
 }
 
 /* A memory cgroup limited to OOM_LIMIT, without swap; a reason, or NULL. */
-static const char *cg_up(struct cg_state *cg)
+static const char *cg_up(struct ksmt_cgroup *cg)
 {
-	if (access(CGROOT "/cgroup.controllers", F_OK)) {
-		if (mount("none", CGROOT, "cgroup2", 0, NULL))
-			return "cannot mount cgroup2";
-		cg->mounted = true;
-	}
-	ksmt_write_file(CGROOT "/cgroup.subtree_control", "+memory");
-	if (mkdir(OOM_CG, 0755) && errno != EEXIST)
-		return "cannot create a cgroup";
-	cg->made = true;
-	if (access(OOM_CG "/memory.max", F_OK))
-		return "no memory controller";
-	if (ksmt_write_file(OOM_CG "/memory.max", OOM_LIMIT))
+	const char *why = ksmt_cgroup_make(cg, OOM_CG_NAME);
+
+	if (why)
+		return why;
+	if (ksmt_cgroup_write(cg, "memory.max", OOM_LIMIT))
 		return "cannot set memory.max";
-	if (!access(OOM_CG "/memory.swap.max", F_OK)) {
-		if (ksmt_write_file(OOM_CG "/memory.swap.max", "0"))
+	if (ksmt_cgroup_has(cg, "memory.swap.max")) {
+		if (ksmt_cgroup_write(cg, "memory.swap.max", "0"))
 			return "cannot set memory.swap.max";
 	} else if (swap_in_use()) {
 		return "swap is on and memory.swap.max is missing";
 	}
 	return NULL;
-}
-
-static void cg_down(struct cg_state *cg)
-{
-	int i;
-
-	if (cg->made) {
-		ksmt_write_file(OOM_CG "/cgroup.kill", "1");
-		for (i = 0; i < 250 && rmdir(OOM_CG) && errno == EBUSY; i++)
-			nap_ms(20);
-		cg->made = false;
-	}
-	if (cg->mounted) {
-		umount(CGROOT);
-		cg->mounted = false;
-	}
 }
 
 /* Waits until our ksm_merging_pages reaches target; 0 or -ETIMEDOUT. */
@@ -1784,7 +1755,7 @@ struct oom_holder {
 
 FIXTURE(oom) {
 	unsigned long taint;
-	struct cg_state cg;
+	struct ksmt_cgroup cg;
 	struct oom_holder h;
 };
 
@@ -1809,7 +1780,7 @@ FIXTURE_SETUP(oom)
 	ASSERT_LT(0, self->h.pid);
 	why = cg_up(&self->cg);
 	if (why) {
-		cg_down(&self->cg);
+		ksmt_cgroup_remove(&self->cg);
 		ksmt_kill(self->h.pid);
 		SKIP(return, "%s", why);
 	}
@@ -1821,7 +1792,7 @@ FIXTURE_TEARDOWN(oom)
 		ksmt_kill(self->h.pid);
 		ksmt_chan_close(&self->h.ch);
 	}
-	cg_down(&self->cg);
+	ksmt_cgroup_remove(&self->cg);
 	EXPECT_EQ(0, ksmt_restore_knobs());
 	ksmt_layout_free(&self->h.l);
 	test_end(_metadata, self->taint);

@@ -12,21 +12,6 @@
 #include "ksm_util.h"
 #include "ksm_swap.h"
 
-int ksmt_write_file(const char *path, const char *text)
-{
-	size_t len = strlen(text);
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, len);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	return n == (ssize_t)len ? 0 : n < 0 ? n : -EIO;
-}
-
 /* The size zram reports in disksize, in bytes; -errno on failure. */
 static long long ksmt_zram_disksize(void)
 {

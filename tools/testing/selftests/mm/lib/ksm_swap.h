@@ -18,9 +18,6 @@ struct ksmt_zram_swap {
 	bool on;		/* KSMT_ZRAM_DEV is swap */
 };
 
-/* Writes text to a file (sysfs, cgroupfs); 0 or -errno. */
-int ksmt_write_file(const char *path, const char *text);
-
 /*
  * Makes an unused zram0 of size bytes (a string zram takes, e.g. "32M")
  * the swap device. Returns NULL, or the reason why not; either way *z

@@ -2,6 +2,7 @@
 /*
  * Helpers shared by the KSM kselftests; see ksm_util.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -104,6 +105,40 @@ long ksmt_get(const char *name)
 		return -1;
 	}
 	return val;
+}
+
+int ksmt_write_file(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n == (ssize_t)len ? 0 : n < 0 ? n : -EIO;
+}
+
+int ksmt_read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return n;
+	while (n > 0 && isspace((unsigned char)buf[n - 1]))
+		n--;
+	buf[n] = '\0';
+	return 0;
 }
 
 int ksmt_read_counters(struct ksmt_counters *c)
@@ -990,23 +1025,43 @@ bool ksmt_have_node1(void)
 	return access("/sys/devices/system/node/node1", F_OK) == 0;
 }
 
-int ksmt_page_node(void *page)
+int ksmt_page_node_of(pid_t pid, void *page)
 {
 	int status = -ENOENT;
 
-	if (syscall(__NR_move_pages, 0, 1, &page, NULL, &status, 0))
+	if (syscall(__NR_move_pages, pid, 1, &page, NULL, &status, 0))
 		return -errno;
 	return status;
 }
 
-long ksmt_move_to_node(char *base, size_t npages, int node)
+int ksmt_page_node(void *page)
 {
+	return ksmt_page_node_of(0, page);
+}
+
+/* How many of the pages are not on node (a page we cannot see counts). */
+static long ksmt_pages_off_node(pid_t pid, void **pages, size_t npages,
+				int node)
+{
+	long off = 0;
+	size_t i;
+
+	for (i = 0; i < npages; i++)
+		if (ksmt_page_node_of(pid, pages[i]) != node)
+			off++;
+	return off;
+}
+
+long ksmt_move_pages(pid_t pid, char *base, size_t npages, int node,
+		     int *calls)
+{
+	double deadline = ksmt_now() + KSMT_MOVE_TIMEOUT;
 	void **pages = calloc(npages, sizeof(*pages));
 	int *nodes = calloc(npages, sizeof(*nodes));
 	int *status = calloc(npages, sizeof(*status));
 	long left = -ENOMEM;
+	int made = 0;
 	size_t i;
-	int round;
 
 	if (!pages || !nodes || !status)
 		goto out;
@@ -1014,27 +1069,32 @@ long ksmt_move_to_node(char *base, size_t npages, int node)
 		pages[i] = base + i * KSMT_PAGE_SIZE;
 		nodes[i] = node;
 	}
-	/* Isolation fails now and then (a page in a per-CPU batch, say). */
-	for (round = 0; round < 50; round++) {
-		if (syscall(__NR_move_pages, 0, npages, pages, nodes, status,
+	for (;;) {
+		made++;
+		/* > 0: pages not migrated, the call stopped at one. */
+		if (syscall(__NR_move_pages, pid, npages, pages, nodes, status,
 			    MPOL_MF_MOVE_ALL) < 0 && errno != EBUSY &&
 		    errno != EAGAIN) {
 			left = -errno;
-			goto out;
-		}
-		left = 0;
-		for (i = 0; i < npages; i++)
-			if (ksmt_page_node(pages[i]) != node)
-				left++;
-		if (!left)
 			break;
-		usleep(20000);
+		}
+		left = ksmt_pages_off_node(pid, pages, npages, node);
+		if (!left || ksmt_now() > deadline)
+			break;
+		usleep(10000);
 	}
 out:
+	if (calls)
+		*calls = made;
 	free(pages);
 	free(nodes);
 	free(status);
 	return left;
+}
+
+long ksmt_move_to_node(char *base, size_t npages, int node)
+{
+	return ksmt_move_pages(0, base, npages, node, NULL);
 }
 
 long ksmt_meminfo(const char *field)

@@ -37,6 +37,13 @@ int ksmt_write_long(const char *name, long val);
 /* Value of a counter, or -1 (with a message) if it cannot be read. */
 long ksmt_get(const char *name);
 
+/*
+ * Any file by its path (procfs, sysfs, cgroupfs): writes text; reads at
+ * most len - 1 bytes, trailing white space dropped. 0 or -errno.
+ */
+int ksmt_write_file(const char *path, const char *text);
+int ksmt_read_file(const char *path, char *buf, size_t len);
+
 /* Global counters of /sys/kernel/mm/ksm. */
 struct ksmt_counters {
 	long shared;
@@ -190,14 +197,30 @@ int ksmt_expect_layouts(struct ksmt_layout *const *ls, int n, bool zero_merge,
  */
 long ksmt_item_size(const struct ksmt_stat *st);
 
-/* NUMA: whether node 1 exists; the node of a page (-errno if none). */
-bool ksmt_have_node1(void);
-int ksmt_page_node(void *page);
 /*
- * Moves npages pages at base to node with move_pages(2), including pages
- * mapped more than once (MPOL_MF_MOVE_ALL); retries pages that were busy.
- * Returns the number of pages not on node afterwards, or -errno.
+ * NUMA: whether node 1 exists; the node of a page of process pid (0: the
+ * caller), -errno if none.
  */
+bool ksmt_have_node1(void);
+int ksmt_page_node_of(pid_t pid, void *page);
+int ksmt_page_node(void *page);
+
+/* Seconds ksmt_move_pages() may retry pages that stay busy. */
+#define KSMT_MOVE_TIMEOUT	30
+
+/*
+ * Moves npages pages at base of process pid (0: the caller) to node with
+ * move_pages(2), including pages mapped more than once (MPOL_MF_MOVE_ALL).
+ * A page can be busy for a moment: isolating it fails while it sits in a
+ * per-CPU batch, migrating it fails while someone else (ksmd, say) holds
+ * a reference to it, and move_pages() stops at the first such failure.
+ * So the call is repeated until every page is on node, for at most
+ * KSMT_MOVE_TIMEOUT seconds. Returns the number of pages not on node
+ * afterwards, or -errno; the calls made go to *calls unless it is NULL.
+ */
+long ksmt_move_pages(pid_t pid, char *base, size_t npages, int node,
+		     int *calls);
+/* ksmt_move_pages() of the caller's own pages. */
 long ksmt_move_to_node(char *base, size_t npages, int node);
 
 /* A field of /proc/meminfo in kB (per-CPU deltas folded in), or -1. */
