@@ -35,6 +35,7 @@ struct ksm_cursor ksm_cursor;
 /* Serializes changes to trees, nodes, items and the cursor. */
 DEFINE_MUTEX(ksm_lock);
 DECLARE_WAIT_QUEUE_HEAD(ksm_thread_wait);
+static DECLARE_WAIT_QUEUE_HEAD(ksm_offline_wait);
 atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);
 u64 ksm_zero_checksum __read_mostly;
 
@@ -178,6 +179,48 @@ long ksm_volatile_pages(const struct ksm_counters *c)
 bool ksm_run_allowed(void)
 {
 	return READ_ONCE(ksm_knobs.run) == KSM_RUN_MERGE;
+}
+
+static bool ksm_offlining(void)
+{
+	return READ_ONCE(ksm_knobs.run) & KSM_RUN_OFFLINE;
+}
+
+/**
+ * ksm_lock_stable() - take ksm_lock once no memory is being offlined
+ *
+ * Between MEM_GOING_OFFLINE and the end of the offlining, KSM pages are
+ * migrated out of the range and stable nodes may point into it: nothing
+ * may walk or end nodes then. The offline notifier does not keep ksm_lock
+ * for that whole time (offlining takes locks of its own in between); it
+ * sets KSM_RUN_OFFLINE instead, and whoever is about to touch the stable
+ * trees waits here until it is cleared.
+ */
+void ksm_lock_stable(void)
+{
+	mutex_lock(&ksm_lock);
+	while (ksm_offlining()) {
+		mutex_unlock(&ksm_lock);
+		wait_event(ksm_offline_wait, !ksm_offlining());
+		mutex_lock(&ksm_lock);
+	}
+}
+
+/**
+ * ksm_set_offlining() - mark the start or the end of a memory offlining
+ * @on: true at MEM_GOING_OFFLINE, false once offlining ended or failed
+ *
+ * Called under ksm_lock. The end wakes ksm_lock_stable() waiters and ksmd.
+ */
+void ksm_set_offlining(bool on)
+{
+	unsigned long run = ksm_knobs.run & ~KSM_RUN_OFFLINE;
+
+	WRITE_ONCE(ksm_knobs.run, on ? run | KSM_RUN_OFFLINE : run);
+	if (!on) {
+		wake_up_all(&ksm_offline_wait);
+		wake_up_interruptible(&ksm_thread_wait);
+	}
 }
 
 static unsigned int ksm_sleep_gen;

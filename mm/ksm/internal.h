@@ -223,6 +223,8 @@ void ksm_node_free(struct ksm_stable_node *node);
 struct ksm_slot *ksm_slot_alloc(void);
 void ksm_slot_free(struct ksm_slot *slot);
 bool ksm_run_allowed(void);
+void ksm_lock_stable(void);
+void ksm_set_offlining(bool on);
 void ksm_wake_sleeper(void);
 u64 ksm_page_checksum(struct page *page);
 long ksm_profit(unsigned long merged, long zero_pages, unsigned long items);

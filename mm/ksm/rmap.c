@@ -212,34 +212,34 @@ long ksm_process_profit(struct mm_struct *mm)
 
 /*
  * Memory offlining migrates every KSM page out of the range (moving the
- * stable nodes along), then frees the struct pages' meaning. ksmd must not
- * run in between, and nodes left pointing into the range (stale ones) must
- * go before anyone looks at their pfn again.
+ * stable nodes along), then frees the struct pages' meaning. Nobody may
+ * touch the stable trees in between (ksm_lock_stable() waits, ksmd does
+ * not run), and nodes left pointing into the range (stale ones) must go
+ * before anyone looks at their pfn again. ksm_lock is taken only for each
+ * step: offlining takes locks of its own between the notifications.
  */
 static int ksm_memory_callback(struct notifier_block *nb, unsigned long action,
 			       void *arg)
 {
-	/* Offlining is serialized by mem_hotplug_lock: one at a time. */
-	static bool held;
 	struct memory_notify *mn = arg;
 
 	switch (action) {
 	case MEM_GOING_OFFLINE:
 		mutex_lock(&ksm_lock);
-		held = true;
-		WRITE_ONCE(ksm_knobs.run, ksm_knobs.run | KSM_RUN_OFFLINE);
+		ksm_set_offlining(true);
+		mutex_unlock(&ksm_lock);
 		break;
 	case MEM_OFFLINE:
-		if (held)
-			ksm_prune_all_stale(mn->start_pfn,
-					    mn->start_pfn + mn->nr_pages);
-		fallthrough;
+		mutex_lock(&ksm_lock);
+		ksm_prune_all_stale(mn->start_pfn,
+				    mn->start_pfn + mn->nr_pages);
+		ksm_set_offlining(false);
+		mutex_unlock(&ksm_lock);
+		break;
 	case MEM_CANCEL_OFFLINE:
-		/* A notifier before us may have failed MEM_GOING_OFFLINE. */
-		if (!held)
-			break;
-		WRITE_ONCE(ksm_knobs.run, ksm_knobs.run & ~KSM_RUN_OFFLINE);
-		held = false;
+		/* Also when a notifier before us failed MEM_GOING_OFFLINE. */
+		mutex_lock(&ksm_lock);
+		ksm_set_offlining(false);
 		mutex_unlock(&ksm_lock);
 		break;
 	}

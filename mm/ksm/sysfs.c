@@ -122,7 +122,7 @@ static ssize_t run_store(struct kobject *kobj, struct kobj_attribute *attr,
 	if (err || value > KSM_RUN_UNMERGE)
 		return -EINVAL;
 
-	mutex_lock(&ksm_lock);
+	ksm_lock_stable();
 	if (ksm_knobs.run != value) {
 		WRITE_ONCE(ksm_knobs.run, value);
 		if (value == KSM_RUN_UNMERGE) {
@@ -167,7 +167,7 @@ static ssize_t ksm_set_layout_knob(unsigned int *knob, unsigned int value,
 {
 	int err = 0;
 
-	mutex_lock(&ksm_lock);
+	ksm_lock_stable();
 	if (*knob != value) {
 		err = ksm_layout_may_change();
 		if (!err)
