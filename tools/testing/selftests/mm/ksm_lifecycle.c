@@ -55,27 +55,6 @@ FIXTURE_TEARDOWN(life)
 }
 
 /*
- * Lets ksmd settle, then checks the global counters and the caller's
- * ksm_stat against the layouts it holds; ksmd runs again afterwards.
- */
-static void settle_and_check(struct __test_metadata *_metadata,
-			     struct ksmt_layout *const *ls, int n,
-			     bool zero_merge, bool merged)
-{
-	struct ksmt_counters c;
-	struct ksmt_expect e;
-	struct ksmt_stat st;
-
-	ASSERT_EQ(0, ksmt_settle(4));
-	ASSERT_EQ(0, ksmt_expect_layouts(ls, n, zero_merge, merged, &e, NULL));
-	ASSERT_EQ(0, ksmt_read_counters(&c));
-	ksmt_expect_global(_metadata, &c, &e);
-	ASSERT_EQ(0, ksmt_read_stat(0, &st));
-	ksmt_expect_stat(_metadata, &st, &e);
-	ASSERT_EQ(0, ksmt_run(1));
-}
-
-/*
  * The pages the child of fork_after_merge writes: every unique page, and
  * every fourth page of the groups.
  */
@@ -135,7 +114,7 @@ TEST_F_TIMEOUT(life, fork_after_merge, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&l, n, k, u, 0, 0xc101, 0xc102, 50));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	/* Group pages the child writes. */
 	for (i = 0; i < l.npages; i++)
@@ -186,7 +165,7 @@ TEST_F_TIMEOUT(life, fork_after_merge, KSMT_TEST_TIMEOUT)
 		ksmt_kill(pid);
 	EXPECT_TRUE(status >= 0 && WIFEXITED(status) && !WEXITSTATUS(status));
 
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 	ksmt_expect_layout(_metadata, &l, p);
 	ASSERT_EQ(0, munmap(p, l.npages * PAGE));
 	ksmt_assert_all_zero(_metadata);
@@ -362,7 +341,7 @@ TEST_F_TIMEOUT(life, munmap_middle, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&l, n, k, u, 0, 0xc301, 0xc302, 53));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	from = l.npages / 3;
 	to = 2 * l.npages / 3;
@@ -370,7 +349,7 @@ TEST_F_TIMEOUT(life, munmap_middle, KSMT_TEST_TIMEOUT)
 	for (i = from; i < to; i++)
 		l.state[i] = KSMT_UNMAPPED;
 	ksmt_expect_layout(_metadata, &l, p);
-	settle_and_check(_metadata, ls, 1, false, true);
+	ksmt_settle_and_check(_metadata, ls, 1, false, true);
 	ksmt_expect_layout(_metadata, &l, p);
 
 	ASSERT_EQ(0, munmap(p, from * PAGE));
@@ -401,7 +380,7 @@ TEST_F_TIMEOUT(life, mremap_move, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&l, n, k, u, 0, 0xc401, 0xc402, 54));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	dst = reserve(l.npages);
 	ASSERT_NE(MAP_FAILED, dst);
@@ -409,7 +388,7 @@ TEST_F_TIMEOUT(life, mremap_move, KSMT_TEST_TIMEOUT)
 		   MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 	ASSERT_EQ(dst, q);
 	ksmt_expect_layout(_metadata, &l, q);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 	ksmt_expect_layout(_metadata, &l, q);
 
 	/* The middle third moves on its own. */
@@ -429,7 +408,7 @@ TEST_F_TIMEOUT(life, mremap_move, KSMT_TEST_TIMEOUT)
 	ksmt_expect_layout(_metadata, &l, q);
 	for (i = from; i < to; i++)
 		l.state[i] = KSMT_TRACKED;
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	ASSERT_EQ(0, munmap(q, l.npages * PAGE));
 	ASSERT_EQ(0, munmap(part, (to - from) * PAGE));
@@ -451,15 +430,15 @@ TEST_F_TIMEOUT(life, mprotect, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&l, n, k, u, 0, 0xc501, 0xc502, 55));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	half = l.npages / 2;
 	ASSERT_EQ(0, mprotect(p, l.npages * PAGE, PROT_READ));
 	ksmt_expect_layout(_metadata, &l, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 	ASSERT_EQ(0, mprotect(p + half * PAGE, (l.npages - half) * PAGE,
 			      PROT_NONE));
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	ASSERT_EQ(0, mprotect(p, l.npages * PAGE, PROT_READ | PROT_WRITE));
 	ksmt_expect_layout(_metadata, &l, p);
@@ -467,7 +446,7 @@ TEST_F_TIMEOUT(life, mprotect, KSMT_TEST_TIMEOUT)
 	for (i = 0; i < l.npages; i += 3)
 		ksmt_layout_make_unique(&l, p, i, ksmt_unique_key(0xc503, i));
 	ksmt_expect_layout(_metadata, &l, p);
-	settle_and_check(_metadata, ls, 1, false, true);
+	ksmt_settle_and_check(_metadata, ls, 1, false, true);
 
 	ASSERT_EQ(0, munmap(p, l.npages * PAGE));
 	ksmt_assert_all_zero(_metadata);
@@ -488,7 +467,7 @@ TEST_F_TIMEOUT(life, madv_dontneed, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&l, n, k, u, 0, 0xc601, 0xc602, 56));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	from = l.npages / 4;
 	to = 3 * l.npages / 4;
@@ -501,13 +480,13 @@ TEST_F_TIMEOUT(life, madv_dontneed, KSMT_TEST_TIMEOUT)
 		l.state[i] = KSMT_UNTRACKED;
 	}
 	ksmt_expect_layout(_metadata, &l, p);
-	settle_and_check(_metadata, ls, 1, false, true);
+	ksmt_settle_and_check(_metadata, ls, 1, false, true);
 
 	/* The original contents again: everything as at the start. */
 	ksmt_layout_free(&l);
 	ASSERT_EQ(0, ksmt_layout_init(&l, n, k, u, 0, 0xc601, 0xc602, 56));
 	ksmt_layout_fill(&l, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 	ksmt_expect_layout(_metadata, &l, p);
 
 	ASSERT_EQ(0, munmap(p, l.npages * PAGE));
@@ -529,7 +508,7 @@ TEST_F_TIMEOUT(life, madv_free, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&l, n, k, u, 0, 0xc701, 0xc702, 57));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	ASSERT_EQ(0, madvise(p, l.npages * PAGE, MADV_FREE));
 	ASSERT_EQ(0, ksmt_settle(2));
@@ -545,7 +524,7 @@ TEST_F_TIMEOUT(life, madv_free, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_run(1));
 
 	ksmt_layout_fill(&l, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 	ksmt_expect_layout(_metadata, &l, p);
 
 	ASSERT_EQ(0, munmap(p, l.npages * PAGE));
@@ -618,7 +597,7 @@ TEST_F_TIMEOUT(life, fork_zero_pages, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&l, 4, 6, 16, z, 0xc901, 0xc902, 61));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	settle_and_check(_metadata, ls, 1, true, false);
+	ksmt_settle_and_check(_metadata, ls, 1, true, false);
 	ASSERT_EQ(z, ksmt_get("ksm_zero_pages"));
 
 	/* These counts change without ksmd; keep it off the shared pages. */
@@ -671,7 +650,7 @@ TEST_F_TIMEOUT(life, fork_zero_pages, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(z, ksmt_get("ksm_zero_pages"));
 	ksmt_expect_layout(_metadata, &l, p);
 	ASSERT_EQ(0, ksmt_run(1));
-	settle_and_check(_metadata, ls, 1, true, false);
+	ksmt_settle_and_check(_metadata, ls, 1, true, false);
 
 	ASSERT_EQ(0, munmap(p, l.npages * PAGE));
 	EXPECT_EQ(0, ksmt_get("ksm_zero_pages"));
@@ -698,29 +677,29 @@ TEST_F_TIMEOUT(life, migrate_merged, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&l, n, k, u, 0, 0xca01, 0xca02, 62));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	ASSERT_EQ(0, ksmt_run(0));
 	ASSERT_EQ(0, ksmt_move_to_node(p, l.npages, 1));
 	ksmt_expect_layout(_metadata, &l, p);
 	ASSERT_EQ(0, ksmt_run(1));
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 	EXPECT_EQ(1, ksmt_page_node(p));
 
 	/* Back, while ksmd scans. */
 	ASSERT_EQ(0, ksmt_move_to_node(p, l.npages, 0));
 	ksmt_expect_layout(_metadata, &l, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	for (i = 0; i < l.npages; i += 3)
 		ksmt_layout_make_unique(&l, p, i, ksmt_unique_key(0xca03, i));
 	ksmt_expect_layout(_metadata, &l, p);
-	settle_and_check(_metadata, ls, 1, false, true);
+	ksmt_settle_and_check(_metadata, ls, 1, false, true);
 	ASSERT_EQ(0, madvise(p, l.npages * PAGE, MADV_UNMERGEABLE));
 	ksmt_expect_layout(_metadata, &l, p);
 	for (i = 0; i < l.npages; i++)
 		l.state[i] = KSMT_UNTRACKED;
-	settle_and_check(_metadata, ls, 1, false, true);
+	ksmt_settle_and_check(_metadata, ls, 1, false, true);
 
 	ASSERT_EQ(0, munmap(p, l.npages * PAGE));
 	ksmt_assert_all_zero(_metadata);
@@ -749,13 +728,13 @@ TEST_F_TIMEOUT(life, mlock_merged, KSMT_TEST_TIMEOUT)
 	ASSERT_NE(MAP_FAILED, p);
 	if (mlock(p, l.npages * PAGE))
 		SKIP(return, "mlock: %s", strerror(errno));
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 	ksmt_expect_layout(_metadata, &l, p);
 
 	/* Copy-on-write of merged locked pages. */
 	for (i = 0; i < l.npages; i += 4)
 		ksmt_layout_make_unique(&l, p, i, ksmt_unique_key(0xcb03, i));
-	settle_and_check(_metadata, ls, 1, false, true);
+	ksmt_settle_and_check(_metadata, ls, 1, false, true);
 	ksmt_expect_layout(_metadata, &l, p);
 
 	ASSERT_EQ(0, munlock(p, l.npages * PAGE));
@@ -784,37 +763,9 @@ TEST_F_TIMEOUT(life, mlock_merged, KSMT_TEST_TIMEOUT)
 /* Seconds the reclaim of a test's pages may take. */
 #define RECLAIM_TIMEOUT	20
 
-/* What the swap fixture set up, and so has to take down. */
-struct swap_state {
-	struct ksmt_zram_swap zram;	/* zram0 as swap */
-	struct ksmt_cgroup cg;		/* our memory cgroup; we are in it */
-};
-
 FIXTURE(swap) {
-	struct swap_state s;
+	struct ksmt_swap_env s;
 };
-
-static void swap_down(struct swap_state *state)
-{
-	ksmt_cgroup_remove(&state->cg);
-	ksmt_zram_swap_down(&state->zram);
-}
-
-/* Sets up swap and the cgroup; a reason to skip, or NULL. */
-static const char *swap_up(struct swap_state *state)
-{
-	const char *why = ksmt_zram_swap_on(&state->zram, "32M");
-
-	if (!why)
-		why = ksmt_cgroup_make(&state->cg, CGROUP_NAME);
-	if (why)
-		return why;
-	if (!ksmt_cgroup_has(&state->cg, "memory.reclaim"))
-		return "no memory.reclaim";
-	if (ksmt_cgroup_join(&state->cg, 0))
-		return "cannot join the cgroup";
-	return NULL;
-}
 
 FIXTURE_SETUP(swap)
 {
@@ -823,9 +774,9 @@ FIXTURE_SETUP(swap)
 	memset(self, 0, sizeof(*self));
 	if (!ksmt_available())
 		SKIP(return, "KSM sysfs missing or not root");
-	why = swap_up(&self->s);
+	why = ksmt_swap_env_up(&self->s, "32M", CGROUP_NAME);
 	if (why) {
-		swap_down(&self->s);
+		ksmt_swap_env_down(&self->s);
 		SKIP(return, "%s", why);
 	}
 	ASSERT_EQ(0, ksmt_reset());
@@ -835,7 +786,7 @@ FIXTURE_SETUP(swap)
 
 FIXTURE_TEARDOWN(swap)
 {
-	swap_down(&self->s);
+	ksmt_swap_env_down(&self->s);
 	EXPECT_EQ(0, ksmt_restore_knobs());
 }
 
@@ -926,7 +877,7 @@ TEST_F_TIMEOUT(swap, out_and_in, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&l, n, k, u, 0, 0xcc01, 0xcc02, 64));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	/* Out, and back in by faults. */
 	out = reclaim(&self->s.cg, p, l.npages);
@@ -934,7 +885,7 @@ TEST_F_TIMEOUT(swap, out_and_in, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(l.npages, out);
 	ksmt_expect_layout(_metadata, &l, p);
 	EXPECT_EQ(0U, swapped(p, l.npages));
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	/* Out, and back in by swapoff. */
 	out = reclaim(&self->s.cg, p, l.npages);
@@ -943,13 +894,13 @@ TEST_F_TIMEOUT(swap, out_and_in, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_zram_swap_off(&self->s.zram));
 	EXPECT_EQ(0U, swapped(p, l.npages));
 	ksmt_expect_layout(_metadata, &l, p);
-	settle_and_check(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
 	/* Copy-on-write still works on pages that went through swap. */
 	for (i = 0; i < l.npages; i += 3)
 		ksmt_layout_make_unique(&l, p, i, ksmt_unique_key(0xcc03, i));
 	ksmt_expect_layout(_metadata, &l, p);
-	settle_and_check(_metadata, ls, 1, false, true);
+	ksmt_settle_and_check(_metadata, ls, 1, false, true);
 
 	ASSERT_EQ(0, munmap(p, l.npages * PAGE));
 	ksmt_assert_all_zero(_metadata);

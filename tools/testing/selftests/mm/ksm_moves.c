@@ -1921,37 +1921,9 @@ TEST_F_TIMEOUT(poison, soft_offline, KSMT_TEST_TIMEOUT)
 /* Seconds the reclaim of the sharers' pages may take. */
 #define RECLAIM_TIMEOUT	20
 
-/* What the swap fixture set up, and so has to take down. */
-struct swap_env {
-	struct ksmt_zram_swap zram;	/* zram0 as swap */
-	struct ksmt_cgroup cg;		/* our memory cgroup; we are in it */
-};
-
 FIXTURE(swap) {
-	struct swap_env env;
+	struct ksmt_swap_env env;
 };
-
-static void swap_down(struct swap_env *env)
-{
-	ksmt_cgroup_remove(&env->cg);
-	ksmt_zram_swap_down(&env->zram);
-}
-
-/* Sets up swap and the cgroup: NULL, or why it cannot. */
-static const char *swap_up(struct swap_env *env)
-{
-	const char *why = ksmt_zram_swap_on(&env->zram, "64M");
-
-	if (!why)
-		why = ksmt_cgroup_make(&env->cg, CGROUP_NAME);
-	if (why)
-		return why;
-	if (!ksmt_cgroup_has(&env->cg, "memory.reclaim"))
-		return "no memory.reclaim";
-	if (ksmt_cgroup_join(&env->cg, 0))
-		return "cannot join the cgroup";
-	return NULL;
-}
 
 FIXTURE_SETUP(swap)
 {
@@ -1960,9 +1932,9 @@ FIXTURE_SETUP(swap)
 	memset(self, 0, sizeof(*self));
 	if (!ksmt_available())
 		SKIP(return, "KSM sysfs missing or not root");
-	why = swap_up(&self->env);
+	why = ksmt_swap_env_up(&self->env, "64M", CGROUP_NAME);
 	if (why) {
-		swap_down(&self->env);
+		ksmt_swap_env_down(&self->env);
 		SKIP(return, "%s", why);
 	}
 	ASSERT_TRUE(ksmt_start_clean(_metadata));
@@ -1971,7 +1943,7 @@ FIXTURE_SETUP(swap)
 
 FIXTURE_TEARDOWN(swap)
 {
-	swap_down(&self->env);
+	ksmt_swap_env_down(&self->env);
 	EXPECT_EQ(0, ksmt_restore_knobs());
 }
 

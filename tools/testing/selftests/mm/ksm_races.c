@@ -363,27 +363,6 @@ static long frames_off_model(struct ksmt_layout *const *ls,
 /* ---- counters --------------------------------------------------------- */
 
 /*
- * Lets ksmd settle, then checks the global counters and our ksm_stat
- * against the layouts we hold; ksmd runs again afterwards.
- */
-static void settle_expect(struct __test_metadata *_metadata,
-			  struct ksmt_layout *const *ls, int n,
-			  bool zero_merge, bool merged)
-{
-	struct ksmt_counters c;
-	struct ksmt_expect e;
-	struct ksmt_stat st;
-
-	ASSERT_EQ(0, ksmt_settle(4));
-	ASSERT_EQ(0, ksmt_expect_layouts(ls, n, zero_merge, merged, &e, NULL));
-	ASSERT_EQ(0, ksmt_read_counters(&c));
-	ksmt_expect_global(_metadata, &c, &e);
-	ASSERT_EQ(0, ksmt_read_stat(0, &st));
-	ksmt_expect_stat(_metadata, &st, &e);
-	ASSERT_EQ(0, ksmt_run(1));
-}
-
-/*
  * With ksmd stopped, and pids[] (0: us) the only processes that use KSM:
  * the global counters are the sum of their ksm_stat. KSM pages and their
  * sharers are the pages that map them; tracked pages are rmap items; the
@@ -580,7 +559,7 @@ TEST_F_TIMEOUT(thp, split_to_merge, KSMT_TEST_TIMEOUT)
 		ASSERT_EQ(0, ksmt_mergeable(bases[j], HPAGE_NR));
 	ASSERT_EQ(0, ksmt_run(1));
 
-	settle_expect(_metadata, ls, 4, false, false);
+	ksmt_settle_and_check(_metadata, ls, 4, false, false);
 	EXPECT_EQ(0, frames_off_model(ls, bases, 4));
 	for (j = 0; j < 3; j++) {
 		EXPECT_EQ(0, count_huge(bases[j], HPAGE_NR));
@@ -597,7 +576,7 @@ TEST_F_TIMEOUT(thp, split_to_merge, KSMT_TEST_TIMEOUT)
 	}
 	for (j = 0; j < 4; j++)
 		ksmt_expect_layout(_metadata, ls[j], bases[j]);
-	settle_expect(_metadata, ls, 4, false, true);
+	ksmt_settle_and_check(_metadata, ls, 4, false, true);
 	EXPECT_EQ(0, frames_off_model(ls, bases, 4));
 
 	for (j = 0; j < 4; j++) {
@@ -789,7 +768,7 @@ TEST_F_TIMEOUT(thp, khugepaged_race, KSMT_TEST_TIMEOUT)
 
 	/* khugepaged stopped: ksmd splits what it collapsed and settles. */
 	thp_write_string("enabled", "never");
-	settle_expect(_metadata, lm, RACE_MERGED, false, false);
+	ksmt_settle_and_check(_metadata, lm, RACE_MERGED, false, false);
 	EXPECT_EQ(0, frames_off_model(lm, pm, RACE_MERGED));
 	for (j = 0; j < RACE_MERGED; j++)
 		ksmt_expect_layout(_metadata, &m[j], pm[j]);
@@ -987,7 +966,7 @@ TEST_F_TIMEOUT(uffd, write_to_merged, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&c, 8, 4, 8, 0, 0xd101, 0xd103, 101));
 	pa = ksmt_layout_map(&a);
 	ASSERT_NE(MAP_FAILED, pa);
-	settle_expect(_metadata, la, 1, false, false);
+	ksmt_settle_and_check(_metadata, la, 1, false, false);
 	ASSERT_EQ(0, uffd_register(self->fd, pa, a.npages * PAGE, false, true,
 				   false));
 	ASSERT_EQ(0, uffd_set_wp(self->fd, pa, a.npages * PAGE, true));
@@ -1001,7 +980,7 @@ TEST_F_TIMEOUT(uffd, write_to_merged, KSMT_TEST_TIMEOUT)
 
 	pc = ksmt_layout_map(&c);
 	ASSERT_NE(MAP_FAILED, pc);
-	settle_expect(_metadata, lac, 2, false, false);
+	ksmt_settle_and_check(_metadata, lac, 2, false, false);
 	EXPECT_FALSE(wp_write_done(&w));
 	ksmt_expect_layout(_metadata, &a, pa);
 	EXPECT_EQ(0, count_unprotected(pa, a.npages));
@@ -1011,7 +990,7 @@ TEST_F_TIMEOUT(uffd, write_to_merged, KSMT_TEST_TIMEOUT)
 	ksmt_expect_layout(_metadata, &a, pa);
 	ksmt_expect_layout(_metadata, &c, pc);
 	EXPECT_EQ(1, count_unprotected(pa, a.npages));
-	settle_expect(_metadata, lac, 2, false, true);
+	ksmt_settle_and_check(_metadata, lac, 2, false, true);
 	ksmt_expect_layout(_metadata, &a, pa);
 
 	ASSERT_EQ(0, munmap(pa, a.npages * PAGE));
@@ -1076,7 +1055,7 @@ TEST_F_TIMEOUT(uffd, wp_kept_when_merged, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, uffd_set_wp(self->fd, p, b.npages * PAGE, true));
 	ASSERT_EQ(0, count_unprotected(p, b.npages));
 	ASSERT_EQ(0, ksmt_mergeable(p, b.npages));
-	settle_expect(_metadata, lb, 1, false, false);
+	ksmt_settle_and_check(_metadata, lb, 1, false, false);
 	ksmt_expect_layout(_metadata, &b, p);
 
 	lost = count_unprotected(p, b.npages);
@@ -1102,7 +1081,7 @@ TEST_F_TIMEOUT(uffd, wp_kept_when_merged, KSMT_TEST_TIMEOUT)
 		ksmt_layout_make_unique(&b, NULL, t[i], w.key);
 	}
 	ksmt_expect_layout(_metadata, &b, p);
-	settle_expect(_metadata, lb, 1, false, true);
+	ksmt_settle_and_check(_metadata, lb, 1, false, true);
 
 	ASSERT_EQ(0, munmap(p, b.npages * PAGE));
 	ksmt_assert_all_zero(_metadata);
@@ -1127,7 +1106,7 @@ TEST_F_TIMEOUT(uffd, unmerge_keeps_wp, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&l, 8, 8, 16, 0, 0xd121, 0xd122, 103));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	settle_expect(_metadata, ls, 1, false, false);
+	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 	ASSERT_EQ(0, uffd_register(self->fd, p, l.npages * PAGE, false, true,
 				   false));
 	ASSERT_EQ(0, uffd_set_wp(self->fd, p, l.npages * PAGE, true));
@@ -1138,7 +1117,7 @@ TEST_F_TIMEOUT(uffd, unmerge_keeps_wp, KSMT_TEST_TIMEOUT)
 	ksmt_expect_layout(_metadata, &l, p);
 	for (i = 0; i < l.npages; i++)
 		l.state[i] = KSMT_UNTRACKED;
-	settle_expect(_metadata, ls, 1, false, true);
+	ksmt_settle_and_check(_metadata, ls, 1, false, true);
 
 	t = next_group_page(&l, 0);
 	ASSERT_GT(l.npages, t);
@@ -1221,7 +1200,7 @@ TEST_F_TIMEOUT(races, prot_none_merge, KSMT_TEST_TIMEOUT)
 	ksmt_layout_fill(&l, p);
 	ASSERT_EQ(0, mprotect(p, l.npages * PAGE, PROT_NONE));
 	ASSERT_EQ(0, ksmt_mergeable(p, l.npages));
-	settle_expect(_metadata, ls, 1, true, false);
+	ksmt_settle_and_check(_metadata, ls, 1, true, false);
 	EXPECT_EQ(0, frames_off_model(ls, &p, 1));
 
 	fd = open("/proc/self/mem", O_RDWR);
@@ -1237,7 +1216,7 @@ TEST_F_TIMEOUT(races, prot_none_merge, KSMT_TEST_TIMEOUT)
 		ksmt_layout_make_unique(&l, NULL, i, key);
 	}
 	EXPECT_EQ(-1, mem_layout_check(fd, &l, p));
-	settle_expect(_metadata, ls, 1, true, true);
+	ksmt_settle_and_check(_metadata, ls, 1, true, true);
 	EXPECT_EQ(0, frames_off_model(ls, &p, 1));
 	EXPECT_EQ(-1, mem_layout_check(fd, &l, p));
 	free(buf);
@@ -1269,7 +1248,7 @@ TEST_F_TIMEOUT(races, prot_none_unmerge, KSMT_TEST_TIMEOUT)
 				      111));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	settle_expect(_metadata, ls, 1, true, false);
+	ksmt_settle_and_check(_metadata, ls, 1, true, false);
 	ASSERT_EQ(0, mprotect(p, l.npages * PAGE, PROT_NONE));
 
 	half = l.npages / 2;
@@ -1277,7 +1256,7 @@ TEST_F_TIMEOUT(races, prot_none_unmerge, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(0, count_shared_frames(p, l.npages, 0, half));
 	for (i = 0; i < half; i++)
 		l.state[i] = KSMT_UNTRACKED;
-	settle_expect(_metadata, ls, 1, true, true);
+	ksmt_settle_and_check(_metadata, ls, 1, true, true);
 	EXPECT_EQ(0, frames_off_model(ls, &p, 1));
 
 	ASSERT_EQ(0, ksmt_run(2));
@@ -1287,7 +1266,7 @@ TEST_F_TIMEOUT(races, prot_none_unmerge, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, mprotect(p, l.npages * PAGE, PROT_READ | PROT_WRITE));
 	ksmt_expect_layout(_metadata, &l, p);
 	ASSERT_EQ(0, ksmt_run(1));
-	settle_expect(_metadata, ls, 1, true, false);
+	ksmt_settle_and_check(_metadata, ls, 1, true, false);
 	EXPECT_EQ(0, frames_off_model(ls, &p, 1));
 	for (i = half; i < l.npages; i += 5)
 		ksmt_layout_make_unique(&l, p, i, ksmt_unique_key(0xd213, i));
@@ -1296,7 +1275,7 @@ TEST_F_TIMEOUT(races, prot_none_unmerge, KSMT_TEST_TIMEOUT)
 	 * Not "merged": a content left with a single copy in the mergeable
 	 * half by the unmerge was not merged again after run=2.
 	 */
-	settle_expect(_metadata, ls, 1, true, false);
+	ksmt_settle_and_check(_metadata, ls, 1, true, false);
 
 	ASSERT_EQ(0, munmap(p, l.npages * PAGE));
 	ksmt_assert_all_zero(_metadata);

@@ -116,4 +116,25 @@ static inline void ksmt_expect_layout(struct __test_metadata *_metadata,
 	EXPECT_EQ(-1, bad);
 }
 
+/*
+ * Lets ksmd settle, then checks the global counters and the caller's
+ * ksm_stat against the layouts it holds; ksmd runs again afterwards.
+ */
+static inline void ksmt_settle_and_check(struct __test_metadata *_metadata,
+					 struct ksmt_layout *const *ls, int n,
+					 bool zero_merge, bool merged)
+{
+	struct ksmt_counters c;
+	struct ksmt_expect e;
+	struct ksmt_stat st;
+
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(0, ksmt_expect_layouts(ls, n, zero_merge, merged, &e, NULL));
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	ksmt_expect_global(_metadata, &c, &e);
+	ASSERT_EQ(0, ksmt_read_stat(0, &st));
+	ksmt_expect_stat(_metadata, &st, &e);
+	ASSERT_EQ(0, ksmt_run(1));
+}
+
 #endif /* KSM_HARNESS_H */

@@ -94,3 +94,25 @@ int ksmt_zram_swap_down(struct ksmt_zram_swap *z)
 	}
 	return err;
 }
+
+const char *ksmt_swap_env_up(struct ksmt_swap_env *env, const char *size,
+			     const char *cgroup)
+{
+	const char *why = ksmt_zram_swap_on(&env->zram, size);
+
+	if (!why)
+		why = ksmt_cgroup_make(&env->cg, cgroup);
+	if (why)
+		return why;
+	if (!ksmt_cgroup_has(&env->cg, "memory.reclaim"))
+		return "no memory.reclaim";
+	if (ksmt_cgroup_join(&env->cg, 0))
+		return "cannot join the cgroup";
+	return NULL;
+}
+
+void ksmt_swap_env_down(struct ksmt_swap_env *env)
+{
+	ksmt_cgroup_remove(&env->cg);
+	ksmt_zram_swap_down(&env->zram);
+}

@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include "ksm_cgroup.h"
+
 #define KSMT_ZRAM_DEV		"/dev/zram0"
 #define KSMT_ZRAM_SYSFS		"/sys/block/zram0"
 
@@ -28,5 +30,20 @@ const char *ksmt_zram_swap_on(struct ksmt_zram_swap *z, const char *size);
 int ksmt_zram_swap_off(struct ksmt_zram_swap *z);
 /* swapoff() and reset, as needed; 0 or the first -errno. */
 int ksmt_zram_swap_down(struct ksmt_zram_swap *z);
+
+/* zram swap, and a memory cgroup of the caller's own that it is in. */
+struct ksmt_swap_env {
+	struct ksmt_zram_swap zram;	/* zram0 as swap */
+	struct ksmt_cgroup cg;		/* the memory cgroup; we are in it */
+};
+
+/*
+ * Sets up size bytes of zram swap and joins the memory cgroup of that
+ * name, which must offer memory.reclaim. Returns NULL, or the reason why
+ * not; either way ksmt_swap_env_down() takes down what was set up.
+ */
+const char *ksmt_swap_env_up(struct ksmt_swap_env *env, const char *size,
+			     const char *cgroup);
+void ksmt_swap_env_down(struct ksmt_swap_env *env);
 
 #endif /* KSM_SWAP_H */
