@@ -73,6 +73,13 @@ static inline void ksm_fork(struct mm_struct *mm, struct mm_struct *oldmm)
 		return;
 	mm->ksm_merging_pages = 0;
 	mm->ksm_rmap_items = 0;
+	/*
+	 * The child inherits the KSM zero pages mapped now, under oldmm's
+	 * mmap_lock: dup_mm() copied the count before taking it, and ksmd
+	 * may have mapped more since.
+	 */
+	atomic_long_set(&mm->ksm_zero_pages,
+			atomic_long_read(&oldmm->ksm_zero_pages));
 	atomic_long_add(atomic_long_read(&mm->ksm_zero_pages), &ksm_zero_pages);
 	__ksm_enter(mm);
 }
