@@ -31,13 +31,13 @@ CFLAGS=(-static -O2 -isystem "$HDR/usr/include" -I"$PRISTINE"
 	-I"$UP")
 
 # build OUT WARN SRC... : compiles when OUT is missing or older than a
-# source or than any header of ours. WARN is the warning policy (-w for
+# source or than any header of ours (selftests and tools/mm). WARN is the warning policy (-w for
 # upstream's code, which is not ours to fix; warnings as errors for ours).
 build() {
 	local out=$1 warn=$2 src
 	shift 2
 	[ "$ONLY" = "  " ] || [[ $ONLY == *" $(basename "$out") "* ]] || return 0
-	for src in "$@" $(find "$OURS" -name '*.h' 2>/dev/null); do
+	for src in "$@" $(find "$OURS" "$TOP/tools/mm" -name '*.h' 2>/dev/null); do
 		if [ ! -f "$out" ] || [ "$src" -nt "$out" ]; then
 			gcc "${CFLAGS[@]}" $warn -o "$out" "$@" -lnuma -lm -lpthread ||
 				die "building $(basename "$out") failed"

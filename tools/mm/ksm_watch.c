@@ -19,8 +19,6 @@
  * Usage: ksm_watch [-i ms] [-t seconds] [-c] [-m MiB] [-p]
  */
 #define _GNU_SOURCE
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -29,6 +27,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ksmd_proc.h"
 
 #define KSM_DIR		"/sys/kernel/mm/ksm"
 #define MIB		(1024.0 * 1024.0)
@@ -58,64 +58,13 @@ static int read_counter(const char *name, unsigned long *val)
 	return ok ? 0 : -1;
 }
 
-/* The pid of the ksmd kernel thread, or -1. */
-static int find_ksmd(void)
-{
-	char path[64], comm[32];
-	struct dirent *de;
-	int pid = -1;
-	DIR *dir;
-	FILE *f;
-
-	dir = opendir("/proc");
-	if (!dir)
-		return -1;
-	while (pid < 0 && (de = readdir(dir))) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		if (strlen(de->d_name) > 20)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/comm", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n"))
-			pid = atoi(de->d_name);
-		fclose(f);
-	}
-	closedir(dir);
-	return pid;
-}
-
-/* utime + stime of @pid in clock ticks, or NO_TICKS. */
-static unsigned long long cpu_ticks(int pid)
-{
-	unsigned long long utime, stime;
-	char path[64], buf[1024], *p;
-	size_t len;
-	FILE *f;
-
-	if (pid < 0)
-		return NO_TICKS;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return NO_TICKS;
-	len = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[len] = '\0';
-	/* The command name may hold spaces; the fields follow its ')'. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &utime, &stime) != 2)
-		return NO_TICKS;
-	return utime + stime;
-}
-
 static int take_sample(struct sample *s, int ksmd)
 {
+	long long ticks;
+
 	clock_gettime(CLOCK_MONOTONIC, &s->when);
-	s->ksmd_ticks = cpu_ticks(ksmd);
+	ticks = ksmd_proc_cpu_ticks(ksmd);
+	s->ksmd_ticks = ticks < 0 ? NO_TICKS : ticks;
 	if (read_counter("pages_scanned", &s->scanned) ||
 	    read_counter("pages_shared", &s->shared) ||
 	    read_counter("pages_sharing", &s->sharing) ||
@@ -254,7 +203,7 @@ int main(int argc, char **argv)
 	sigaddset(&stop_set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &stop_set, NULL);
 
-	ksmd = find_ksmd();
+	ksmd = ksmd_proc_find();
 	if (ksmd < 0)
 		fprintf(stderr, "ksm_watch: no ksmd thread found, CPU use not shown\n");
 	if (take_sample(&first, ksmd)) {
