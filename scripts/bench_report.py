@@ -49,6 +49,8 @@ METRICS = (
     ('mixed.general_profit_mib', '3 mixed: final general_profit', 'MiB',
      'higher'),
     ('cow.ns_per_page', '4 COW break per page', 'ns', 'lower'),
+    ('cow.control_ns_per_page', '4 control: fork COW, no KSM', 'ns',
+     'lower'),
     ('unmerge.s', '5 unmerge, run=2', 's', 'lower'),
     ('meta.bytes_per_page', '6 metadata per page (after 3)', 'B', 'lower'),
     ('ksm_tests.P_mib_per_s', '7 ksm_tests -P -s {mib}', 'MiB/s', 'higher'),
