@@ -129,10 +129,13 @@ struct ksm_slot {
  * struct ksm_trees - the stable and unstable tree of one merge domain
  * @stable: KSM pages, by checksum then content
  * @unstable: candidate pages of the current full scan, by checksum
+ * @collided: two contents of one checksum have met in @stable since boot:
+ *	from then on a lookup compares content, not only the checksum
  */
 struct ksm_trees {
 	struct rb_root stable;
 	struct rb_root unstable;
+	bool collided;
 };
 
 #define KSM_DEFAULT_PAGES_TO_SCAN	100
@@ -305,8 +308,10 @@ struct ksm_stable_node *ksm_stable_find(struct rb_root *root, u64 key,
 struct ksm_stable_node *ksm_stable_next_equal(struct ksm_stable_node *node);
 void ksm_stable_link(struct rb_root *root, struct ksm_stable_node *node,
 		     struct rb_node **link, struct rb_node *parent);
-void ksm_stable_insert(struct rb_root *root, struct ksm_stable_node *node,
+bool ksm_stable_insert(struct rb_root *root, struct ksm_stable_node *node,
 		       ksm_content_cmp_t cmp, void *arg);
+void ksm_stable_add(int index, struct ksm_stable_node *node,
+		    ksm_content_cmp_t cmp, void *arg);
 
 /* node.c */
 struct folio *ksm_node_folio(struct ksm_stable_node *node, bool lock);

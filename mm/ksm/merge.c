@@ -256,22 +256,40 @@ static int ksm_cmp_with_node(struct ksm_stable_node *node, void *arg)
 	return ret;
 }
 
+/* Whether @node still has its KSM page; its content is not looked at. */
+static int ksm_node_alive(struct ksm_stable_node *node, void *arg)
+{
+	struct folio *kfolio = ksm_node_folio(node, false);
+
+	if (!kfolio)
+		return KSM_CMP_STALE;
+	folio_put(kfolio);
+	return 0;
+}
+
 /*
  * The stable node holding the content of @page that can take one more
  * sharer, pruning stale nodes met on the way. Duplicates of a content are
- * a run of ->dup nodes, the newest (emptiest) first: the content is
- * compared once, for the first; the merge compares again in any case.
+ * a run of ->dup nodes, the newest (emptiest) first.
+ *
+ * Until two contents of one checksum have met in the tree, the checksum
+ * alone tells the node, and no page is compared here: the merge compares
+ * the content in any case, once the page is write-protected. After a
+ * collision, the content is compared once, for the first node of a run.
  */
-static struct ksm_stable_node *ksm_stable_lookup(struct rb_root *root,
+static struct ksm_stable_node *ksm_stable_lookup(struct ksm_trees *trees,
 						 u64 sum, struct page *page)
 {
 	unsigned int limit = READ_ONCE(ksm_knobs.max_page_sharing);
+	ksm_content_cmp_t cmp = ksm_node_alive;
 	struct ksm_stable_node *node;
 	struct rb_node **link, *parent;
 
+	if (READ_ONCE(trees->collided))
+		cmp = ksm_cmp_with_node;
 	for (;;) {
-		node = ksm_stable_find(root, sum, ksm_cmp_with_node, page,
-				       &link, &parent);
+		node = ksm_stable_find(&trees->stable, sum, cmp, page, &link,
+				       &parent);
 		if (!node || link)
 			break;
 		ksm_node_prune(node);
@@ -348,7 +366,6 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 			  struct ksm_page *pg, struct ksm_peer *peer, int index)
 {
 	unsigned long paddr = ksm_item_addr(peer->item);
-	struct rb_root *root = &ksm_trees_of(index)->stable;
 	struct address_space *anon_mapping;
 	struct ksm_stable_node *node;
 	struct anon_vma *anon_vma;
@@ -366,8 +383,11 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	    !ksm_same_domain(pg->folio, peer->pg.folio))
 		goto unlock_both;
 	if (ksm_wrprotect(vma, pg, ksm_item_addr(item), &orig) ||
-	    ksm_wrprotect(peer->vma, &peer->pg, paddr, &peer_orig) ||
-	    !pages_identical(pg->page, peer->pg.page))
+	    ksm_wrprotect(peer->vma, &peer->pg, paddr, &peer_orig))
+		goto unlock_both;
+	/* Only the checksums matched: another peer may be the twin. */
+	err = -ESRCH;
+	if (!pages_identical(pg->page, peer->pg.page))
 		goto unlock_both;
 	node = ksm_node_alloc();
 	if (!node) {
@@ -385,7 +405,7 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	node->checksum = ksm_page_checksum(pg->page);
 	node->nid = index;
 	ksm_folio_set_node(pg->folio, node);
-	ksm_stable_insert(root, node, ksm_cmp_with_node, pg->page);
+	ksm_stable_add(index, node, ksm_cmp_with_node, pg->page);
 	ksm_chain_joined(node, ksm_cmp_with_node, pg->page);
 	ksm_sharer_add(node, item, anon_vma);
 
@@ -463,8 +483,6 @@ static int ksm_merge_unstable(struct ksm_item *item,
 			peer = (struct ksm_peer){ .item = other };
 			err = ksm_peer_get(&peer, vma->vm_mm);
 		}
-		if (!err && !pages_identical(pg->page, peer.pg.page))
-			err = -ESRCH;
 		if (!err)
 			err = ksm_merge_pair(item, vma, pg, &peer, index);
 		ksm_peer_put(&peer);
@@ -492,8 +510,9 @@ static void ksm_unstable_add(struct ksm_item *item, int index)
  * @pg: the page mapped there and its folio, with a reference held; the
  *	folio may change if it has to be split
  *
- * Stable tree first (cheap: integer compares, one page compare on a hit),
- * then the volatility check, then the zero page, then the unstable tree.
+ * Stable tree first (cheap: integer compares; the page is compared once,
+ * write-protected, when it merges), then the volatility check, then the
+ * zero page, then the unstable tree.
  */
 void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		    struct ksm_page *pg)
@@ -529,7 +548,7 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	 * fails for now, try again next pass; pairing the page with another
 	 * in the unstable tree would make a second KSM page of one content.
 	 */
-	node = ksm_stable_lookup(&ksm_trees_of(index)->stable, sum, pg->page);
+	node = ksm_stable_lookup(ksm_trees_of(index), sum, pg->page);
 	if (node) {
 		ksm_merge_into_node(item, vma, pg, node);
 		return;

@@ -245,7 +245,7 @@ void ksm_node_rehome(struct ksm_stable_node *node, int index,
 	ksm_chain_left(node);
 	rb_erase(&node->tree, &ksm_trees_of(node->nid)->stable);
 	node->nid = index;
-	ksm_stable_insert(&ksm_trees_of(index)->stable, node, cmp, arg);
+	ksm_stable_add(index, node, cmp, arg);
 	ksm_chain_joined(node, cmp, arg);
 }
 

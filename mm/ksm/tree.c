@@ -329,11 +329,19 @@ void ksm_stable_link(struct rb_root *root, struct ksm_stable_node *node,
  *
  * A node equal to present ones (a duplicate, made because they are full)
  * goes before them, where the next lookup meets it first.
+ *
+ * The nodes of one checksum are a run in the tree, and the new node's
+ * neighbours in it are on the way down: the first node of another content
+ * to join a run, or a run to join, is always seen here.
+ *
+ * Return: true if a node of the same checksum met on the way holds
+ * another content, or one whose content cannot be told any more (stale).
  */
-void ksm_stable_insert(struct rb_root *root, struct ksm_stable_node *node,
+bool ksm_stable_insert(struct rb_root *root, struct ksm_stable_node *node,
 		       ksm_content_cmp_t cmp, void *arg)
 {
 	struct rb_node **link = &root->rb_node, *parent = NULL;
+	bool collides = false;
 
 	while (*link) {
 		struct ksm_stable_node *other;
@@ -342,10 +350,32 @@ void ksm_stable_insert(struct rb_root *root, struct ksm_stable_node *node,
 		parent = *link;
 		other = rb_entry(parent, struct ksm_stable_node, tree);
 		order = ksm_stable_order(other, node->checksum, cmp, arg);
+		if (order && other->checksum == node->checksum)
+			collides = true;
 		if (order <= 0)
 			link = &parent->rb_left;
 		else
 			link = &parent->rb_right;
 	}
 	ksm_stable_link(root, node, link, parent);
+	return collides;
+}
+
+/**
+ * ksm_stable_add() - insert a node into the stable tree of a merge domain
+ * @index: the domain (see ksm_tree_index())
+ * @node: the node; ->checksum is set
+ * @cmp: compares @node's content with a node of equal checksum
+ * @arg: passed to @cmp
+ *
+ * As ksm_stable_insert(); a collision it meets marks the domain's trees
+ * collided for good.
+ */
+void ksm_stable_add(int index, struct ksm_stable_node *node,
+		    ksm_content_cmp_t cmp, void *arg)
+{
+	struct ksm_trees *trees = ksm_trees_of(index);
+
+	if (ksm_stable_insert(&trees->stable, node, cmp, arg))
+		trees->collided = true;
 }

@@ -3,7 +3,7 @@
  * KUnit tests for the pure logic of the KSM trees: ordering by checksum,
  * insertion order among equal checksums in the unstable tree, content
  * ordering and duplicates in the stable tree, stale nodes met during a
- * lookup, and the arithmetic of the item's address and flag bits.
+ * lookup, collisions reported by insertion, and the arithmetic of the item's address and flag bits.
  */
 
 #include <kunit/test.h>
@@ -216,6 +216,50 @@ static void stable_find_reports_stale_node(struct kunit *test)
 	KUNIT_EXPECT_NOT_NULL(test, link);
 }
 
+/*
+ * The insert that puts a second content under one checksum must say so,
+ * whatever the order of the inserts and the shape of the tree; no insert
+ * says so while each checksum has one content (duplicates included).
+ */
+static void stable_insert_reports_first_collision(struct kunit *test)
+{
+	enum { NODES = 24, ROUNDS = 200 };
+	struct fake_node *nodes;
+	u32 seed = 12345;
+	int round, i;
+
+	nodes = kunit_kcalloc(test, NODES, sizeof(*nodes), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, nodes);
+	for (round = 0; round < ROUNDS; round++) {
+		struct rb_root root = RB_ROOT;
+		bool seen[3][2] = {};
+		bool collided = false;
+
+		memset(nodes, 0, NODES * sizeof(*nodes));
+		for (i = 0; i < NODES; i++) {
+			int key, content;
+			bool said, mixed;
+
+			seed = seed * 1103515245 + 12345;
+			key = (seed >> 16) % 3;
+			/* Content 1 under key 1 is rare: the collision. */
+			content = key == 1 && (seed >> 8) % 8 == 0;
+			seen[key][content] = true;
+			nodes[i].node.checksum = 100 + key;
+			nodes[i].content = content;
+			said = ksm_stable_insert(&root, &nodes[i].node, fake_cmp,
+						 &nodes[i].content);
+			mixed = seen[key][0] && seen[key][1];
+			/* Past the first, a collision may be met or not. */
+			if (key != 1 || !collided)
+				KUNIT_EXPECT_EQ_MSG(test, said, mixed,
+						    "round %d insert %d", round,
+						    i);
+			collided |= mixed;
+		}
+	}
+}
+
 static void item_flags_keep_address(struct kunit *test)
 {
 	struct ksm_item item = {};
@@ -248,6 +292,7 @@ static struct kunit_case ksm_tree_cases[] = {
 	KUNIT_CASE(stable_find_compares_a_chain_once),
 	KUNIT_CASE(stable_find_gives_insertion_point),
 	KUNIT_CASE(stable_find_reports_stale_node),
+	KUNIT_CASE(stable_insert_reports_first_collision),
 	KUNIT_CASE(item_flags_keep_address),
 	KUNIT_CASE(item_unstable_generation_wraps),
 	{}
