@@ -236,6 +236,7 @@ long ksm_volatile_pages(const struct ksm_counters *c);
 /* slots.c */
 struct ksm_slot *ksm_slot_first(void);
 struct ksm_slot *ksm_slot_next(struct ksm_slot *slot);
+void ksm_slot_unlink(struct ksm_slot *slot);
 void ksm_slot_release(struct ksm_slot *slot);
 bool ksm_vma_mergeable(struct vm_area_struct *vma);
 

@@ -337,6 +337,8 @@ struct ksm_slot *ksm_cursor_next(bool release)
 
 	spin_lock(&ksm_slot_lock);
 	ksm_cursor_set(ksm_slot_next(left));
+	if (release)
+		ksm_slot_unlink(left);
 	spin_unlock(&ksm_slot_lock);
 	if (release)
 		ksm_slot_release(left);

@@ -80,8 +80,25 @@ struct ksm_slot *ksm_slot_next(struct ksm_slot *slot)
 }
 
 /**
- * ksm_slot_release() - take an exited mm off the list and free its slot
+ * ksm_slot_unlink() - take an exited mm's slot off the list and the hash
  * @slot: a slot without items whose mm has no users left
+ *
+ * Called by ksmd, under ksm_lock, in the same hold of ksm_slot_lock that
+ * moves the cursor off the slot: __ksm_exit() frees any slot that is not
+ * the cursor and still on the list, so between the two it could free
+ * this one as well. Once unlinked, __ksm_exit() no longer finds it.
+ */
+void ksm_slot_unlink(struct ksm_slot *slot)
+{
+	lockdep_assert_held(&ksm_slot_lock);
+	VM_WARN_ON_ONCE(slot->items);
+	hash_del(&slot->base.hash);
+	list_del(&slot->base.mm_node);
+}
+
+/**
+ * ksm_slot_release() - free the slot of an exited mm
+ * @slot: the slot, unlinked by ksm_slot_unlink()
  *
  * Called by ksmd, under ksm_lock.
  */
@@ -89,11 +106,6 @@ void ksm_slot_release(struct ksm_slot *slot)
 {
 	struct mm_struct *mm = slot->base.mm;
 
-	VM_WARN_ON_ONCE(slot->items);
-	spin_lock(&ksm_slot_lock);
-	hash_del(&slot->base.hash);
-	list_del(&slot->base.mm_node);
-	spin_unlock(&ksm_slot_lock);
 	ksm_slot_free(slot);
 	clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
 	clear_bit(MMF_VM_MERGEABLE, &mm->flags);
