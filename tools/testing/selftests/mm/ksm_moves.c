@@ -173,26 +173,6 @@ static long ksm_kb_of(pid_t pid)
 	return kb;
 }
 
-/* A counter of /proc/vmstat, -1 if not found. */
-static long vmstat_get(const char *name)
-{
-	size_t n = strlen(name);
-	char line[256];
-	long val = -1;
-	FILE *f;
-
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ' ') {
-			val = atol(line + n + 1);
-			break;
-		}
-	fclose(f);
-	return val;
-}
-
 static long sys_move_pages(pid_t pid, unsigned long n, void **pages,
 			   const int *nodes, int *status, int flags)
 {
@@ -2064,7 +2044,7 @@ TEST_F_TIMEOUT(swap, fault_copies_for_other_sharers, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(total, out);
 
 	/* -1 if the kernel counts no events (CONFIG_VM_EVENT_COUNTERS). */
-	copies0 = vmstat_get("ksm_swpin_copy");
+	copies0 = ksmt_vmstat("ksm_swpin_copy");
 	if (copies0 < 0)
 		TH_LOG("no ksm_swpin_copy in /proc/vmstat: copies not counted");
 	for (j = 1; j <= s.n; j++) {
@@ -2076,7 +2056,7 @@ TEST_F_TIMEOUT(swap, fault_copies_for_other_sharers, KSMT_TEST_TIMEOUT)
 		expect_swapped_in(_metadata, &s, who, first);
 		if (copies0 >= 0)
 			EXPECT_EQ((j - 1) * groups,
-				  vmstat_get("ksm_swpin_copy") - copies0);
+				  ksmt_vmstat("ksm_swpin_copy") - copies0);
 	}
 	EXPECT_EQ(0U, sharers_swapped(&s));
 	for (j = 0; j < s.n; j++)

@@ -1126,3 +1126,23 @@ long ksmt_meminfo(const char *field)
 	fclose(f);
 	return val;
 }
+
+long ksmt_vmstat(const char *name)
+{
+	size_t n = strlen(name);
+	char line[256];
+	long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, n) && line[n] == ' ') {
+			val = atol(line + n + 1);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}

@@ -225,6 +225,11 @@ long ksmt_move_to_node(char *base, size_t npages, int node);
 
 /* A field of /proc/meminfo in kB (per-CPU deltas folded in), or -1. */
 long ksmt_meminfo(const char *field);
+/*
+ * An event counter of /proc/vmstat (cow_ksm, ksm_swpin_copy), or -1 if the
+ * kernel has none by that name (no CONFIG_VM_EVENT_COUNTERS, say).
+ */
+long ksmt_vmstat(const char *name);
 
 /* Synchronisation with forked workers. */
 struct ksmt_chan {
