@@ -6,6 +6,8 @@
  *    ksm_zero_pages (global and /proc/self/ksm_stat), not as KSM pages;
  *    MADV_UNMERGEABLE, writes and munmap() take them out of the count at
  *    once; with use_zero_pages=0 they make one ordinary KSM page.
+ *  - MADV_UNMERGEABLE: the last mapping of a KSM page takes the page back
+ *    instead of copying it (ours; upstream copies it too).
  *  - max_page_sharing: more copies than the limit give several KSM pages
  *    of one content, one stable node chain counting them as dups; all of
  *    it goes away with the pages. run=2 counts full_scans from 0 again.
@@ -378,6 +380,70 @@ TEST_F_TIMEOUT(feat, run2_resets_full_scans, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(0, ksmt_get("pages_shared"));
 	EXPECT_EQ(-1, ksmt_layout_check(&l, p));
 	ksmt_layout_free(&l);
+}
+
+/*
+ * MADV_UNMERGEABLE on pairs of pages that share a KSM page, in one
+ * process: the first page of each pair (the lower address, unshared
+ * first) gets a copy, counted in cow_ksm; the second, the last mapping
+ * of the KSM page, takes that very page back as its own, exclusively
+ * mapped, with no copy. Every page keeps its content, and writing to
+ * either page of a pair leaves the other as it was.
+ */
+TEST_F_TIMEOUT(feat, unmerge_last_mapping_keeps_page, KSMT_TEST_TIMEOUT)
+{
+	const long n = 32;
+	unsigned long ksm_pfn[32], pfn;
+	long i, cow0, cow1;
+	bool excl;
+	char *p;
+
+	p = ksmt_map(2 * n);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < 2 * n; i++)
+		ksmt_fill_page(p + i * PAGE, ksmt_group_key(0xf801, i % n));
+	ASSERT_EQ(0, ksmt_mergeable(p, 2 * n));
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(n, ksmt_get("pages_shared"));
+	ASSERT_EQ(n, ksmt_get("pages_sharing"));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, ksmf_pfn(p + i * PAGE, &ksm_pfn[i]));
+		ASSERT_EQ(0, ksmf_pfn(p + (n + i) * PAGE, &pfn));
+		ASSERT_EQ(ksm_pfn[i], pfn);
+	}
+
+	cow0 = ksmt_vmstat("cow_ksm");
+	ASSERT_EQ(0, madvise(p, 2 * n * PAGE, MADV_UNMERGEABLE));
+	cow1 = ksmt_vmstat("cow_ksm");
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, ksmf_pfn_excl(p + i * PAGE, &pfn, &excl));
+		EXPECT_NE(ksm_pfn[i], pfn);
+		EXPECT_TRUE(excl);
+		ASSERT_EQ(0, ksmf_pfn_excl(p + (n + i) * PAGE, &pfn, &excl));
+		EXPECT_EQ(ksm_pfn[i], pfn);
+		EXPECT_TRUE(excl);
+	}
+	if (cow0 < 0)
+		TH_LOG("no cow_ksm in /proc/vmstat: copies not counted");
+	else
+		EXPECT_EQ(n, cow1 - cow0);
+
+	for (i = 0; i < n; i += 2)
+		ksmt_fill_page(p + (n + i) * PAGE, ksmt_unique_key(0xf802, i));
+	for (i = 1; i < n; i += 2)
+		ksmt_fill_page(p + i * PAGE, ksmt_unique_key(0xf802, i));
+	for (i = 0; i < n; i++) {
+		bool low_written = i % 2;
+
+		EXPECT_TRUE(ksmt_page_is(p + i * PAGE, low_written ?
+					 ksmt_unique_key(0xf802, i) :
+					 ksmt_group_key(0xf801, i)));
+		EXPECT_TRUE(ksmt_page_is(p + (n + i) * PAGE, low_written ?
+					 ksmt_group_key(0xf801, i) :
+					 ksmt_unique_key(0xf802, i)));
+	}
+	EXPECT_EQ(0, munmap(p, 2 * n * PAGE));
 }
 
 /* npages copies of one content, bound to a NUMA node before first touch. */

@@ -17,6 +17,8 @@
  *  - oom: a process in a memory cgroup merges four times its limit, then
  *    unmerges (madvise, prctl, or run=2 from outside): it fails cleanly
  *    or the OOM killer kills it, and it alone.
+ *  - memcg: the last mapping of a KSM page takes the page back on unmerge
+ *    only if it is charged to its own memory cgroup; else it copies it.
  *
  * Throughout, pages read back byte for byte as written; once ksmd settles
  * the counters of /sys/kernel/mm/ksm and /proc/<pid>/ksm_stat are exactly
@@ -1883,6 +1885,135 @@ TEST_F_TIMEOUT(oom, prctl_merge_off, KSMT_TEST_TIMEOUT)
 TEST_F_TIMEOUT(oom, run2_from_outside, KSMT_TEST_TIMEOUT)
 {
 	oom_scenario(_metadata, &self->h, OOM_RUN2);
+}
+
+#define MEMCG_CG_NAME	"ksm_races_memcg"
+#define MEMCG_NS	0xd501
+#define MEMCG_PAGES	32
+
+/*
+ * The child, moved into the cgroup by the parent: maps MEMCG_PAGES pages
+ * with the parent's contents, mergeable, and reports 'r'; on 'u' it
+ * unmerges them and reports 'k' if they still read as written (else 'x');
+ * then it waits to be killed.
+ */
+static void memcg_child(struct ksmt_chan *ch)
+{
+	char *p, cmd;
+	int i;
+
+	if (ksmt_recv(ch->down[0], &cmd, 60) || cmd != 'g')
+		_exit(2);
+	p = ksmt_map(MEMCG_PAGES);
+	if (p == MAP_FAILED)
+		_exit(2);
+	for (i = 0; i < MEMCG_PAGES; i++)
+		ksmt_fill_page(p + i * PAGE, ksmt_group_key(MEMCG_NS, i));
+	if (ksmt_mergeable(p, MEMCG_PAGES) || ksmt_send(ch->up[1], 'r'))
+		_exit(2);
+	if (ksmt_recv(ch->down[0], &cmd, 600) || cmd != 'u')
+		_exit(2);
+	cmd = 'k';
+	if (madvise(p, MEMCG_PAGES * PAGE, MADV_UNMERGEABLE))
+		cmd = 'x';
+	for (i = 0; i < MEMCG_PAGES; i++)
+		if (!ksmt_page_is(p + i * PAGE, ksmt_group_key(MEMCG_NS, i)))
+			cmd = 'x';
+	ksmt_send(ch->up[1], cmd);
+	pause();
+	_exit(0);
+}
+
+FIXTURE(memcg) {
+	unsigned long taint;
+	struct ksmt_cgroup cg;
+	struct ksmt_chan ch;
+	pid_t pid;
+};
+
+FIXTURE_SETUP(memcg)
+{
+	const char *why;
+
+	self->pid = -1;
+	self->taint = test_begin();
+	if (!ksmt_start_clean(_metadata))
+		SKIP(return, "KSM sysfs missing or not root");
+	why = ksmt_cgroup_make(&self->cg, MEMCG_CG_NAME);
+	if (why) {
+		ksmt_cgroup_remove(&self->cg);
+		SKIP(return, "%s", why);
+	}
+	ASSERT_EQ(0, ksmt_chan_open(&self->ch));
+}
+
+FIXTURE_TEARDOWN(memcg)
+{
+	if (self->pid > 0)
+		ksmt_kill(self->pid);
+	ksmt_chan_close(&self->ch);
+	ksmt_cgroup_remove(&self->cg);
+	EXPECT_EQ(0, ksmt_restore_knobs());
+	test_end(_metadata, self->taint);
+}
+
+/*
+ * Our pages share KSM pages with a child in another memory cgroup. Its
+ * mm registers after ours, so ksmd meets its pages second and they become
+ * the KSM pages, charged to its cgroup (a page whose frame was ours all
+ * along counts as ours). The child unmerges first: it gets copies. Then
+ * we unmerge, as the last mapping of every KSM page: a page charged to
+ * our own cgroup we take back as it is, but one charged to the child's
+ * must be copied, so that the child's cgroup is not left paying for our
+ * memory. Every page reads as written throughout.
+ */
+TEST_F_TIMEOUT(memcg, unmerge_copies_page_charged_elsewhere,
+	       KSMT_TEST_TIMEOUT)
+{
+	unsigned long own[MEMCG_PAGES], ksm[MEMCG_PAGES], pfn;
+	int i, theirs = 0;
+	char *p, c;
+
+	/* Forked first: it must not inherit our pages. */
+	self->pid = fork();
+	ASSERT_LE(0, self->pid);
+	if (!self->pid)
+		memcg_child(&self->ch);
+	ASSERT_EQ(0, ksmt_cgroup_join(&self->cg, self->pid));
+	p = ksmt_map(MEMCG_PAGES);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < MEMCG_PAGES; i++) {
+		ksmt_fill_page(p + i * PAGE, ksmt_group_key(MEMCG_NS, i));
+		ASSERT_EQ(0, ksmf_pfn(p + i * PAGE, &own[i]));
+	}
+	ASSERT_EQ(0, ksmt_mergeable(p, MEMCG_PAGES));
+	ASSERT_EQ(0, ksmt_send(self->ch.down[1], 'g'));
+	ASSERT_EQ(0, ksmt_recv(self->ch.up[0], &c, 60));
+	ASSERT_EQ('r', c);
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(MEMCG_PAGES, ksmt_get("pages_shared"));
+	ASSERT_EQ(MEMCG_PAGES, ksmt_get("pages_sharing"));
+	for (i = 0; i < MEMCG_PAGES; i++) {
+		ASSERT_EQ(0, ksmf_pfn(p + i * PAGE, &ksm[i]));
+		theirs += ksm[i] != own[i];
+	}
+	TH_LOG("%d of %d KSM pages were the child's", theirs, MEMCG_PAGES);
+	/* Else the case this test is about was not tried at all. */
+	ASSERT_LT(0, theirs);
+
+	ASSERT_EQ(0, ksmt_send(self->ch.down[1], 'u'));
+	ASSERT_EQ(0, ksmt_recv(self->ch.up[0], &c, 120));
+	ASSERT_EQ('k', c);
+	ASSERT_EQ(0, madvise(p, MEMCG_PAGES * PAGE, MADV_UNMERGEABLE));
+	for (i = 0; i < MEMCG_PAGES; i++) {
+		ASSERT_EQ(0, ksmf_pfn(p + i * PAGE, &pfn));
+		/* Kept if it was ours, else a copy. */
+		EXPECT_EQ(ksm[i] == own[i], ksm[i] == pfn);
+		EXPECT_TRUE(ksmt_page_is(p + i * PAGE,
+					 ksmt_group_key(MEMCG_NS, i)));
+	}
+	EXPECT_EQ(0, munmap(p, MEMCG_PAGES * PAGE));
 }
 
 TEST_HARNESS_MAIN
