@@ -65,7 +65,7 @@ workload knobs
 workload merge -n "$BENCH_MERGE_PROCS" -m "$BENCH_MERGE_MIB"
 workload scan -m "$BENCH_SCAN_MIB" -s 3
 workload mixed -n "$BENCH_MIXED_PROCS" -m "$BENCH_MIXED_MIB" -d "$BENCH_DIRTY_PCT"
-workload cow -m "$BENCH_COW_MIB" -r 5
+workload cow -m "$BENCH_COW_MIB" -r 9
 workload unmerge -n "$BENCH_UNMERGE_PROCS" -m "$BENCH_UNMERGE_MIB"
 # ksm_tests sets run=2, sleep_millisecs=0 and pages_to_scan itself; every
 # other knob is at the boot default ksm_bench left behind, on both kernels.
