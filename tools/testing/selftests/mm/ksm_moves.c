@@ -63,22 +63,6 @@
 
 /* Frames: what a page maps, and what /proc says about a frame. */
 
-static int pread_u64(const char *path, off_t off, u64 *val)
-{
-	ssize_t n;
-	int fd, err;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, val, sizeof(*val), off);
-	err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	return n == sizeof(*val) ? 0 : -EIO;
-}
-
 /* The pagemap entry of addr in process pid, 0 if it cannot be read. */
 static u64 pagemap_of(pid_t pid, const void *addr)
 {
@@ -86,7 +70,7 @@ static u64 pagemap_of(pid_t pid, const void *addr)
 	u64 ent;
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	if (pread_u64(path, (uintptr_t)addr / PAGE * sizeof(ent), &ent))
+	if (ksmt_pread_u64(path, (uintptr_t)addr / PAGE * sizeof(ent), &ent))
 		return 0;
 	return ent;
 }
@@ -136,7 +120,7 @@ static u64 frame_flags(unsigned long pfn)
 {
 	u64 flags = 0;
 
-	pread_u64("/proc/kpageflags", pfn * sizeof(flags), &flags);
+	ksmt_pread_u64("/proc/kpageflags", pfn * sizeof(flags), &flags);
 	return flags;
 }
 
@@ -150,7 +134,7 @@ static long frame_mapcount(unsigned long pfn)
 {
 	u64 count;
 
-	if (pread_u64("/proc/kpagecount", pfn * sizeof(count), &count))
+	if (ksmt_pread_u64("/proc/kpagecount", pfn * sizeof(count), &count))
 		return -1;
 	return count;
 }

@@ -88,27 +88,6 @@ static void nap_ms(unsigned int ms)
 		;
 }
 
-/* The number after "key " in a file of such lines, or -1. */
-static long file_field(const char *path, const char *key)
-{
-	size_t klen = strlen(key);
-	char line[256];
-	long val = -1;
-	FILE *f;
-
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, klen) && line[klen] == ' ') {
-			val = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
-}
-
 static long file_long(const char *path)
 {
 	char buf[64] = "";
@@ -1791,7 +1770,7 @@ static void oom_scenario(struct __test_metadata *_metadata,
 			 struct oom_holder *h, enum oom_way way)
 {
 	struct ksmt_layout *ls[] = { &h->l };
-	long kills = file_field(OOM_CG "/memory.events", "oom_kill");
+	long kills = ksmt_file_field(OOM_CG "/memory.events", "oom_kill");
 	struct ksmt_counters c;
 	struct ksmt_expect e;
 	struct ksmt_chan ch;
@@ -1842,7 +1821,7 @@ static void oom_scenario(struct __test_metadata *_metadata,
 	ASSERT_LE(0, status);
 	killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 	failed = WIFEXITED(status) && WEXITSTATUS(status) == OOM_EXIT_FAILED;
-	kills = file_field(OOM_CG "/memory.events", "oom_kill") - kills;
+	kills = ksmt_file_field(OOM_CG "/memory.events", "oom_kill") - kills;
 	TH_LOG("child %s after %.1f s; OOM kills in its cgroup: %ld",
 	       killed ? "OOM-killed" : failed ? "failed to unmerge, cleanly" :
 	       "ended otherwise", ksmf_now() - started, kills);

@@ -22,28 +22,12 @@
 #define KSMF_PAGE		KSMT_PAGE_SIZE
 #define KSMF_MAX_EVENTS		16
 
-static int ksmf_pread_u64(const char *path, off_t off, u64 *val)
-{
-	ssize_t n;
-	int fd, err;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, val, sizeof(*val), off);
-	err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	return n == sizeof(*val) ? 0 : -EIO;
-}
-
 int ksmf_pfn_excl(const void *addr, unsigned long *pfn, bool *exclusive)
 {
 	u64 ent;
 	int err;
 
-	err = ksmf_pread_u64("/proc/self/pagemap",
+	err = ksmt_pread_u64("/proc/self/pagemap",
 			     (uintptr_t)addr / KSMF_PAGE * sizeof(ent), &ent);
 	if (err)
 		return err;

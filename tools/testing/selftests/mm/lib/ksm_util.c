@@ -1127,22 +1127,43 @@ long ksmt_meminfo(const char *field)
 	return val;
 }
 
-long ksmt_vmstat(const char *name)
+long ksmt_file_field(const char *path, const char *key)
 {
-	size_t n = strlen(name);
+	size_t klen = strlen(key);
 	char line[256];
 	long val = -1;
 	FILE *f;
 
-	f = fopen("/proc/vmstat", "r");
+	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, name, n) && line[n] == ' ') {
-			val = atol(line + n + 1);
+		if (!strncmp(line, key, klen) && line[klen] == ' ') {
+			val = strtol(line + klen + 1, NULL, 10);
 			break;
 		}
 	}
 	fclose(f);
 	return val;
+}
+
+long ksmt_vmstat(const char *name)
+{
+	return ksmt_file_field("/proc/vmstat", name);
+}
+
+int ksmt_pread_u64(const char *path, off_t off, u64 *val)
+{
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, val, sizeof(*val), off);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	return n == sizeof(*val) ? 0 : -EIO;
 }

@@ -225,11 +225,15 @@ long ksmt_move_to_node(char *base, size_t npages, int node);
 
 /* A field of /proc/meminfo in kB (per-CPU deltas folded in), or -1. */
 long ksmt_meminfo(const char *field);
+/* The number after "key " in a file of such lines, or -1. */
+long ksmt_file_field(const char *path, const char *key);
 /*
  * An event counter of /proc/vmstat (cow_ksm, ksm_swpin_copy), or -1 if the
  * kernel has none by that name (no CONFIG_VM_EVENT_COUNTERS, say).
  */
 long ksmt_vmstat(const char *name);
+/* The 8 bytes at offset off of a file (pagemap, kpageflags); 0 or -errno. */
+int ksmt_pread_u64(const char *path, off_t off, u64 *val);
 
 /* Synchronisation with forked workers. */
 struct ksmt_chan {
