@@ -9,7 +9,8 @@
 #
 #   VARIANT=stock   run against upstream KSM (expected-failures is ignored)
 #   SUITE=NAME      run one suite only: kunit, ksm_tests,
-#                   ksm_functional_tests, ksm_stress or one of ours
+#                   ksm_functional_tests, ksm_stress or one of ours;
+#                   several, separated by spaces, run in the plan's order
 #   VM_TIMEOUT=S    watchdog for the whole VM (default 1500, debug 2400)
 #   NO_BUILD=1      use the kernel already built (no kernel build at all)
 #   STRESS_SECONDS=S  how long the randomized stress program runs (60)

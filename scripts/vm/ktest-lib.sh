@@ -5,14 +5,17 @@
 
 # run_case KIND NAME SECONDS CMD...: KIND is 'rc' (the exit status is the
 # result: 0 pass, 4 skip) or 'tap' (kselftest TAP, one result per case).
-# With KSMT_SUITE set, only the cases of that suite run.
+# With KSMT_SUITE set (one suite, or several separated by spaces), only
+# the cases of those suites run.
 run_case() {
-	local kind=$1 name=$2 limit=$3 rc t0
+	local kind=$1 name=$2 limit=$3 rc t0 suite chosen=
 	shift 3
-	case "$name" in
-	"${KSMT_SUITE:-$name}" | "${KSMT_SUITE:-$name}"/*) ;;
-	*) return 0 ;;
-	esac
+	for suite in ${KSMT_SUITE:-$name}; do
+		case "$name" in
+		"$suite" | "$suite"/*) chosen=1 ;;
+		esac
+	done
+	[ -n "$chosen" ] || return 0
 	echo "##KSMT BEGIN $name $kind"
 	echo "ksmtest: begin $name" >/dev/kmsg
 	t0=$(date +%s)
