@@ -1097,12 +1097,29 @@ long ksmt_move_to_node(char *base, size_t npages, int node)
 	return ksmt_move_pages(0, base, npages, node, NULL);
 }
 
-long ksmt_meminfo(const char *field)
+/* The number after key and sep at the start of a line of path, or -1. */
+static long ksmt_field_in(const char *path, const char *key, char sep)
 {
-	size_t n = strlen(field);
+	size_t klen = strlen(key);
 	char line[256];
 	long val = -1;
 	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen) && line[klen] == sep) {
+			val = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+long ksmt_meminfo(const char *field)
+{
 	int fd;
 
 	/* Fold the per-CPU differences into the global counters first. */
@@ -1114,37 +1131,12 @@ long ksmt_meminfo(const char *field)
 		if (done != 1)
 			return -1;
 	}
-	f = fopen("/proc/meminfo", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, field, n) && line[n] == ':') {
-			val = strtol(line + n + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
+	return ksmt_field_in("/proc/meminfo", field, ':');
 }
 
 long ksmt_file_field(const char *path, const char *key)
 {
-	size_t klen = strlen(key);
-	char line[256];
-	long val = -1;
-	FILE *f;
-
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, klen) && line[klen] == ' ') {
-			val = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
+	return ksmt_field_in(path, key, ' ');
 }
 
 long ksmt_vmstat(const char *name)
