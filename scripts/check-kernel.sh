@@ -49,7 +49,10 @@ done
 
 # A movable zone, so the memory-offline scenario has blocks it can offline.
 append="movablecore=512M"
-[ "${SUITE:-kunit}" = kunit ] || append="$append kunit.enable=0"
+case " ${SUITE:-kunit} " in
+*" kunit "*) ;;
+*) append="$append kunit.enable=0" ;;
+esac
 vm_timeout=1500
 [ "$KFLAVOUR" != "$VARIANT" ] && vm_timeout=2400
 vm_rc=0
