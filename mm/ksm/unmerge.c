@@ -14,6 +14,8 @@
 #include <linux/pagewalk.h>
 #include <linux/rmap.h>
 #include <linux/sched/signal.h>
+#include <linux/swap.h>
+#include <linux/swapops.h>
 
 #include "internal.h"
 
@@ -69,8 +71,29 @@ static bool ksm_take_back_last(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
+ * Whether a non-present PTE is the migration entry of a KSM page: the
+ * page is still KSM, and mapped here once the migration ends. Under the
+ * PTE lock the entry's folio is locked by the migration, so it is safe
+ * to look at.
+ */
+static bool ksm_pte_migrating_ksm(pte_t pte)
+{
+	swp_entry_t entry;
+
+	if (pte_none(pte))
+		return false;
+	entry = pte_to_swp_entry(pte);
+	return is_migration_entry(entry) &&
+	       folio_test_ksm(pfn_swap_entry_folio(entry));
+}
+
+/*
  * Whether the PTE maps a KSM page (or the KSM zero page) that needs the
- * unshare fault; the last mapping of a KSM page is taken back here.
+ * unshare fault; the last mapping of a KSM page is taken back here. A KSM
+ * page under migration needs it too: the fault waits for the migration
+ * to end, and the next look finds the page mapped. Skipping it would
+ * leave a KSM page in the range, one that mremap() could then move out of
+ * reach of its reverse map, migration entry and all.
  */
 static bool ksm_pte_needs_unshare(struct vm_area_struct *vma,
 				  unsigned long addr, pte_t pte,
@@ -80,7 +103,7 @@ static bool ksm_pte_needs_unshare(struct vm_area_struct *vma,
 	struct page *page;
 
 	if (!pte_present(pte))
-		return false;
+		return ksm_pte_migrating_ksm(pte);
 	if (is_ksm_zero_pte(pte))
 		return true;
 	page = vm_normal_page(vma, addr, pte);

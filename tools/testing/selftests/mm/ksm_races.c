@@ -11,7 +11,8 @@
  *    keeps merging; pages merged while protected, and pages unmerged
  *    while protected, stay protected.
  *  - races (PROT_NONE): PROT_NONE pages merge as upstream merges them,
- *    and MADV_UNMERGEABLE and run=2 on PROT_NONE memory work.
+ *    and MADV_UNMERGEABLE and run=2 on PROT_NONE memory work; mremap()
+ *    of merged pages under migration leaves no KSM page behind.
  *  - churn: hundreds of short-lived processes fill duplicates, fork,
  *    write, check and exit (or are killed) while ksmd runs at full speed.
  *  - oom: a process in a memory cgroup merges four times its limit, then
@@ -51,6 +52,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/mempolicy.h>
 #include <linux/userfaultfd.h>
 
 #include "../kselftest_harness.h"
@@ -1261,6 +1263,120 @@ TEST_F_TIMEOUT(races, prot_none_unmerge, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, munmap(p, l.npages * PAGE));
 	ksmt_assert_all_zero(_metadata);
 	ksmt_layout_free(&l);
+}
+
+/*
+ * mremap() of a range while its KSM pages are being migrated. mremap()
+ * unmerges the range it moves first: a KSM page's reverse map records
+ * absolute addresses, which do not follow the move. A KSM page caught
+ * with a migration entry in its PTE at that moment is unmerged as well,
+ * once its migration is over. Were the entry moved along instead, the
+ * migration could no longer find it to put the page back: the next touch
+ * of the page then hits a stale migration entry, a kernel BUG.
+ */
+#define REMAP_PAGES	128
+#define REMAP_ROUNDS	1000
+
+struct remap_race {
+	char *volatile base;	/* where the range is now */
+	volatile bool stop;
+	long moved;		/* pages move_pages() moved */
+};
+
+/* The migrator: the range back and forth between nodes 0 and 1. */
+static void *remap_migrator(void *arg)
+{
+	struct remap_race *r = arg;
+	int nodes[REMAP_PAGES], status[REMAP_PAGES], node = 1;
+	void *pages[REMAP_PAGES];
+	size_t i;
+
+	while (!r->stop) {
+		char *base = r->base;
+
+		for (i = 0; i < REMAP_PAGES; i++) {
+			pages[i] = base + i * PAGE;
+			nodes[i] = node;
+			status[i] = -1;
+		}
+		syscall(__NR_move_pages, 0, REMAP_PAGES, pages, nodes, status,
+			MPOL_MF_MOVE_ALL);
+		for (i = 0; i < REMAP_PAGES; i++)
+			r->moved += status[i] == node;
+		node ^= 1;
+	}
+	return NULL;
+}
+
+/* Waits up to 5 s for ksmd to merge something; whether it did. */
+static bool remap_wait_merged(void)
+{
+	double end = ksmf_now() + 5;
+
+	while (ksmt_get("pages_sharing") <= 0) {
+		if (ksmf_now() > end)
+			return false;
+		usleep(1000);
+	}
+	return true;
+}
+
+TEST_F_TIMEOUT(races, mremap_during_migration, KSMT_TEST_TIMEOUT)
+{
+	size_t len = REMAP_PAGES * PAGE, i;
+	struct remap_race r = { 0 };
+	int round, merged = 0;
+	pthread_t migrator;
+	char *area, *cur;
+
+	if (!ksmt_have_node1())
+		SKIP(return, "a single NUMA node");
+	/* Two slots for the range to move between. */
+	area = mmap(NULL, 2 * len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	cur = mmap(area, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ASSERT_EQ(area, cur);
+	ASSERT_EQ(0, madvise(cur, len, MADV_NOHUGEPAGE));
+	/* Two copies of each content: half the pages merge into the rest. */
+	for (i = 0; i < REMAP_PAGES; i++)
+		ksmt_fill_page(cur + i * PAGE, 0xd300 + i % (REMAP_PAGES / 2));
+	ASSERT_EQ(0, madvise(cur, len, MADV_MERGEABLE));
+
+	r.base = cur;
+	ASSERT_EQ(0, pthread_create(&migrator, NULL, remap_migrator, &r));
+	for (round = 0; round < REMAP_ROUNDS; round++) {
+		char *to = cur == area ? area + len : area;
+
+		merged += remap_wait_merged();
+		cur = mremap(cur, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+		if (cur == MAP_FAILED)
+			break;
+		r.base = cur;
+		for (i = 0; i < REMAP_PAGES; i++)
+			if (!ksmt_page_is(cur + i * PAGE,
+					  0xd300 + i % (REMAP_PAGES / 2)))
+				break;
+		EXPECT_EQ((size_t)REMAP_PAGES, i);
+		if (i < REMAP_PAGES)
+			break;
+	}
+	r.stop = true;
+	pthread_join(migrator, NULL);
+	ASSERT_NE(MAP_FAILED, cur);
+	TH_LOG("%d rounds, %d of them merged first, %ld pages migrated",
+	       round, merged, r.moved);
+	/* Without merges and migrations in flight there was no race. */
+	EXPECT_GT(merged, REMAP_ROUNDS / 2);
+	EXPECT_GT(r.moved, 0);
+
+	/* Still reachable: merged again and unmerged, no page stays shared. */
+	EXPECT_TRUE(remap_wait_merged());
+	ASSERT_EQ(0, madvise(cur, len, MADV_UNMERGEABLE));
+	EXPECT_EQ(0, count_shared_frames(cur, REMAP_PAGES, 0, REMAP_PAGES));
+	ASSERT_EQ(0, munmap(cur, len));
+	ksmt_assert_all_zero(_metadata);
 }
 
 /* ---- exit and fork churn ---------------------------------------------- */
