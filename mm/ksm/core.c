@@ -39,44 +39,74 @@ static DECLARE_WAIT_QUEUE_HEAD(ksm_offline_wait);
 atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);
 u64 ksm_zero_checksum __read_mostly;
 
-static struct kmem_cache *ksm_item_cache __ro_after_init;
+static struct kmem_cache *ksm_block_cache __ro_after_init;
 static struct kmem_cache *ksm_node_cache __ro_after_init;
 static struct kmem_cache *ksm_slot_cache __ro_after_init;
 
 /**
- * ksm_item_alloc() - allocate the tracking item of one address of an mm
- * @mm: the mm
- * @addr: the page address
+ * ksm_block_alloc() - allocate an empty block of tracking items
+ * @mm: the mm whose addresses it tracks
+ * @base: the first address it covers, KSM_BLOCK_SPAN aligned
  *
- * Return: the item, or NULL when memory is short (ksmd then skips a page).
+ * Return: the block, or NULL when memory is short (ksmd then skips the
+ * pages it would have tracked).
  */
-struct ksm_item *ksm_item_alloc(struct mm_struct *mm, unsigned long addr)
+struct ksm_block *ksm_block_alloc(struct mm_struct *mm, unsigned long base)
 {
-	struct ksm_item *item;
+	struct ksm_block *block;
 
-	/* The age lives in the low bits of the mm pointer. */
-	if (WARN_ON_ONCE((unsigned long)mm & KSM_ITEM_AGE_MASK))
-		return NULL;
-	item = kmem_cache_zalloc(ksm_item_cache, GFP_KERNEL | __GFP_NORETRY |
-				 __GFP_NOWARN);
-	if (!item)
-		return NULL;
-	item->mm_age = (unsigned long)mm;
-	item->addr_flags = addr;
+	block = kmem_cache_zalloc(ksm_block_cache, GFP_KERNEL |
+				  __GFP_NORETRY | __GFP_NOWARN);
+	if (block) {
+		block->mm = mm;
+		block->base = base;
+	}
+	return block;
+}
+
+/**
+ * ksm_block_free() - free a block that has no live item left
+ * @block: the block, off its slot's list
+ */
+void ksm_block_free(struct ksm_block *block)
+{
+	VM_WARN_ON_ONCE(block->nr);
+	kmem_cache_free(ksm_block_cache, block);
+}
+
+/**
+ * ksm_item_init() - start tracking the page at index @idx of a block
+ * @block: the block
+ * @idx: the index; the item there is not live
+ *
+ * Return: the item, live, in no tree and without a checksum.
+ */
+struct ksm_item *ksm_item_init(struct ksm_block *block, unsigned int idx)
+{
+	struct ksm_item *item = &block->items[idx];
+
+	VM_WARN_ON_ONCE(item->flags & KSM_ITEM_LIVE);
+	memset(item, 0, sizeof(*item));
+	item->flags = KSM_ITEM_LIVE |
+		      ((unsigned long)idx << KSM_ITEM_INDEX_SHIFT);
+	block->nr++;
 	ksm_count.items++;
-	mm->ksm_rmap_items++;
+	block->mm->ksm_rmap_items++;
 	return item;
 }
 
 /**
- * ksm_item_free() - free a tracking item that is in no tree and no list
- * @item: the item
+ * ksm_item_free() - stop tracking a page: the item is in no tree or list
+ * @item: the item; its block is freed by the caller once it is empty
  */
 void ksm_item_free(struct ksm_item *item)
 {
+	struct ksm_block *block = ksm_item_block(item);
+
 	ksm_count.items--;
-	ksm_item_mm(item)->ksm_rmap_items--;
-	kmem_cache_free(ksm_item_cache, item);
+	block->mm->ksm_rmap_items--;
+	block->nr--;
+	item->flags = 0;
 }
 
 /**
@@ -153,7 +183,7 @@ u64 ksm_page_checksum(struct page *page)
 long ksm_profit(unsigned long merged, long zero_pages, unsigned long items)
 {
 	return ((long)merged + zero_pages) * (long)PAGE_SIZE -
-	       (long)(items * sizeof(struct ksm_item));
+	       (long)(items * KSM_ITEM_COST);
 }
 
 /**
@@ -294,12 +324,12 @@ static int ksmd(void *unused)
 
 static int __init ksm_caches_init(void)
 {
-	ksm_item_cache = KMEM_CACHE(ksm_item, 0);
+	ksm_block_cache = KMEM_CACHE(ksm_block, 0);
 	ksm_node_cache = KMEM_CACHE(ksm_stable_node, 0);
 	ksm_slot_cache = KMEM_CACHE(ksm_slot, 0);
-	if (ksm_item_cache && ksm_node_cache && ksm_slot_cache)
+	if (ksm_block_cache && ksm_node_cache && ksm_slot_cache)
 		return 0;
-	kmem_cache_destroy(ksm_item_cache);
+	kmem_cache_destroy(ksm_block_cache);
 	kmem_cache_destroy(ksm_node_cache);
 	kmem_cache_destroy(ksm_slot_cache);
 	return -ENOMEM;

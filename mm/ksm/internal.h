@@ -38,26 +38,35 @@
 #define KSM_RUN_UNMERGE		2
 #define KSM_RUN_OFFLINE		4
 
-/* Low bits of ksm_item.addr_flags; the page address uses the rest. */
+/*
+ * Bits of ksm_item.flags. An item does not store its address or its mm:
+ * its block does, and the index bits say where in the block it is.
+ */
 #define KSM_ITEM_STABLE		BIT(0)	/* sharer of ->node */
 #define KSM_ITEM_UNSTABLE	BIT(1)	/* in the unstable tree of ->gen */
 #define KSM_ITEM_HASHED		BIT(2)	/* ->checksum is valid */
+#define KSM_ITEM_LIVE		BIT(3)	/* the block slot holds an item */
 #define KSM_ITEM_GEN_SHIFT	4
 #define KSM_ITEM_GEN_MASK	(0xffUL << KSM_ITEM_GEN_SHIFT)
+#define KSM_ITEM_AGE_SHIFT	12
+#define KSM_ITEM_AGE_MAX	0xfU
+#define KSM_ITEM_AGE_MASK	((unsigned long)KSM_ITEM_AGE_MAX << \
+				 KSM_ITEM_AGE_SHIFT)
+#define KSM_ITEM_INDEX_SHIFT	16
+
+/* Items per block, and the (aligned) range of addresses a block covers. */
+#define KSM_BLOCK_ITEMS		16
+#define KSM_BLOCK_SPAN		(KSM_BLOCK_ITEMS * PAGE_SIZE)
+#define KSM_ITEM_INDEX_MASK	((unsigned long)(KSM_BLOCK_ITEMS - 1) << \
+				 KSM_ITEM_INDEX_SHIFT)
 
 struct ksm_stable_node;
 
-/* Low bits of ksm_item.mm_age: mms are cache-line aligned in their slab. */
-#define KSM_ITEM_AGE_MASK	0xfUL
-#define KSM_ITEM_AGE_MAX	KSM_ITEM_AGE_MASK
-
 /**
  * struct ksm_item - what ksmd knows about one mapped address of one mm
- * @next: the item of the same mm at the next higher address
- * @mm_age: the mm the address belongs to, and in its low bits the smart
- *	scan age: passes in a row the page was looked at and not merged
- * @addr_flags: page address, KSM_ITEM_* flags and the generation of the
- *	unstable tree the item was inserted in
+ * @flags: KSM_ITEM_* state bits, the generation of the unstable tree the
+ *	item was inserted in, the smart scan age (passes in a row the page
+ *	was looked at and not merged) and the item's index in its block
  * @checksum: (not stable, KSM_ITEM_HASHED) xxhash64 of the page when it was
  *	last scanned
  * @unstable: (unstable) node in the unstable tree
@@ -66,12 +75,10 @@ struct ksm_stable_node;
  * @sharer: (stable) entry in @node's sharers list
  *
  * A stable item needs no checksum of its own (its node has it) and is in
- * no unstable tree, so the two halves share their space: 56 bytes.
+ * no unstable tree, so the two halves share their space: 40 bytes.
  */
 struct ksm_item {
-	struct ksm_item *next;
-	unsigned long mm_age;
-	unsigned long addr_flags;
+	unsigned long flags;
 	union {
 		struct {
 			u64 checksum;
@@ -84,6 +91,69 @@ struct ksm_item {
 		};
 	};
 };
+
+/**
+ * struct ksm_block - the items of KSM_BLOCK_ITEMS consecutive pages of an mm
+ * @next: the block of the same mm at the next higher address
+ * @mm: the mm; its slot's mm_count reference keeps it valid
+ * @base: address of the page of items[0], KSM_BLOCK_SPAN aligned
+ * @nr: how many of @items are live
+ * @items: the item of page i of the range, live if KSM_ITEM_LIVE is set
+ *
+ * Keeping the mm, the address and the list link once per block instead
+ * of once per item makes an item 40 bytes instead of 64: one block costs
+ * 42 bytes per page where memory is mapped densely.
+ */
+struct ksm_block {
+	struct ksm_block *next;
+	struct mm_struct *mm;
+	unsigned long base;
+	unsigned int nr;
+	struct ksm_item items[KSM_BLOCK_ITEMS];
+};
+
+/* What general_profit charges for each item: its share of a full block. */
+#define KSM_ITEM_COST		(sizeof(struct ksm_block) / KSM_BLOCK_ITEMS)
+
+/* Where an item is: its block, its index there, its address and mm. */
+static inline unsigned int ksm_item_index(const struct ksm_item *item)
+{
+	return (item->flags & KSM_ITEM_INDEX_MASK) >> KSM_ITEM_INDEX_SHIFT;
+}
+
+static inline struct ksm_block *ksm_item_block(struct ksm_item *item)
+{
+	return container_of(item - ksm_item_index(item), struct ksm_block,
+			    items[0]);
+}
+
+static inline unsigned long ksm_item_addr(struct ksm_item *item)
+{
+	return ksm_item_block(item)->base +
+	       ((unsigned long)ksm_item_index(item) << PAGE_SHIFT);
+}
+
+static inline struct mm_struct *ksm_item_mm(struct ksm_item *item)
+{
+	return ksm_item_block(item)->mm;
+}
+
+static inline unsigned int ksm_item_age(const struct ksm_item *item)
+{
+	return (item->flags & KSM_ITEM_AGE_MASK) >> KSM_ITEM_AGE_SHIFT;
+}
+
+static inline unsigned int ksm_item_gen(const struct ksm_item *item)
+{
+	return (item->flags & KSM_ITEM_GEN_MASK) >> KSM_ITEM_GEN_SHIFT;
+}
+
+static inline bool ksm_item_in_unstable(const struct ksm_item *item,
+					unsigned int gen)
+{
+	return (item->flags & KSM_ITEM_UNSTABLE) &&
+	       ksm_item_gen(item) == (gen & 0xff);
+}
 
 /**
  * struct ksm_stable_node - one KSM page
@@ -118,11 +188,11 @@ struct ksm_page {
 /**
  * struct ksm_slot - an mm registered with KSM
  * @base: hash and list linkage, and the mm (held with mmgrab)
- * @items: tracking items of the mm, ascending address
+ * @blocks: blocks of tracking items of the mm, ascending address
  */
 struct ksm_slot {
 	struct mm_slot base;
-	struct ksm_item *items;
+	struct ksm_block *blocks;
 };
 
 /**
@@ -200,11 +270,15 @@ struct ksm_counters {
 	unsigned long dups;
 };
 
-/* Where ksmd is: which slot, which address, which item comes next. */
+/*
+ * Where ksmd is: which slot, which address, and which item comes next:
+ * the one at index @idx of the block at *@link, or a later one.
+ */
 struct ksm_cursor {
 	struct ksm_slot *slot;
 	unsigned long addr;
-	struct ksm_item **link;
+	struct ksm_block **link;
+	unsigned int idx;
 	unsigned int gen;
 };
 
@@ -219,7 +293,9 @@ extern wait_queue_head_t ksm_thread_wait;
 extern u64 ksm_zero_checksum;
 
 /* core.c */
-struct ksm_item *ksm_item_alloc(struct mm_struct *mm, unsigned long addr);
+struct ksm_block *ksm_block_alloc(struct mm_struct *mm, unsigned long base);
+void ksm_block_free(struct ksm_block *block);
+struct ksm_item *ksm_item_init(struct ksm_block *block, unsigned int idx);
 void ksm_item_free(struct ksm_item *item);
 struct ksm_stable_node *ksm_node_alloc(void);
 void ksm_node_free(struct ksm_stable_node *node);
@@ -254,33 +330,6 @@ void ksm_slot_drop_items(struct ksm_slot *slot);
 void ksm_item_forget(struct ksm_item *item);
 
 /* tree.c */
-static inline unsigned long ksm_item_addr(const struct ksm_item *item)
-{
-	return item->addr_flags & PAGE_MASK;
-}
-
-static inline struct mm_struct *ksm_item_mm(const struct ksm_item *item)
-{
-	return (struct mm_struct *)(item->mm_age & ~KSM_ITEM_AGE_MASK);
-}
-
-static inline unsigned int ksm_item_age(const struct ksm_item *item)
-{
-	return item->mm_age & KSM_ITEM_AGE_MASK;
-}
-
-static inline unsigned int ksm_item_gen(const struct ksm_item *item)
-{
-	return (item->addr_flags & KSM_ITEM_GEN_MASK) >> KSM_ITEM_GEN_SHIFT;
-}
-
-static inline bool ksm_item_in_unstable(const struct ksm_item *item,
-					unsigned int gen)
-{
-	return (item->addr_flags & KSM_ITEM_UNSTABLE) &&
-	       ksm_item_gen(item) == (gen & 0xff);
-}
-
 /**
  * typedef ksm_content_cmp_t - orders two pages of equal checksum
  * @node: the stable node met in the tree

@@ -496,8 +496,8 @@ static int ksm_merge_unstable(struct ksm_item *item,
 
 static void ksm_unstable_add(struct ksm_item *item, int index)
 {
-	item->addr_flags &= ~KSM_ITEM_GEN_MASK;
-	item->addr_flags |= KSM_ITEM_UNSTABLE |
+	item->flags &= ~KSM_ITEM_GEN_MASK;
+	item->flags |= KSM_ITEM_UNSTABLE |
 		((unsigned long)(ksm_cursor.gen & 0xff) << KSM_ITEM_GEN_SHIFT);
 	ksm_unstable_insert(&ksm_trees_of(index)->unstable, item);
 	ksm_count.pages_unshared++;
@@ -527,21 +527,21 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		if (node->nid != index)
 			ksm_node_rehome(node, index, ksm_cmp_with_node,
 					pg->page);
-		if ((item->addr_flags & KSM_ITEM_STABLE) && item->node == node)
+		if ((item->flags & KSM_ITEM_STABLE) && item->node == node)
 			return;
-		if (item->addr_flags & KSM_ITEM_STABLE)
+		if (item->flags & KSM_ITEM_STABLE)
 			ksm_item_unlink_stable(item);
 		ksm_merge_into_node(item, vma, pg, node);
 		return;
 	}
 	/* Whatever KSM page it mapped, it maps a private page now. */
-	if (item->addr_flags & KSM_ITEM_STABLE)
+	if (item->flags & KSM_ITEM_STABLE)
 		ksm_item_unlink_stable(item);
 
 	sum = ksm_page_checksum(pg->page);
-	changed = !(item->addr_flags & KSM_ITEM_HASHED) || sum != item->checksum;
+	changed = !(item->flags & KSM_ITEM_HASHED) || sum != item->checksum;
 	item->checksum = sum;
-	item->addr_flags |= KSM_ITEM_HASHED;
+	item->flags |= KSM_ITEM_HASHED;
 
 	/*
 	 * A KSM page of this content exists: merge into it or, if that

@@ -89,10 +89,10 @@ stale:
 void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
 		    struct anon_vma *anon_vma)
 {
-	VM_WARN_ON_ONCE(item->addr_flags & (KSM_ITEM_STABLE | KSM_ITEM_UNSTABLE));
+	VM_WARN_ON_ONCE(item->flags & (KSM_ITEM_STABLE | KSM_ITEM_UNSTABLE));
 	/* The checksum's space becomes the sharer's; smart scan starts over. */
-	item->addr_flags &= ~KSM_ITEM_HASHED;
-	item->mm_age &= ~KSM_ITEM_AGE_MASK;
+	item->flags &= ~KSM_ITEM_HASHED;
+	item->flags &= ~KSM_ITEM_AGE_MASK;
 	get_anon_vma(anon_vma);
 	item->anon_vma = anon_vma;
 	item->node = node;
@@ -102,7 +102,7 @@ void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
 		ksm_count.pages_sharing++;
 	hlist_add_head(&item->sharer, &node->sharers);
 	node->nr_sharers++;
-	item->addr_flags |= KSM_ITEM_STABLE;
+	item->flags |= KSM_ITEM_STABLE;
 	ksm_item_mm(item)->ksm_merging_pages++;
 }
 
@@ -128,8 +128,8 @@ void ksm_sharer_del(struct ksm_item *item)
 	put_anon_vma(item->anon_vma);
 	item->checksum = node->checksum;
 	RB_CLEAR_NODE(&item->unstable);
-	item->addr_flags &= ~KSM_ITEM_STABLE;
-	item->addr_flags |= KSM_ITEM_HASHED;
+	item->flags &= ~KSM_ITEM_STABLE;
+	item->flags |= KSM_ITEM_HASHED;
 	mm->ksm_merging_pages--;
 }
 

@@ -2,7 +2,7 @@
 /*
  * The KSM scan: ksmd's walk over the mergeable memory of every registered
  * mm, a batch of pages at a time, and the upkeep of each mm's address-
- * ordered list of tracking items along the way.
+ * ordered list of item blocks along the way.
  *
  * The page tables are walked one PMD range at a time under a single
  * page-table lock, collecting up to KSM_BATCH mapped anonymous pages with a
@@ -129,21 +129,61 @@ static const struct mm_walk_ops ksm_collect_ops = {
  */
 void ksm_item_forget(struct ksm_item *item)
 {
-	if (item->addr_flags & KSM_ITEM_STABLE)
+	if (item->flags & KSM_ITEM_STABLE)
 		ksm_item_unlink_stable(item);
 	else
 		ksm_item_clear_unstable(item, ksm_cursor.gen);
 }
 
+/* Frees the live items of @block at indices @from to @to - 1. */
+static void ksm_block_drop(struct ksm_block *block, unsigned int from,
+			   unsigned int to)
+{
+	unsigned int i;
+
+	for (i = from; i < to && block->nr; i++) {
+		struct ksm_item *item = &block->items[i];
+
+		if (item->flags & KSM_ITEM_LIVE) {
+			ksm_item_forget(item);
+			ksm_item_free(item);
+		}
+	}
+}
+
+/*
+ * Moves the cursor past its block, dropping the items the walk did not
+ * come to: their pages are gone. The block goes too if it is empty.
+ */
+static void ksm_cursor_leave_block(void)
+{
+	struct ksm_block *block = *ksm_cursor.link;
+
+	ksm_block_drop(block, ksm_cursor.idx, KSM_BLOCK_ITEMS);
+	if (block->nr) {
+		ksm_cursor.link = &block->next;
+	} else {
+		*ksm_cursor.link = block->next;
+		ksm_block_free(block);
+	}
+	ksm_cursor.idx = 0;
+}
+
 /* Frees the items at the cursor whose address is below @addr. */
 static void ksm_drop_items_below(unsigned long addr)
 {
-	struct ksm_item **link = ksm_cursor.link, *item;
+	struct ksm_block *block;
+	unsigned int idx;
 
-	while ((item = *link) && ksm_item_addr(item) < addr) {
-		*link = item->next;
-		ksm_item_forget(item);
-		ksm_item_free(item);
+	while ((block = *ksm_cursor.link) &&
+	       block->base + KSM_BLOCK_SPAN <= addr)
+		ksm_cursor_leave_block();
+	if (!block || addr <= block->base)
+		return;
+	idx = (addr - block->base) >> PAGE_SHIFT;
+	if (idx > ksm_cursor.idx) {
+		ksm_block_drop(block, ksm_cursor.idx, idx);
+		ksm_cursor.idx = idx;
 	}
 }
 
@@ -153,12 +193,12 @@ static void ksm_drop_items_below(unsigned long addr)
  */
 void ksm_slot_drop_items(struct ksm_slot *slot)
 {
-	struct ksm_item *item;
+	struct ksm_block *block;
 
-	while ((item = slot->items)) {
-		slot->items = item->next;
-		ksm_item_forget(item);
-		ksm_item_free(item);
+	while ((block = slot->blocks)) {
+		ksm_block_drop(block, 0, KSM_BLOCK_ITEMS);
+		slot->blocks = block->next;
+		ksm_block_free(block);
 		cond_resched();
 	}
 }
@@ -166,18 +206,25 @@ void ksm_slot_drop_items(struct ksm_slot *slot)
 /* The item of @addr at the cursor, created if need be; NULL if no memory. */
 static struct ksm_item *ksm_item_at(struct mm_struct *mm, unsigned long addr)
 {
+	unsigned long base = ALIGN_DOWN(addr, KSM_BLOCK_SPAN);
+	unsigned int idx = (addr - base) >> PAGE_SHIFT;
+	struct ksm_block *block;
 	struct ksm_item *item;
 
 	ksm_drop_items_below(addr);
-	item = *ksm_cursor.link;
-	if (!item || ksm_item_addr(item) != addr) {
-		item = ksm_item_alloc(mm, addr);
-		if (!item)
+	block = *ksm_cursor.link;
+	if (!block || block->base != base) {
+		/* The cursor has not entered the block at *link yet. */
+		block = ksm_block_alloc(mm, base);
+		if (!block)
 			return NULL;
-		item->next = *ksm_cursor.link;
-		*ksm_cursor.link = item;
+		block->next = *ksm_cursor.link;
+		*ksm_cursor.link = block;
 	}
-	ksm_cursor.link = &item->next;
+	item = &block->items[idx];
+	if (!(item->flags & KSM_ITEM_LIVE))
+		ksm_item_init(block, idx);
+	ksm_cursor.idx = idx + 1;
 	/* An unstable mark from the last pass means nothing any more. */
 	ksm_item_clear_unstable(item, ksm_cursor.gen);
 	return item;
@@ -226,7 +273,7 @@ bool ksm_looks_this_pass(unsigned int skip, unsigned int pass,
 /* Smart scan: true if this pass leaves the page of @item alone. */
 static bool ksm_item_skipped(struct ksm_item *item)
 {
-	if ((item->addr_flags & KSM_ITEM_STABLE) ||
+	if ((item->flags & KSM_ITEM_STABLE) ||
 	    !READ_ONCE(ksm_knobs.smart_scan) ||
 	    ksm_looks_this_pass(ksm_skip_for_age(ksm_item_age(item)),
 				ksm_cursor.gen,
@@ -238,10 +285,10 @@ static bool ksm_item_skipped(struct ksm_item *item)
 
 static void ksm_item_looked_at(struct ksm_item *item)
 {
-	if (item->addr_flags & KSM_ITEM_STABLE)
+	if (item->flags & KSM_ITEM_STABLE)
 		return;
 	if (ksm_item_age(item) < KSM_ITEM_AGE_MAX)
-		item->mm_age++;
+		item->flags += 1UL << KSM_ITEM_AGE_SHIFT;
 }
 
 /* Handles the pages of a batch; returns how many were scanned. */
@@ -306,7 +353,8 @@ static void ksm_cursor_set(struct ksm_slot *slot)
 {
 	ksm_cursor.slot = slot;
 	ksm_cursor.addr = 0;
-	ksm_cursor.link = slot ? &slot->items : NULL;
+	ksm_cursor.link = slot ? &slot->blocks : NULL;
+	ksm_cursor.idx = 0;
 }
 
 /**
@@ -428,12 +476,16 @@ static bool ksm_pass_begin(void)
 void ksm_forget_unstable(void)
 {
 	struct ksm_slot *slot;
-	struct ksm_item *item;
+	struct ksm_block *block;
+	unsigned int i;
 
 	/* The cursor keeps the slot in hand safe from __ksm_exit(). */
 	for (slot = ksm_cursor_first(); slot; slot = ksm_cursor_next(false)) {
-		for (item = slot->items; item; item = item->next) {
-			ksm_item_clear_unstable(item, ksm_cursor.gen);
+		for (block = slot->blocks; block; block = block->next) {
+			for (i = 0; i < KSM_BLOCK_ITEMS; i++)
+				if (block->items[i].flags & KSM_ITEM_LIVE)
+					ksm_item_clear_unstable(&block->items[i],
+								ksm_cursor.gen);
 			cond_resched();
 		}
 	}

@@ -91,7 +91,7 @@ struct ksm_slot *ksm_slot_next(struct ksm_slot *slot)
 void ksm_slot_unlink(struct ksm_slot *slot)
 {
 	lockdep_assert_held(&ksm_slot_lock);
-	VM_WARN_ON_ONCE(slot->items);
+	VM_WARN_ON_ONCE(slot->blocks);
 	hash_del(&slot->base.hash);
 	list_del(&slot->base.mm_node);
 }
@@ -163,7 +163,7 @@ void __ksm_exit(struct mm_struct *mm)
 	base = mm_slot_lookup(ksm_slot_hash, mm);
 	if (base) {
 		slot = mm_slot_entry(base, struct ksm_slot, base);
-		if (ksm_cursor.slot != slot && !slot->items) {
+		if (ksm_cursor.slot != slot && !slot->blocks) {
 			hash_del(&slot->base.hash);
 			list_del(&slot->base.mm_node);
 			freed = true;

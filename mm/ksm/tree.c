@@ -170,7 +170,7 @@ static struct rb_root *ksm_unstable_root_of(struct ksm_item *item)
 void ksm_unstable_erase(struct ksm_item *item)
 {
 	rb_erase(&item->unstable, ksm_unstable_root_of(item));
-	item->addr_flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
+	item->flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
 	ksm_count.pages_unshared--;
 }
 
@@ -199,13 +199,13 @@ void ksm_unstable_reset(void)
  */
 void ksm_item_clear_unstable(struct ksm_item *item, unsigned int gen)
 {
-	if (!(item->addr_flags & KSM_ITEM_UNSTABLE))
+	if (!(item->flags & KSM_ITEM_UNSTABLE))
 		return;
 	if (ksm_item_in_unstable(item, gen)) {
 		ksm_unstable_erase(item);
 		return;
 	}
-	item->addr_flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
+	item->flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
 	ksm_count.pages_unshared--;
 }
 

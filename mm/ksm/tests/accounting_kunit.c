@@ -9,6 +9,7 @@
 #include <kunit/test.h>
 #include <linux/gfp.h>
 #include <linux/highmem.h>
+#include <linux/log2.h>
 #include <linux/mm_types.h>
 #include <linux/rmap.h>
 
@@ -49,7 +50,7 @@ static void checksum_of_zero_page(struct kunit *test)
 
 static void profit_formula(struct kunit *test)
 {
-	long item = sizeof(struct ksm_item);
+	long item = KSM_ITEM_COST;
 
 	KUNIT_EXPECT_EQ(test, ksm_profit(0, 0, 0), 0L);
 	KUNIT_EXPECT_EQ(test, ksm_profit(9, 0, 10), 9 * (long)PAGE_SIZE - 10 * item);
@@ -75,22 +76,28 @@ static void sharers_move_counters(struct kunit *test)
 {
 	struct ksm_counters before = ksm_count;
 	struct ksm_stable_node node = {};
-	struct ksm_item items[3] = {};
 	struct anon_vma *anon_vma;
+	struct ksm_block *block;
+	struct ksm_item *items;
 	struct mm_struct *mm;
 	int i;
 
 	mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
 	anon_vma = kunit_kzalloc(test, sizeof(*anon_vma), GFP_KERNEL);
+	block = kunit_kzalloc(test, sizeof(*block), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, mm);
 	KUNIT_ASSERT_NOT_NULL(test, anon_vma);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	block->mm = mm;
+	items = block->items;
 	/* Our own reference, so the sharers' puts never free it. */
 	atomic_set(&anon_vma->refcount, 1);
 	INIT_HLIST_HEAD(&node.sharers);
 	node.checksum = 0x1234abcd5678ef90ULL;
 
-	for (i = 0; i < ARRAY_SIZE(items); i++) {
-		items[i].mm_age = (unsigned long)mm;
+	for (i = 0; i < 3; i++) {
+		items[i].flags = KSM_ITEM_LIVE |
+				 ((unsigned long)i << KSM_ITEM_INDEX_SHIFT);
 		ksm_sharer_add(&node, &items[i], anon_vma);
 	}
 	KUNIT_EXPECT_EQ(test, ksm_count.pages_shared, before.pages_shared + 1);
@@ -98,13 +105,13 @@ static void sharers_move_counters(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mm->ksm_merging_pages, 3UL);
 	KUNIT_EXPECT_EQ(test, node.nr_sharers, 3U);
 	KUNIT_EXPECT_EQ(test, atomic_read(&anon_vma->refcount), 4);
-	KUNIT_EXPECT_TRUE(test, items[1].addr_flags & KSM_ITEM_STABLE);
+	KUNIT_EXPECT_TRUE(test, items[1].flags & KSM_ITEM_STABLE);
 
 	ksm_sharer_del(&items[1]);
 	KUNIT_EXPECT_EQ(test, ksm_count.pages_sharing, before.pages_sharing + 1);
-	KUNIT_EXPECT_FALSE(test, items[1].addr_flags & KSM_ITEM_STABLE);
+	KUNIT_EXPECT_FALSE(test, items[1].flags & KSM_ITEM_STABLE);
 	/* It keeps the content's checksum, now its own. */
-	KUNIT_EXPECT_TRUE(test, items[1].addr_flags & KSM_ITEM_HASHED);
+	KUNIT_EXPECT_TRUE(test, items[1].flags & KSM_ITEM_HASHED);
 	KUNIT_EXPECT_EQ(test, items[1].checksum, node.checksum);
 	ksm_sharer_del(&items[0]);
 	ksm_sharer_del(&items[2]);
@@ -118,16 +125,45 @@ static void sharers_move_counters(struct kunit *test)
 
 static void item_is_small(struct kunit *test)
 {
-	struct ksm_item item = {};
-
 	/* One per page scanned: upstream's rmap_item is 64 bytes. */
-	if (IS_ENABLED(CONFIG_64BIT))
-		KUNIT_EXPECT_LE(test, sizeof(struct ksm_item), 56UL);
-	/* The age never reaches into the mm pointer. */
-	item.mm_age = 0x1000;
-	while (ksm_item_age(&item) < KSM_ITEM_AGE_MAX)
-		item.mm_age++;
-	KUNIT_EXPECT_PTR_EQ(test, ksm_item_mm(&item), (struct mm_struct *)0x1000);
+	if (IS_ENABLED(CONFIG_64BIT)) {
+		KUNIT_EXPECT_LE(test, sizeof(struct ksm_item), 40UL);
+		KUNIT_EXPECT_LE(test, KSM_ITEM_COST, 42UL);
+	}
+	/* The index bits can name every item of a block. */
+	KUNIT_EXPECT_EQ(test, KSM_ITEM_INDEX_MASK >> KSM_ITEM_INDEX_SHIFT,
+			(unsigned long)KSM_BLOCK_ITEMS - 1);
+	KUNIT_EXPECT_TRUE(test, is_power_of_2(KSM_BLOCK_ITEMS));
+}
+
+static void items_count_in_their_block(struct kunit *test)
+{
+	unsigned long items = ksm_count.items;
+	struct ksm_block *block;
+	struct ksm_item *a, *b;
+	struct mm_struct *mm;
+
+	mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	block = ksm_block_alloc(mm, 3 * KSM_BLOCK_SPAN);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	a = ksm_item_init(block, 0);
+	b = ksm_item_init(block, KSM_BLOCK_ITEMS - 1);
+	KUNIT_EXPECT_EQ(test, block->nr, 2U);
+	KUNIT_EXPECT_EQ(test, ksm_count.items, items + 2);
+	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, 2UL);
+	KUNIT_EXPECT_EQ(test, ksm_item_addr(b),
+			4 * KSM_BLOCK_SPAN - PAGE_SIZE);
+	KUNIT_EXPECT_FALSE(test, b->flags & (KSM_ITEM_STABLE |
+					     KSM_ITEM_UNSTABLE |
+					     KSM_ITEM_HASHED));
+	ksm_item_free(a);
+	KUNIT_EXPECT_FALSE(test, a->flags & KSM_ITEM_LIVE);
+	KUNIT_EXPECT_EQ(test, block->nr, 1U);
+	ksm_item_free(b);
+	KUNIT_EXPECT_EQ(test, ksm_count.items, items);
+	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, 0UL);
+	ksm_block_free(block);
 }
 
 static struct kunit_case ksm_accounting_cases[] = {
@@ -137,6 +173,7 @@ static struct kunit_case ksm_accounting_cases[] = {
 	KUNIT_CASE(volatile_pages_never_negative),
 	KUNIT_CASE(sharers_move_counters),
 	KUNIT_CASE(item_is_small),
+	KUNIT_CASE(items_count_in_their_block),
 	{}
 };
 

@@ -260,27 +260,53 @@ static void stable_insert_reports_first_collision(struct kunit *test)
 	}
 }
 
-static void item_flags_keep_address(struct kunit *test)
+static void item_fields_do_not_overlap(struct kunit *test)
 {
-	struct ksm_item item = {};
-	unsigned long addr = 0x7f1234567000UL;
+	struct ksm_block *block;
+	struct mm_struct *mm;
+	unsigned long base = 0x7f1234560000UL;
+	unsigned int i;
 
-	item.addr_flags = addr | KSM_ITEM_HASHED | KSM_ITEM_UNSTABLE |
-			  (0xabUL << KSM_ITEM_GEN_SHIFT);
-	KUNIT_EXPECT_EQ(test, ksm_item_addr(&item), addr);
-	KUNIT_EXPECT_EQ(test, ksm_item_gen(&item), 0xabU);
-	KUNIT_EXPECT_LT(test, KSM_ITEM_GEN_MASK, PAGE_SIZE);
+	block = kunit_kzalloc(test, sizeof(*block), GFP_KERNEL);
+	mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	KUNIT_ASSERT_EQ(test, base % KSM_BLOCK_SPAN, 0UL);
+	block->mm = mm;
+	block->base = base;
+	/* Every state bit, the largest generation and age, at every index. */
+	for (i = 0; i < KSM_BLOCK_ITEMS; i++) {
+		struct ksm_item *item = &block->items[i];
+
+		item->flags = KSM_ITEM_STABLE | KSM_ITEM_UNSTABLE |
+			      KSM_ITEM_HASHED | KSM_ITEM_LIVE |
+			      KSM_ITEM_GEN_MASK | KSM_ITEM_AGE_MASK |
+			      ((unsigned long)i << KSM_ITEM_INDEX_SHIFT);
+		KUNIT_EXPECT_PTR_EQ(test, ksm_item_block(item), block);
+		KUNIT_EXPECT_PTR_EQ(test, ksm_item_mm(item), mm);
+		KUNIT_EXPECT_EQ(test, ksm_item_addr(item), base + i * PAGE_SIZE);
+		KUNIT_EXPECT_EQ(test, ksm_item_gen(item), 0xffU);
+		KUNIT_EXPECT_EQ(test, ksm_item_age(item), KSM_ITEM_AGE_MAX);
+		item->flags &= KSM_ITEM_INDEX_MASK;
+		KUNIT_EXPECT_EQ(test, ksm_item_gen(item), 0U);
+		KUNIT_EXPECT_EQ(test, ksm_item_age(item), 0U);
+		KUNIT_EXPECT_EQ(test, ksm_item_index(item), i);
+	}
+	/* The state bits, generation, age and index are disjoint. */
+	KUNIT_EXPECT_EQ(test, KSM_ITEM_GEN_MASK & KSM_ITEM_AGE_MASK, 0UL);
+	KUNIT_EXPECT_EQ(test, KSM_ITEM_AGE_MASK & KSM_ITEM_INDEX_MASK, 0UL);
+	KUNIT_EXPECT_EQ(test, KSM_ITEM_GEN_MASK & 0xfUL, 0UL);
 }
 
 static void item_unstable_generation_wraps(struct kunit *test)
 {
 	struct ksm_item item = {};
 
-	item.addr_flags = KSM_ITEM_UNSTABLE | (0xffUL << KSM_ITEM_GEN_SHIFT);
+	item.flags = KSM_ITEM_UNSTABLE | (0xffUL << KSM_ITEM_GEN_SHIFT);
 	KUNIT_EXPECT_TRUE(test, ksm_item_in_unstable(&item, 0xff));
 	KUNIT_EXPECT_TRUE(test, ksm_item_in_unstable(&item, 0x1ff));
 	KUNIT_EXPECT_FALSE(test, ksm_item_in_unstable(&item, 0x100));
-	item.addr_flags &= ~KSM_ITEM_UNSTABLE;
+	item.flags &= ~KSM_ITEM_UNSTABLE;
 	KUNIT_EXPECT_FALSE(test, ksm_item_in_unstable(&item, 0xff));
 }
 
@@ -293,7 +319,7 @@ static struct kunit_case ksm_tree_cases[] = {
 	KUNIT_CASE(stable_find_gives_insertion_point),
 	KUNIT_CASE(stable_find_reports_stale_node),
 	KUNIT_CASE(stable_insert_reports_first_collision),
-	KUNIT_CASE(item_flags_keep_address),
+	KUNIT_CASE(item_fields_do_not_overlap),
 	KUNIT_CASE(item_unstable_generation_wraps),
 	{}
 };
