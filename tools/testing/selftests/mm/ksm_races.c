@@ -1277,9 +1277,10 @@ TEST_F_TIMEOUT(races, prot_none_unmerge, KSMT_TEST_TIMEOUT)
 #define REMAP_PAGES	128
 #define REMAP_ROUNDS	1000
 
+/* Shared by the two threads; base and stop through __atomic builtins. */
 struct remap_race {
-	char *volatile base;	/* where the range is now */
-	volatile bool stop;
+	char *base;		/* where the range is now */
+	bool stop;
 	long moved;		/* pages move_pages() moved */
 };
 
@@ -1291,8 +1292,8 @@ static void *remap_migrator(void *arg)
 	void *pages[REMAP_PAGES];
 	size_t i;
 
-	while (!r->stop) {
-		char *base = r->base;
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		char *base = __atomic_load_n(&r->base, __ATOMIC_ACQUIRE);
 
 		for (i = 0; i < REMAP_PAGES; i++) {
 			pages[i] = base + i * PAGE;
@@ -1353,7 +1354,7 @@ TEST_F_TIMEOUT(races, mremap_during_migration, KSMT_TEST_TIMEOUT)
 		cur = mremap(cur, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 		if (cur == MAP_FAILED)
 			break;
-		r.base = cur;
+		__atomic_store_n(&r.base, cur, __ATOMIC_RELEASE);
 		for (i = 0; i < REMAP_PAGES; i++)
 			if (!ksmt_page_is(cur + i * PAGE,
 					  0xd300 + i % (REMAP_PAGES / 2)))
@@ -1362,7 +1363,7 @@ TEST_F_TIMEOUT(races, mremap_during_migration, KSMT_TEST_TIMEOUT)
 		if (i < REMAP_PAGES)
 			break;
 	}
-	r.stop = true;
+	__atomic_store_n(&r.stop, true, __ATOMIC_RELEASE);
 	pthread_join(migrator, NULL);
 	ASSERT_NE(MAP_FAILED, cur);
 	TH_LOG("%d rounds, %d of them merged first, %ld pages migrated",
