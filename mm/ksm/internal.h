@@ -382,6 +382,8 @@ void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
 /* merge.c */
 void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		    struct ksm_page *pg);
+void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
+		       struct ksm_page *pg);
 
 /* unmerge.c */
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,

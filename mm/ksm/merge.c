@@ -504,6 +504,38 @@ static void ksm_unstable_add(struct ksm_item *item, int index)
 }
 
 /**
+ * ksm_offer_skipped() - keep a page smart scan sits out findable
+ * @item: the item of the address; in no unstable tree of this pass
+ * @vma: the VMA; its mm's mmap_lock is held for read
+ * @pg: the page mapped there and its folio, with a reference held
+ *
+ * A page smart scan skips is not hashed this pass, but if its content was
+ * steady when it was last looked at, it takes part in the unstable tree
+ * under that checksum: it pairs with a new copy of itself already there,
+ * or goes in for one still to come. A new copy of an old page so merges
+ * in the pass it is first matched, instead of waiting for the pass in
+ * which the old page is looked at again (up to 8 later). The merge
+ * compares the two pages write-protected, as always, so a page that
+ * changed since costs one failed try and nothing else.
+ */
+void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
+		       struct ksm_page *pg)
+{
+	int index;
+
+	if ((item->flags & (KSM_ITEM_STABLE | KSM_ITEM_HASHED)) !=
+	    KSM_ITEM_HASHED || folio_test_ksm(pg->folio))
+		return;
+	/* The zero page path wants a look at the page itself. */
+	if (READ_ONCE(ksm_knobs.use_zero_pages) &&
+	    item->checksum == ksm_zero_checksum)
+		return;
+	index = ksm_tree_index(folio_nid(pg->folio));
+	if (ksm_merge_unstable(item, vma, pg, index) == -ESRCH)
+		ksm_unstable_add(item, index);
+}
+
+/**
  * ksm_merge_page() - what ksmd does with one mapped page
  * @item: the item of the address; in no unstable tree of this pass
  * @vma: the VMA; its mm's mmap_lock is held for read

@@ -301,7 +301,11 @@ static unsigned int ksm_batch_process(struct ksm_batch *b,
 		struct ksm_item *item = ksm_item_at(vma->vm_mm, b->addr[i]);
 
 		/* A skipped page costs neither budget nor a count. */
-		if (item && !ksm_item_skipped(item)) {
+		if (!item) {
+			/* No memory for its item: not tracked this pass. */
+		} else if (ksm_item_skipped(item)) {
+			ksm_offer_skipped(item, vma, &b->pages[i]);
+		} else {
 			ksm_merge_page(item, vma, &b->pages[i]);
 			ksm_item_looked_at(item);
 			scanned++;
