@@ -101,7 +101,7 @@ struct ksm_item {
  * @items: the item of page i of the range, live if KSM_ITEM_LIVE is set
  *
  * Keeping the mm, the address and the list link once per block instead
- * of once per item makes an item 40 bytes instead of 64: one block costs
+ * of once per item makes an item 40 bytes instead of 56: one block costs
  * 42 bytes per page where memory is mapped densely.
  */
 struct ksm_block {

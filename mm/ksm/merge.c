@@ -503,6 +503,14 @@ static void ksm_unstable_add(struct ksm_item *item, int index)
 	ksm_count.pages_unshared++;
 }
 
+/* Pairs the page with an equal unstable item, or leaves it for the next. */
+static void ksm_pair_or_add(struct ksm_item *item, struct vm_area_struct *vma,
+			    struct ksm_page *pg, int index)
+{
+	if (ksm_merge_unstable(item, vma, pg, index) == -ESRCH)
+		ksm_unstable_add(item, index);
+}
+
 /**
  * ksm_offer_skipped() - keep a page smart scan sits out findable
  * @item: the item of the address; in no unstable tree of this pass
@@ -521,18 +529,14 @@ static void ksm_unstable_add(struct ksm_item *item, int index)
 void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 		       struct ksm_page *pg)
 {
-	int index;
-
-	if ((item->flags & (KSM_ITEM_STABLE | KSM_ITEM_HASHED)) !=
-	    KSM_ITEM_HASHED || folio_test_ksm(pg->folio))
+	/* Smart scan never skips a sharer: HASHED means a checksum. */
+	if (!(item->flags & KSM_ITEM_HASHED) || folio_test_ksm(pg->folio))
 		return;
 	/* The zero page path wants a look at the page itself. */
 	if (READ_ONCE(ksm_knobs.use_zero_pages) &&
 	    item->checksum == ksm_zero_checksum)
 		return;
-	index = ksm_tree_index(folio_nid(pg->folio));
-	if (ksm_merge_unstable(item, vma, pg, index) == -ESRCH)
-		ksm_unstable_add(item, index);
+	ksm_pair_or_add(item, vma, pg, ksm_tree_index(folio_nid(pg->folio)));
 }
 
 /**
@@ -592,6 +596,5 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	    !ksm_merge_zero(item, vma, pg))
 		return;
 
-	if (ksm_merge_unstable(item, vma, pg, index) == -ESRCH)
-		ksm_unstable_add(item, index);
+	ksm_pair_or_add(item, vma, pg, index);
 }
