@@ -90,6 +90,7 @@ void folio_migrate_ksm(struct folio *newfolio, struct folio *folio)
 	smp_wmb();
 }
 
+#ifdef CONFIG_MEMORY_FAILURE
 /**
  * collect_procs_ksm() - the processes that map a poisoned KSM page
  * @folio: the folio, locked
@@ -132,6 +133,7 @@ void collect_procs_ksm(struct folio *folio, struct page *page,
 		anon_vma_unlock_read(item->anon_vma);
 	}
 }
+#endif /* CONFIG_MEMORY_FAILURE */
 
 /* Whether a swapped-in page may be mapped at @addr of @vma as it is. */
 static bool ksm_swapin_fits(struct folio *folio, struct vm_area_struct *vma,
@@ -193,7 +195,9 @@ struct folio *ksm_might_need_to_copy(struct folio *folio,
 	__folio_mark_uptodate(copy);
 	__folio_set_locked(copy);
 	__folio_set_swapbacked(copy);
+#ifdef CONFIG_SWAP
 	count_vm_event(KSM_SWPIN_COPY);
+#endif
 	return copy;
 }
 

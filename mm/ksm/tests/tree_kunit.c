@@ -264,7 +264,8 @@ static void item_fields_do_not_overlap(struct kunit *test)
 {
 	struct ksm_block *block;
 	struct mm_struct *mm;
-	unsigned long base = 0x7f1234560000UL;
+	/* High in the address space, on 32-bit machines as on 64-bit ones. */
+	unsigned long base = round_down(ULONG_MAX / 2, KSM_BLOCK_SPAN);
 	unsigned int i;
 
 	block = kunit_kzalloc(test, sizeof(*block), GFP_KERNEL);
