@@ -357,18 +357,94 @@ static void ksm_peer_put(struct ksm_peer *peer)
 		mmap_read_unlock(ksm_item_mm(peer->item));
 }
 
+static void ksm_unstable_add(struct ksm_item *item, int index)
+{
+	item->flags &= ~KSM_ITEM_GEN_MASK;
+	item->flags |= KSM_ITEM_UNSTABLE |
+		((unsigned long)(ksm_cursor.gen & 0xff) << KSM_ITEM_GEN_SHIFT);
+	ksm_unstable_insert(&ksm_trees_of(index)->unstable, item);
+	ksm_count.pages_unshared++;
+}
+
 /*
- * Turns the page of @item into a new KSM page and merges the page of the
- * unstable @peer into it. Both are locked and write-protected before their
- * content is compared.
+ * Whether a page of a pair may become the KSM page where it is: only if
+ * the PTE we write-protected is its one mapping. A page still shared with
+ * another process since fork() would become a KSM page there too, in a
+ * mapping no sharer stands for once ours is gone: reclaim, migration and
+ * memory failure would miss it, and a process that never asked for KSM
+ * (the parent of a mergeable child, say) would keep a KSM page mapped for
+ * good. Nobody can map the page anew meanwhile: its folio is locked, and
+ * our mm's mmap_lock keeps fork() away.
+ */
+static bool ksm_sole_mapping(struct folio *folio)
+{
+	return folio_mapcount(folio) == 1;
+}
+
+/*
+ * Turns the page of @keep into a new KSM page and merges the page of @drop
+ * into it, at @drop's PTE, still @drop_orig. Both folios are locked, both
+ * PTEs write-protected, the contents equal, and @keep's page is mapped
+ * there alone. An item of the pair that is in the unstable tree leaves it;
+ * if @drop's page cannot be replaced after all, all goes back as it was.
+ */
+static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
+			 pte_t drop_orig, int index)
+{
+	unsigned int gen = ksm_cursor.gen;
+	bool keep_unstable = ksm_item_in_unstable(keep->item, gen);
+	struct folio *folio = keep->pg.folio;
+	struct address_space *anon_mapping = folio->mapping;
+	struct anon_vma *anon_vma = folio_anon_vma(folio);
+	struct ksm_stable_node *node;
+	int err;
+
+	node = ksm_node_alloc();
+	if (!node)
+		return -ENOMEM;
+	if (keep_unstable)
+		ksm_unstable_erase(keep->item);
+	/* Its key is taken now that no mapping can write to it any more. */
+	node->kpfn = folio_pfn(folio);
+	node->checksum = ksm_page_checksum(keep->pg.page);
+	node->nid = index;
+	ksm_folio_set_node(folio, node);
+	ksm_stable_add(index, node, ksm_cmp_with_node, keep->pg.page);
+	ksm_chain_joined(node, ksm_cmp_with_node, keep->pg.page);
+	ksm_sharer_add(node, keep->item, anon_vma);
+
+	/* As upstream: one event for the page made KSM, one for its twin. */
+	trace_ksm_merge_with_ksm_page(NULL, node->kpfn, keep->item,
+				      keep->vma->vm_mm, 0);
+	err = ksm_replace(drop->vma, &drop->pg, ksm_item_addr(drop->item),
+			  drop_orig, keep->pg.page);
+	trace_ksm_merge_with_ksm_page(folio, node->kpfn, drop->item,
+				      drop->vma->vm_mm, err);
+	if (!err) {
+		if (ksm_item_in_unstable(drop->item, gen))
+			ksm_unstable_erase(drop->item);
+		ksm_sharer_add(node, drop->item, drop->vma->anon_vma);
+		return 0;
+	}
+	/* No twin after all: the kept page goes back to what it was. */
+	ksm_sharer_del(keep->item);
+	WRITE_ONCE(folio->mapping, anon_mapping);
+	ksm_node_prune(node);
+	if (keep_unstable)
+		ksm_unstable_add(keep->item, index);
+	return err;
+}
+
+/*
+ * Merges the page of @item with that of the unstable @peer into a new KSM
+ * page: one of the two becomes it, the other is replaced. Both are locked
+ * and write-protected before their content is compared.
  */
 static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 			  struct ksm_page *pg, struct ksm_peer *peer, int index)
 {
 	unsigned long paddr = ksm_item_addr(peer->item);
-	struct address_space *anon_mapping;
-	struct ksm_stable_node *node;
-	struct anon_vma *anon_vma;
+	struct ksm_peer self;
 	pte_t orig, peer_orig;
 	int err;
 
@@ -389,40 +465,14 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	err = -ESRCH;
 	if (!pages_identical(pg->page, peer->pg.page))
 		goto unlock_both;
-	node = ksm_node_alloc();
-	if (!node) {
-		err = -ENOMEM;
-		goto unlock_both;
-	}
 
-	/*
-	 * Our page becomes the KSM page; it keeps all its mappings. Its key
-	 * is taken now that no mapping can write to it any more.
-	 */
-	anon_mapping = pg->folio->mapping;
-	anon_vma = folio_anon_vma(pg->folio);
-	node->kpfn = folio_pfn(pg->folio);
-	node->checksum = ksm_page_checksum(pg->page);
-	node->nid = index;
-	ksm_folio_set_node(pg->folio, node);
-	ksm_stable_add(index, node, ksm_cmp_with_node, pg->page);
-	ksm_chain_joined(node, ksm_cmp_with_node, pg->page);
-	ksm_sharer_add(node, item, anon_vma);
-
-	/* As upstream: one event for the page made KSM, one for its twin. */
-	trace_ksm_merge_with_ksm_page(NULL, node->kpfn, item, vma->vm_mm, 0);
-	err = ksm_replace(peer->vma, &peer->pg, paddr, peer_orig, pg->page);
-	trace_ksm_merge_with_ksm_page(pg->folio, node->kpfn, peer->item,
-				      peer->vma->vm_mm, err);
-	if (!err) {
-		ksm_unstable_erase(peer->item);
-		ksm_sharer_add(node, peer->item, peer->vma->anon_vma);
-	} else {
-		/* No twin after all: our page goes back to what it was. */
-		ksm_sharer_del(item);
-		WRITE_ONCE(pg->folio->mapping, anon_mapping);
-		ksm_node_prune(node);
-	}
+	/* Our page is locked and will not split any more. */
+	self = (struct ksm_peer){ .item = item, .vma = vma, .pg = *pg };
+	if (ksm_sole_mapping(pg->folio))
+		err = ksm_pair_into(&self, peer, peer_orig, index);
+	else if (ksm_sole_mapping(peer->pg.folio))
+		err = ksm_pair_into(peer, &self, orig, index);
+	/* Both shared since fork(): wait for a twin of our own. */
 unlock_both:
 	folio_unlock(peer->pg.folio);
 unlock_page:
@@ -492,15 +542,6 @@ static int ksm_merge_unstable(struct ksm_item *item,
 			return err;
 	}
 	return -ESRCH;
-}
-
-static void ksm_unstable_add(struct ksm_item *item, int index)
-{
-	item->flags &= ~KSM_ITEM_GEN_MASK;
-	item->flags |= KSM_ITEM_UNSTABLE |
-		((unsigned long)(ksm_cursor.gen & 0xff) << KSM_ITEM_GEN_SHIFT);
-	ksm_unstable_insert(&ksm_trees_of(index)->unstable, item);
-	ksm_count.pages_unshared++;
 }
 
 /* Pairs the page with an equal unstable item, or leaves it for the next. */
