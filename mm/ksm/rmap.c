@@ -141,8 +141,14 @@ static bool ksm_swapin_fits(struct folio *folio, struct vm_area_struct *vma,
 {
 	struct anon_vma *anon_vma = folio_anon_vma(folio);
 
+	/*
+	 * A KSM page goes back only where ksmd may find it again: unmerging
+	 * skips swapped-out pages, and a mapping no item stands for would
+	 * be out of reach of the reverse map for good.
+	 */
 	if (folio_test_ksm(folio))
-		return !(READ_ONCE(ksm_knobs.run) & KSM_RUN_UNMERGE);
+		return !(READ_ONCE(ksm_knobs.run) & KSM_RUN_UNMERGE) &&
+		       (vma->vm_flags & VM_MERGEABLE);
 	/* Fresh from swap: the caller adds it as a new anonymous page. */
 	if (!anon_vma)
 		return true;
