@@ -5,7 +5,8 @@
  * mappings), processes exiting or being killed while ksmd scans at full
  * speed, munmap(), mremap() (move), mprotect(), MADV_DONTNEED and
  * MADV_FREE on merged ranges, fork with pages merged with the zero page,
- * page migration and mlock() of merged pages, and merged pages going to
+ * page migration and mlock() of merged pages, a child making pages it
+ * shares with its parent since fork() mergeable, and merged pages going to
  * swap (zram, through a memory cgroup) and coming back, by faults and by
  * swapoff(). Data must read back as written throughout, the counters
  * must be exactly right after ksmd settles, and once every process (or
@@ -170,6 +171,98 @@ TEST_F_TIMEOUT(life, fork_after_merge, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, munmap(p, l.npages * PAGE));
 	ksmt_assert_all_zero(_metadata);
 	ksmt_layout_free(&l);
+}
+
+/* Keys of the pages of cow_shared_with_parent: one per page of a third. */
+static u64 cow_key(size_t i)
+{
+	return ksmt_unique_key(0xc151, i);
+}
+
+/*
+ * Child of cow_shared_with_parent: writes the keys of the parent's middle
+ * third into the first and the last third of its copy of the region, makes
+ * the whole region mergeable, reports and waits for EOF. Exit status 0 if
+ * its pages still hold what they must.
+ */
+static void cow_child(struct ksmt_chan *ch, char *p, size_t n)
+{
+	size_t i, t;
+	char cmd;
+
+	for (t = 0; t < 3; t += 2)
+		for (i = 0; i < n; i++)
+			ksmt_fill_page(p + (t * n + i) * PAGE, cow_key(i));
+	if (ksmt_mergeable(p, 3 * n) || ksmt_send(ch->up[1], 'r'))
+		_exit(2);
+	ksmt_recv(ch->down[0], &cmd, 600);
+	for (t = 0; t < 3; t++)
+		for (i = 0; i < n; i++)
+			if (!ksmt_page_is(p + (t * n + i) * PAGE, cow_key(i)))
+				_exit(1);
+	_exit(0);
+}
+
+/*
+ * A child makes memory mergeable that it still shares with its parent
+ * since fork(). ksmd meets the shared pages (the middle third) right after
+ * their twins of the first third, so a shared page would be the one to
+ * become the KSM page where it is, and with it the parent's mapping: a
+ * KSM page in a process that never asked for KSM, on no sharers list once
+ * the child is gone (6.12 does this). The parent's pages must stay its
+ * own; once the child has exited, no KSM page may be left, which is what
+ * a layout knob's change checks (-EBUSY otherwise).
+ */
+TEST_F_TIMEOUT(life, cow_shared_with_parent, KSMT_TEST_TIMEOUT)
+{
+	const size_t n = 32;
+	struct ksmt_counters c;
+	struct ksmt_chan ch;
+	long sharing;
+	int status;
+	char r = 0;
+	size_t i;
+	pid_t pid;
+	char *p;
+
+	p = ksmt_map(3 * n);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < n; i++)
+		ksmt_fill_page(p + (n + i) * PAGE, cow_key(i));
+	ASSERT_EQ(0, ksmt_read_long("max_page_sharing", &sharing));
+	ASSERT_EQ(0, ksmt_chan_open(&ch));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		ksmt_chan_worker(&ch);
+		cow_child(&ch, p, n);
+	}
+	ksmt_chan_parent(&ch);
+	EXPECT_EQ(0, ksmt_recv(ch.up[0], &r, KSMT_SCAN_TIMEOUT));
+	EXPECT_EQ('r', r);
+
+	/* Each content: one KSM page with the child's three mappings. */
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	EXPECT_EQ((long)n, c.shared);
+	EXPECT_EQ((long)(2 * n), c.sharing);
+	for (i = 0; i < n; i++)
+		EXPECT_TRUE(ksmt_page_is(p + (n + i) * PAGE, cow_key(i)));
+	ASSERT_EQ(0, ksmt_run(1));
+
+	ksmt_chan_close(&ch);
+	status = ksmt_waitpid(pid, KSMT_SCAN_TIMEOUT);
+	if (status < 0)
+		ksmt_kill(pid);
+	EXPECT_TRUE(status >= 0 && WIFEXITED(status) && !WEXITSTATUS(status));
+	ksmt_assert_all_zero(_metadata);
+	/* Still mapped in the parent, a KSM page would keep its node. */
+	EXPECT_EQ(0, ksmt_write_long("max_page_sharing", sharing + 1));
+	for (i = 0; i < n; i++)
+		EXPECT_TRUE(ksmt_page_is(p + (n + i) * PAGE, cow_key(i)));
+	ASSERT_EQ(0, munmap(p, 3 * n * PAGE));
 }
 
 /*

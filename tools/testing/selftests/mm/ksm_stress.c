@@ -1846,6 +1846,13 @@ static bool final_counters_zero(struct ksmt_counters *c)
 			 counters_text(c, text, sizeof(text)));
 		ok = false;
 	}
+	/* With every counter at zero, not one KSM page may be left. */
+	err = ksmt_no_ksm_pages();
+	if (err) {
+		complain("FAIL: a KSM page outlived every process: max_page_sharing: %s",
+			 strerror(-err));
+		ok = false;
+	}
 	return ok;
 }
 

@@ -1020,6 +1020,18 @@ int ksmt_wait_zero(unsigned long max_scans, struct ksmt_counters *c)
 	}
 }
 
+int ksmt_no_ksm_pages(void)
+{
+	long sharing;
+	int err = ksmt_read_long("max_page_sharing", &sharing);
+
+	if (!err)
+		err = ksmt_write_long("max_page_sharing", sharing + 1);
+	if (!err)
+		err = ksmt_write_long("max_page_sharing", sharing);
+	return err;
+}
+
 bool ksmt_have_node1(void)
 {
 	return access("/sys/devices/system/node/node1", F_OK) == 0;

@@ -270,6 +270,13 @@ int ksmt_holder_verify(struct ksmt_chan *ch);
  */
 int ksmt_wait_zero(unsigned long max_scans, struct ksmt_counters *c);
 
+/*
+ * Whether no KSM page is left at all, mapped or not: max_page_sharing, a
+ * layout knob, changes only while no stable node exists, so it is set one
+ * higher and back. Returns 0, -EBUSY if a node is left, or another -errno.
+ */
+int ksmt_no_ksm_pages(void);
+
 /* Waits for a child with a timeout; returns its wait status or -errno. */
 int ksmt_waitpid(pid_t pid, int timeout_s);
 /* Kills (SIGKILL) and reaps a child, ignoring errors. */
