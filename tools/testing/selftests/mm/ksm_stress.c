@@ -225,9 +225,9 @@ struct proc {
 	unsigned int nhist;
 };
 
-/* Page-sized buffers for reading and describing pages. */
-static u64 view_buf[PAGE / sizeof(u64)];
-static u64 want_buf[PAGE / sizeof(u64)];
+/* Buffers of a page (at most) for reading and describing pages. */
+static u64 view_buf[KSMT_MAX_PAGE_SIZE / sizeof(u64)];
+static u64 want_buf[KSMT_MAX_PAGE_SIZE / sizeof(u64)];
 
 static double now(void)
 {
@@ -562,7 +562,7 @@ static void report_bad(struct proc *p, int ri, size_t i, const void *page)
 	char what[96];
 
 	put_content(want_buf, r->key[i]);
-	for (k = 0; k < ARRAY_SIZE(want_buf); k++) {
+	for (k = 0; k < PAGE / sizeof(u64); k++) {
 		if (got[k] == want_buf[k])
 			continue;
 		if (!nbad++)
@@ -573,7 +573,7 @@ static void report_bad(struct proc *p, int ri, size_t i, const void *page)
 		 p->name, (int)getpid(), ri, i, (void *)page_at(r, i),
 		 r->prot[i]);
 	complain("  %zu of %zu words differ, from byte %zu; holds %s, want %#llx",
-		 nbad, ARRAY_SIZE(want_buf), first * sizeof(u64), what,
+		 nbad, (size_t)(PAGE / sizeof(u64)), first * sizeof(u64), what,
 		 (unsigned long long)r->key[i]);
 }
 

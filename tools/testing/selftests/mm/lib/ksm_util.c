@@ -67,6 +67,15 @@ int ksmt_read_long(const char *name, long *val)
 	return 0;
 }
 
+unsigned long ksmt_page_size(void)
+{
+	static unsigned long size;
+
+	if (!size)
+		size = sysconf(_SC_PAGESIZE);
+	return size;
+}
+
 int ksmt_write(const char *name, const char *val)
 {
 	size_t len = strlen(val);

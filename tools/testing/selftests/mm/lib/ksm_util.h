@@ -19,7 +19,10 @@
 #endif
 
 #define KSMT_DIR		"/sys/kernel/mm/ksm"
-#define KSMT_PAGE_SIZE		4096UL
+/* The page size, from sysconf(): 4K, 16K or 64K, as the kernel runs. */
+#define KSMT_PAGE_SIZE		ksmt_page_size()
+/* The largest page size a test buffer must hold. */
+#define KSMT_MAX_PAGE_SIZE	65536UL
 /* Seconds a wait for ksmd may take before the test fails. */
 #define KSMT_SCAN_TIMEOUT	60
 /* Seconds a test that waits for ksmd may take (kselftest harness). */
@@ -29,6 +32,7 @@
 #define KSMT_SLEEP_MS		0
 
 /* sysfs access; all return 0 or -errno. Names are relative to KSMT_DIR. */
+unsigned long ksmt_page_size(void);
 bool ksmt_exists(const char *name);
 int ksmt_read_str(const char *name, char *buf, size_t len);
 int ksmt_read_long(const char *name, long *val);
