@@ -7,12 +7,13 @@
 #   make bench                 stock KSM against ours, measured (QUICK=1: short)
 #   make kernel                build the kernel of $(VARIANT) only
 #   make checkpatch            checkpatch.pl --strict on every file we own
+#   make configs               our KSM built in the configs users run
 #   make clean                 remove build/ (the ccache stays)
 
 VARIANT ?= ours
-export VARIANT SUITE DEBUG NO_BUILD VM_TIMEOUT STRESS_SECONDS QUICK
+export VARIANT SUITE DEBUG NO_BUILD VM_TIMEOUT STRESS_SECONDS QUICK CONFIGS LINK
 
-.PHONY: demo check bench kernel checkpatch clean
+.PHONY: demo check bench kernel checkpatch configs clean
 
 demo:
 	@bash scripts/demo.sh
@@ -29,6 +30,9 @@ kernel:
 
 checkpatch:
 	@bash scripts/checkpatch.sh
+
+configs:
+	@bash scripts/configs.sh
 
 clean:
 	rm -rf build

@@ -6,6 +6,10 @@
 # first and runs apt-get only for what is missing. A fresh machine has only
 # the base image (shared/base-image-packages.txt); whatever else the
 # harness calls must be named here.
+#
+#   install-deps.sh           what make check, demo and bench need
+#   install-deps.sh configs   that, plus what make configs needs (Debian's
+#                             kernel configs, the arm64 cross compiler)
 set -euo pipefail
 
 # command:package for every program the harness or the kernel build runs
@@ -21,6 +25,10 @@ COMMANDS=(
 	tar:tar find:findutils
 )
 LIBRARIES=(build-essential libelf-dev libssl-dev libnuma-dev linux-source-6.12)
+if [ "${1:-}" = configs ]; then
+	COMMANDS+=(aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu)
+	LIBRARIES+=(linux-config-6.12)
+fi
 
 packages=("${LIBRARIES[@]}")
 for entry in "${COMMANDS[@]}"; do
