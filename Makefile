@@ -8,12 +8,14 @@
 #   make kernel                build the kernel of $(VARIANT) only
 #   make checkpatch            checkpatch.pl --strict on every file we own
 #   make configs               our KSM built in the configs users run
+#   make patches               the series for the pristine tree, in build/patches
+#   make bisect-series         the test kernel built after each patch in turn
 #   make clean                 remove build/ (the ccache stays)
 
 VARIANT ?= ours
 export VARIANT SUITE DEBUG NO_BUILD VM_TIMEOUT STRESS_SECONDS QUICK CONFIGS LINK
 
-.PHONY: demo check bench kernel checkpatch configs clean
+.PHONY: demo check bench kernel checkpatch configs patches bisect-series clean
 
 demo:
 	@bash scripts/demo.sh
@@ -33,6 +35,12 @@ checkpatch:
 
 configs:
 	@bash scripts/configs.sh
+
+patches:
+	@bash scripts/patches.sh write
+
+bisect-series:
+	@bash scripts/patches.sh bisect
 
 clean:
 	rm -rf build

@@ -75,8 +75,9 @@ if [ $report_rc -gt 1 ] || [ ! -s "$tally" ]; then
 fi
 # Our static checks and the harness's own checks, once per full run.
 if [ "$VARIANT" = ours ] && [ -z "$prefix" ] && [ -z "${SUITE:-}" ]; then
-	for extra in lint.sh harness-selftest.sh; do
-		{ "$TOP/scripts/$extra" || true; } | while read -r status rest; do
+	for extra in lint.sh "patches.sh check" harness-selftest.sh; do
+		# shellcheck disable=SC2086
+		{ bash "$TOP"/scripts/$extra || true; } | while read -r status rest; do
 			echo "$status $rest"
 			echo "$status" >>"$tally"
 		done
