@@ -47,8 +47,9 @@ done
 "$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$TOP/scripts/vm/ktest-lib.sh" \
 	"$sel/ksm_tests" "$sel/ksm_functional_tests" "$sel/our-tests" "${ours[@]}"
 
-# A movable zone, so the memory-offline scenario has blocks it can offline.
-append="movablecore=512M"
+# A movable zone, so the memory-offline scenario has blocks it can offline;
+# slab caches of their own, so that the tests can count KSM's objects.
+append="movablecore=512M slab_nomerge"
 case " ${SUITE:-kunit} " in
 *" kunit "*) ;;
 *) append="$append kunit.enable=0" ;;

@@ -218,7 +218,7 @@ TEST_F_TIMEOUT(life, cow_shared_with_parent, KSMT_TEST_TIMEOUT)
 	const size_t n = 32;
 	struct ksmt_counters c;
 	struct ksmt_chan ch;
-	long sharing;
+	long sharing, objects;
 	int status;
 	char r = 0;
 	size_t i;
@@ -250,6 +250,10 @@ TEST_F_TIMEOUT(life, cow_shared_with_parent, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ((long)(2 * n), c.sharing);
 	for (i = 0; i < n; i++)
 		EXPECT_TRUE(ksmt_page_is(p + (n + i) * PAGE, cow_key(i)));
+	/* The slab count that must drop to zero sees the n nodes now. */
+	objects = ksmt_ksm_objects(false);
+	if (objects >= 0)
+		EXPECT_LE((long)n, objects);
 	ASSERT_EQ(0, ksmt_run(1));
 
 	ksmt_chan_close(&ch);

@@ -1826,6 +1826,7 @@ static bool final_counters_zero(struct ksmt_counters *c)
 {
 	bool ok = true;
 	char text[256];
+	long objects;
 	int err;
 
 	err = ksmt_run(1);
@@ -1851,6 +1852,15 @@ static bool final_counters_zero(struct ksmt_counters *c)
 	if (err) {
 		complain("FAIL: a KSM page outlived every process: max_page_sharing: %s",
 			 strerror(-err));
+		ok = false;
+	}
+	/* Nor a node, an item or a slot in KSM's slab caches. */
+	objects = ksmt_ksm_objects(true);
+	if (objects == -ENOENT || objects == -EXDEV) {
+		say("# KSM's slab caches not counted: %s (slab_nomerge?)",
+		    strerror(-objects));
+	} else if (objects) {
+		complain("FAIL: %ld objects left in KSM's slab caches", objects);
 		ok = false;
 	}
 	return ok;

@@ -94,6 +94,7 @@ static inline void ksmt_assert_all_zero(struct __test_metadata *_metadata)
 {
 	struct ksmt_counters c;
 	int err = ksmt_wait_zero(4, &c);
+	long objects;
 
 	if (err) {
 		TH_LOG("not back to zero after 4 full scans:");
@@ -108,6 +109,13 @@ static inline void ksmt_assert_all_zero(struct __test_metadata *_metadata)
 		TH_LOG("a KSM page is left: max_page_sharing: %s",
 		       strerror(-err));
 	ASSERT_EQ(0, err);
+	/* Nor may a node or an item be left in KSM's slab caches. */
+	objects = ksmt_ksm_objects(false);
+	if (objects == -ENOENT || objects == -EXDEV)
+		TH_LOG("KSM's slab caches not counted: %s (slab_nomerge?)",
+		       strerror(-objects));
+	else
+		ASSERT_EQ(0, objects);
 }
 
 /* The mapped pages at base hold what layout l says. */

@@ -1041,6 +1041,55 @@ int ksmt_no_ksm_pages(void)
 	return err;
 }
 
+/* Objects in use in one slab cache of its own, shrunk; or -errno. */
+static long ksmt_slab_objects(const char *name)
+{
+	char path[256], text[256], target[256], *end;
+	long objects;
+	int err;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s", name);
+	/* A mergeable cache's name is a link to a cache others may share. */
+	if (readlink(path, target, sizeof(target)) >= 0)
+		return -EXDEV;
+	if (errno != EINVAL)
+		return -errno;
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", name);
+	err = ksmt_write_file(path, "1");
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/objects", name);
+	err = ksmt_read_file(path, text, sizeof(text));
+	if (err)
+		return err;
+	/* "N N0=n0 ...": the total first. */
+	errno = 0;
+	objects = strtol(text, &end, 10);
+	if (errno || end == text)
+		return -EIO;
+	return objects;
+}
+
+long ksmt_ksm_objects(bool slots)
+{
+	/* Ours, then 6.12's mm/ksm.c: nodes, items, slots. */
+	static const char *const caches[][3] = {
+		{ "ksm_stable_node", "ksm_block", "ksm_slot" },
+		{ "ksm_stable_node", "ksm_rmap_item", "ksm_mm_slot" },
+	};
+	long total = 0, n;
+	int impl, i;
+
+	impl = access("/sys/kernel/slab/ksm_block", F_OK) ? 1 : 0;
+	for (i = 0; i < (slots ? 3 : 2); i++) {
+		n = ksmt_slab_objects(caches[impl][i]);
+		if (n < 0)
+			return n;
+		total += n;
+	}
+	return total;
+}
+
 bool ksmt_have_node1(void)
 {
 	return access("/sys/devices/system/node/node1", F_OK) == 0;

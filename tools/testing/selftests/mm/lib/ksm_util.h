@@ -281,6 +281,16 @@ int ksmt_wait_zero(unsigned long max_scans, struct ksmt_counters *c);
  */
 int ksmt_no_ksm_pages(void);
 
+/*
+ * Objects in use in KSM's slab caches: stable nodes and tracking items
+ * (ours: item blocks; 6.12's mm/ksm.c: rmap items), and with slots, the
+ * mm slots too. Each cache is shrunk first, so that no CPU's partly used
+ * slab counts its free objects as used. Needs SLUB's sysfs and caches of
+ * their own (slab_nomerge): returns -ENOENT without them, -EXDEV if a
+ * cache is merged with others, else the count.
+ */
+long ksmt_ksm_objects(bool slots);
+
 /* Waits for a child with a timeout; returns its wait status or -errno. */
 int ksmt_waitpid(pid_t pid, int timeout_s);
 /* Kills (SIGKILL) and reaps a child, ignoring errors. */
