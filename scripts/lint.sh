@@ -3,6 +3,8 @@
 #
 # Static checks of our code, as test cases:
 #   lint/checkpatch   checkpatch.pl --strict on every C file and header we own
+#   lint/kselftest-build  our kselftests built the kernel's way, by the
+#                     mm selftests' Makefile with our hook (TARGETS=mm)
 #   lint/w1-sparse    mm/ksm/ rebuilt with W=1 and sparse (C=2): no warning
 #                     but sparse's "context imbalance", which it reports for
 #                     every page-table walker whose lock is taken
@@ -40,6 +42,23 @@ if [ "$VARIANT" = ours ]; then
 		echo "PASS lint/w1-sparse"
 	else
 		echo "FAIL lint/w1-sparse ($(echo "$bad" | head -n1); see $out/w1-sparse.log)"
+		rc=1
+	fi
+fi
+if [ "$VARIANT" = ours ]; then
+	# Only our suites: some of upstream's need packages we do not use.
+	ks=$BUILD/headers
+	mapfile -t suites < <(cd "$TOP/tools/testing/selftests/mm" &&
+		ls ksm_*.c | sed 's/\.c$//')
+	rm -rf "$ks/kselftest/mm"
+	mkdir -p "$ks/kselftest/mm"
+	if [ -f "$ks/usr/include/linux/mman.h" ] &&
+	   make -C "$TREE/tools/testing/selftests/mm" O="$ks" \
+		KHDR_INCLUDES="-isystem $ks/usr/include" OUTPUT="$ks/kselftest/mm" \
+		"${suites[@]/#/$ks/kselftest/mm/}" >"$out/kselftest-build.log" 2>&1; then
+		echo "PASS lint/kselftest-build"
+	else
+		echo "FAIL lint/kselftest-build (see $out/kselftest-build.log)"
 		rc=1
 	fi
 fi
