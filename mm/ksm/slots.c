@@ -208,7 +208,14 @@ static int ksm_mark_range(struct vm_area_struct *vma, unsigned long *vm_flags)
 	return err;
 }
 
-/* MADV_UNMERGEABLE: break the KSM pages of the range, then unmark it. */
+/*
+ * MADV_UNMERGEABLE (and mremap(), before it moves a range): break the KSM
+ * pages of the range, then unmark it. The VMA is write-locked first: a
+ * fault under the per-VMA lock behind the walk would still find the VMA
+ * mergeable, and swap-in would map a swap-cache KSM page there as it is
+ * (ksm_might_need_to_copy()), out of reach of the reverse map once the
+ * flag is gone.
+ */
 static int ksm_unmark_range(struct vm_area_struct *vma, unsigned long start,
 			    unsigned long end, unsigned long *vm_flags)
 {
@@ -216,6 +223,7 @@ static int ksm_unmark_range(struct vm_area_struct *vma, unsigned long start,
 
 	if (!(*vm_flags & VM_MERGEABLE))
 		return 0;
+	vma_start_write(vma);
 	if (vma->anon_vma)
 		err = ksm_unmerge_range(vma, start, end);
 	if (!err)
@@ -268,22 +276,25 @@ static void ksm_mark_all_vmas(struct mm_struct *mm)
 
 /*
  * Breaks every KSM page of @mm, then clears VM_MERGEABLE everywhere; if
- * unmerging fails, every flag stays.
+ * unmerging fails, every flag stays. Every mergeable VMA is write-locked
+ * before the walk, for the reason given at ksm_unmark_range().
  */
 static int ksm_unmark_all_vmas(struct mm_struct *mm)
 {
 	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
-	int err = ksm_unmerge_mm(mm);
+	int err;
 
+	for_each_vma(vmi, vma)
+		if (vma->vm_flags & VM_MERGEABLE)
+			vma_start_write(vma);
+	err = ksm_unmerge_mm(mm);
 	if (err)
 		return err;
-	for_each_vma(vmi, vma) {
-		if (vma->vm_flags & VM_MERGEABLE) {
-			vma_start_write(vma);
+	vma_iter_set(&vmi, 0);
+	for_each_vma(vmi, vma)
+		if (vma->vm_flags & VM_MERGEABLE)
 			vm_flags_clear(vma, VM_MERGEABLE);
-		}
-	}
 	return 0;
 }
 
