@@ -373,12 +373,17 @@ static void ksm_unstable_add(struct ksm_item *item, int index)
  * mapping no sharer stands for once ours is gone: reclaim, migration and
  * memory failure would miss it, and a process that never asked for KSM
  * (the parent of a mergeable child, say) would keep a KSM page mapped for
- * good. Nobody can map the page anew meanwhile: its folio is locked, and
- * our mm's mmap_lock keeps fork() away.
+ * good. The same goes for swap PTEs of other processes that would map it
+ * from the swap cache later: the page leaves the swap cache first, which
+ * works only if no swap PTE refers to it any more. Nobody can map the page
+ * anew meanwhile: its folio is locked (swap-in and migration wait for
+ * it), and the mmap_lock of its mm keeps fork() and mremap() away.
  */
 static bool ksm_sole_mapping(struct folio *folio)
 {
-	return folio_mapcount(folio) == 1;
+	if (folio_mapcount(folio) != 1)
+		return false;
+	return !folio_test_swapcache(folio) || folio_free_swap(folio);
 }
 
 /*
