@@ -148,7 +148,7 @@ static bool ksm_swapin_fits(struct folio *folio, struct vm_area_struct *vma,
 	 */
 	if (folio_test_ksm(folio))
 		return !(READ_ONCE(ksm_knobs.run) & KSM_RUN_UNMERGE) &&
-		       (vma->vm_flags & VM_MERGEABLE);
+		       ksm_vma_mergeable(vma);
 	/* Fresh from swap: the caller adds it as a new anonymous page. */
 	if (!anon_vma)
 		return true;
