@@ -17,7 +17,7 @@
 #   CONFIGS="a b"   only these configs (names as in the table)
 #   LINK=1          also link the boot image (vmlinux, no modules) of the
 #                   configs marked 'link': x86_64 and arm64 defconfig
-#                   (long when cold: 15 and 40 minutes here)
+#                   (long when cold: 22 and 31 minutes here)
 #
 # Build trees go to build/configs/<name>, with ccache; logs to
 # build/logs/configs/<name>.log.
