@@ -9,7 +9,8 @@
 #
 #   VARIANT=stock   run against upstream KSM (expected-failures is ignored)
 #   SUITE=NAME      run one suite only: kunit, ksm_tests,
-#                   ksm_functional_tests, ksm_stress or one of ours;
+#                   ksm_functional_tests, ksm_guests, ksm_stress or one
+#                   of ours;
 #                   several, separated by spaces, run in the plan's order
 #   VM_TIMEOUT=S    watchdog for the whole VM (default 1500, debug 2400)
 #   NO_BUILD=1      use the kernel already built (no kernel build at all)
@@ -28,6 +29,7 @@ else
 	"$TOP/scripts/prepare-tree.sh"
 fi
 "$TOP/scripts/build-selftests.sh"
+"$TOP/scripts/mkguest.sh"
 
 mkdir -p "$LOGS"
 plan=$LOGS/plan
@@ -44,11 +46,16 @@ ours=()
 for t in $(cat "$sel/our-tests"); do
 	ours+=("$sel/$t")
 done
+guest=$BUILD/guest
 "$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$TOP/scripts/vm/ktest-lib.sh" \
-	"$sel/ksm_tests" "$sel/ksm_functional_tests" "$sel/our-tests" "${ours[@]}"
+	"$sel/ksm_tests" "$sel/ksm_functional_tests" "$sel/our-tests" "${ours[@]}" \
+	"$TOP/scripts/vm/guest-lib.sh" "$TOP/scripts/vm/ksm_guests.sh" \
+	"$guest/ksm_guest.bzImage" "$guest/ksm_guest.cpio"
 
 # A movable zone, so the memory-offline scenario has blocks it can offline;
 # slab caches of their own, so that the tests can count KSM's objects.
+# The host's root is exported read-only (--hostfs) for the guest suite,
+# which runs the host's qemu-system-x86_64.
 append="movablecore=512M slab_nomerge"
 case " ${SUITE:-kunit} " in
 *" kunit "*) ;;
@@ -57,7 +64,7 @@ esac
 vm_timeout=1500
 [ "$KFLAVOUR" != "$VARIANT" ] && vm_timeout=2400
 vm_rc=0
-"$TOP/scripts/vm-run.sh" --initrd "$initrd" --numa --mem "${VM_MEM:-2048}" \
+"$TOP/scripts/vm-run.sh" --initrd "$initrd" --numa --hostfs --mem "${VM_MEM:-2048}" \
 	--timeout "${VM_TIMEOUT:-$vm_timeout}" --append "$append" --out "$LOGS" || vm_rc=$?
 
 xfail=()

@@ -40,6 +40,10 @@ for t in $(cat /tests/our-tests 2>/dev/null); do
 	run_case tap "$t" $T "./$t"
 done
 
+# Real QEMU guests merged (scripts/vm/ksm_guests.sh).
+ksm_reset
+run_case tap ksm_guests $((T + 300)) sh ./ksm_guests.sh
+
 # The randomized stress program, bounded: its exit status is the result.
 if [ -x ./ksm_stress ]; then
 	D=${KSMT_STRESS_SECONDS:-60}
