@@ -11,12 +11,14 @@
  * sample gets a line of its own.
  *
  * It runs until interrupted, until the time limit of -t, or with -c until
- * sharing has converged: pages_shared and pages_sharing unchanged while
- * ksmd completed a whole full scan. With -m it ends with the line
+ * sharing has converged: pages_shared and pages_sharing unchanged, give or
+ * take 0.1% (running guests keep rewriting a few pages), while ksmd
+ * completed a whole full scan. With -m it ends with the line
  * "saved X MiB of Y MiB mapped (Z%)", Y being the given amount of
- * mergeable memory.
+ * mergeable memory; -l names that memory instead of "mapped" (the guest
+ * demo says "of guest RAM").
  *
- * Usage: ksm_watch [-i ms] [-t seconds] [-c] [-m MiB] [-p]
+ * Usage: ksm_watch [-i ms] [-t seconds] [-c] [-m MiB] [-l what] [-p]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -71,6 +73,14 @@ static int take_sample(struct sample *s, int ksmd)
 	    read_counter("full_scans", &s->full_scans))
 		return -1;
 	return 0;
+}
+
+/* Whether @cur moved away from @ref by more than 0.1% (at least a page). */
+static int moved(unsigned long ref, unsigned long cur)
+{
+	unsigned long diff = cur > ref ? cur - ref : ref - cur;
+
+	return diff > ref / 1000;
 }
 
 static double seconds_between(const struct timespec *a,
@@ -141,11 +151,12 @@ static int wait_until(const struct timespec *next, const sigset_t *set)
 static void usage(void)
 {
 	fprintf(stderr,
-		"Usage: ksm_watch [-i ms] [-t seconds] [-c] [-m MiB] [-p]\n"
+		"Usage: ksm_watch [-i ms] [-t seconds] [-c] [-m MiB] [-l what] [-p]\n"
 		"  -i  sampling interval in milliseconds (default 1000)\n"
 		"  -t  stop after this many seconds (default: never)\n"
 		"  -c  stop once sharing is unchanged over a whole full scan\n"
 		"  -m  MiB of mergeable memory, for the closing summary line\n"
+		"  -l  what that memory is, in that line (default \"mapped\")\n"
 		"  -p  one line per sample, even on a terminal\n");
 	exit(2);
 }
@@ -155,14 +166,15 @@ int main(int argc, char **argv)
 	unsigned long interval_ms = 1000, limit = 0, mapped = 0, changed_at;
 	int opt, ksmd, in_place, converge = 0, plain = 0, converged = 0;
 	int stop_signal = 0;
-	struct sample first, prev, cur;
+	const char *what = "mapped";
+	struct sample first, prev, cur, ref;
 	struct timespec next;
 	long page_size, clk_tck;
 	sigset_t stop_set;
 	double elapsed = 0;
 	char *end;
 
-	while ((opt = getopt(argc, argv, "i:t:cm:p")) != -1) {
+	while ((opt = getopt(argc, argv, "i:t:cm:l:p")) != -1) {
 		switch (opt) {
 		case 'i':
 			interval_ms = strtoul(optarg, &end, 10);
@@ -181,6 +193,9 @@ int main(int argc, char **argv)
 			mapped = strtoul(optarg, &end, 10);
 			if (*end || !mapped)
 				usage();
+			break;
+		case 'l':
+			what = optarg;
 			break;
 		case 'p':
 			plain = 1;
@@ -214,6 +229,7 @@ int main(int argc, char **argv)
 	prev = first;
 	cur = first;
 	changed_at = first.full_scans;
+	ref = first;
 	next = first.when;
 	print_header();
 
@@ -235,8 +251,11 @@ int main(int argc, char **argv)
 		 * without changes surely lies between the sample that saw the
 		 * last change and a sample two full scans later.
 		 */
-		if (cur.shared != prev.shared || cur.sharing != prev.sharing)
+		if (moved(ref.shared, cur.shared) ||
+		    moved(ref.sharing, cur.sharing)) {
 			changed_at = cur.full_scans;
+			ref = cur;
+		}
 		prev = cur;
 		elapsed = seconds_between(&first.when, &cur.when);
 		if (converge && cur.full_scans >= changed_at + 2) {
@@ -259,8 +278,8 @@ int main(int argc, char **argv)
 		printf("ksm_watch: stopped at the %lu s limit%s\n", limit,
 		       converge ? ", sharing still changing" : "");
 	if (mapped)
-		printf("saved %.1f MiB of %lu MiB mapped (%.1f%%)\n",
-		       cur.sharing * page_size / MIB, mapped,
+		printf("saved %.1f MiB of %lu MiB %s (%.1f%%)\n",
+		       cur.sharing * page_size / MIB, mapped, what,
 		       100.0 * cur.sharing * page_size / MIB / mapped);
 	return 0;
 }
