@@ -2,7 +2,8 @@
 #
 # Entry points. Everything runs through scripts/; see README.
 #
-#   make demo                  the main job: our KSM merging, live, in a VM
+#   make demo                  the main job: our KSM merging QEMU guests, live
+#                              (GUESTS=N guests, default 3; GUESTS=0: processes)
 #   make check                 the whole test suite (VARIANT=stock: upstream)
 #   make bench                 stock KSM against ours, measured (QUICK=1: short)
 #   make kernel                build the kernel of $(VARIANT) only
@@ -13,7 +14,7 @@
 #   make clean                 remove build/ (the ccache stays)
 
 VARIANT ?= ours
-export VARIANT SUITE DEBUG NO_BUILD VM_TIMEOUT STRESS_SECONDS QUICK CONFIGS LINK
+export VARIANT SUITE DEBUG NO_BUILD VM_TIMEOUT STRESS_SECONDS QUICK CONFIGS LINK GUESTS
 
 .PHONY: demo check bench kernel checkpatch configs patches bisect-series clean
 
