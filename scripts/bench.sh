@@ -17,7 +17,11 @@
 #   BENCH_REPEATS=N  at most N VMs per variant (default 5; QUICK=1: 2)
 #   BENCH_BUDGET=S   start no repeat past 3 that would likely end the run
 #                    after S seconds (default 1800; QUICK=1: 480)
-#   VM_TIMEOUT=S     watchdog per VM (default 600; QUICK=1: 300)
+#   BENCH_GUEST_REPEATS=N  the first N repeats also run the QEMU guests
+#                    workload (default 2; QUICK=1: 1): guests take minutes
+#                    to boot under nested TCG
+#   VM_TIMEOUT=S     watchdog per VM (default 600; QUICK=1: 300; plus 400
+#                    in a VM with guests)
 #   KSMT_LOGS=DIR    where each VM's logs go (default build/logs/bench)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -39,7 +43,9 @@ settings() {
 	echo "BENCH_MERGE_PROCS=4"
 	echo "BENCH_MIXED_PROCS=8"
 	echo "BENCH_UNMERGE_PROCS=2"
+	echo "KSMG_MEM=128 KSMG_SHARED=48 KSMG_UNIQUE=16"
 	if [ "$QUICK" = 1 ]; then
+		echo "BENCH_GUESTS=2"
 		echo "BENCH_LIMIT=60"
 		echo "BENCH_KSM_TESTS_MIB=32"
 		echo "BENCH_MERGE_MIB=16"
@@ -48,6 +54,7 @@ settings() {
 		echo "BENCH_COW_MIB=25"
 		echo "BENCH_UNMERGE_MIB=32"
 	else
+		echo "BENCH_GUESTS=4"
 		echo "BENCH_LIMIT=120"
 		echo "BENCH_KSM_TESTS_MIB=100"
 		echo "BENCH_MERGE_MIB=64"
@@ -60,10 +67,12 @@ settings() {
 
 if [ "$QUICK" = 1 ]; then
 	repeats=${BENCH_REPEATS:-2} min_repeats=2
+	guest_repeats=${BENCH_GUEST_REPEATS:-1}
 	budget=${BENCH_BUDGET:-480}
 	vm_timeout=${VM_TIMEOUT:-300}
 else
 	repeats=${BENCH_REPEATS:-5} min_repeats=3
+	guest_repeats=${BENCH_GUEST_REPEATS:-2}
 	budget=${BENCH_BUDGET:-1800}
 	vm_timeout=${VM_TIMEOUT:-600}
 fi
@@ -128,6 +137,7 @@ fi
 # ksm_tests and ksm_bench, static (only those: a test someone is writing
 # need not compile for the benchmark to run).
 "$TOP/scripts/build-selftests.sh" ksm_tests ksm_bench
+"$TOP/scripts/mkguest.sh"
 
 rm -rf "$OUT" "$BLOGS"/stock-* "$BLOGS"/ours-*
 mkdir -p "$OUT" "$BLOGS"
@@ -148,7 +158,9 @@ plan=$OUT/plan
 } >"$plan"
 initrd=$OUT/initramfs.cpio
 sel=$BUILD/selftests
-"$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$sel/ksm_bench" "$sel/ksm_tests"
+"$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$sel/ksm_bench" "$sel/ksm_tests" \
+	"$TOP/scripts/vm/guest-lib.sh" "$BUILD/guest/ksm_guest.bzImage" \
+	"$BUILD/guest/ksm_guest.cpio"
 
 manifest=$OUT/runs.tsv
 : >"$manifest"
@@ -166,9 +178,14 @@ for r in $(seq 1 "$repeats"); do
 		mkdir -p "$dir"
 		t0=$(date +%s%N)
 		rc=0
+		append=$VM_APPEND timeout=$vm_timeout
+		if [ "$r" -le "$guest_repeats" ]; then
+			append="$append ksmbench.guests"
+			timeout=$((timeout + 400))
+		fi
 		"$TOP/scripts/vm-run.sh" --kernel "$OUT/kernels/$v/bzImage" \
 			--initrd "$initrd" --mem "$VM_MEM" --cpus "$VM_CPUS" \
-			--timeout "$vm_timeout" --append "$VM_APPEND" \
+			--timeout "$timeout" --append "$append" --hostfs \
 			--out "$dir" 2>"$dir/vm-run.log" || rc=$?
 		secs=$((($(date +%s%N) - t0) / 1000000))
 		secs=$((secs / 1000)).$(printf '%03d' $((secs % 1000)))

@@ -55,6 +55,14 @@ METRICS = (
     ('meta.bytes_per_page', '6 metadata per page (after 3)', 'B', 'lower'),
     ('ksm_tests.P_mib_per_s', '7 ksm_tests -P -s {mib}', 'MiB/s', 'higher'),
     ('ksm_tests.H_mib_per_s', '7 ksm_tests -H -s {mib}', 'MiB/s', 'higher'),
+    ('guests.time_to_95_s', '8 {guests} QEMU guests: time to 95% of final',
+     's', 'lower'),
+    ('guests.ksmd_cpu_s', '8 {guests} QEMU guests: ksmd CPU to 95%', 's',
+     'lower'),
+    ('guests.general_profit_mib', '8 {guests} QEMU guests: general_profit',
+     'MiB', 'higher'),
+    ('guests.saved_mib_per_guest', '8 {guests} QEMU guests: saved per guest',
+     'MiB', 'higher'),
 )
 
 LINE = re.compile(r'^(BENCH|INFO|KNOB|SERIES|FAIL|SKIP)\s+(.*?)\s*$')
@@ -365,7 +373,8 @@ def main():
                      r.first_info('mixed.converged') == '0')
               for v in VARIANTS}
     for key, label, unit, direction in METRICS:
-        label = label.format(mib=settings.get('BENCH_KSM_TESTS_MIB', '?'))
+        label = label.format(mib=settings.get('BENCH_KSM_TESTS_MIB', '?'),
+                             guests=settings.get('BENCH_GUESTS', '?'))
         res = metric_results(runs, key, direction)
         metrics[key] = {'label': label, 'unit': unit, 'direction': direction,
                         **res}

@@ -5,12 +5,14 @@
 # puts the settings in front: BENCH_PAGES_TO_SCAN, BENCH_LIMIT (longest
 # wait for ksmd, s), BENCH_MERGE_PROCS/MIB, BENCH_SCAN_MIB,
 # BENCH_MIXED_PROCS/MIB, BENCH_DIRTY_PCT, BENCH_COW_MIB,
-# BENCH_UNMERGE_PROCS/MIB and BENCH_KSM_TESTS_MIB.
+# BENCH_UNMERGE_PROCS/MIB, BENCH_KSM_TESTS_MIB, and BENCH_GUESTS with the
+# guests' KSMG_MEM, KSMG_SHARED and KSMG_UNIQUE.
 #
 # Runs the workloads of tools/mm/ksm_bench in a fixed order, each framed by
 # '##BENCH BEGIN/END' lines, then upstream's ksm_tests -P and -H (with
 # BENCH_LIMIT as their scan time limit); prints what the host's report
-# needs about the guest as INFO lines.
+# needs about the guest as INFO lines. In the VMs whose command line has
+# 'ksmbench.guests', BENCH_GUESTS QEMU guests come last (ksm_bench guests).
 cd /tests || exit 1
 k=/sys/kernel/mm/ksm
 
@@ -71,6 +73,46 @@ workload unmerge -n "$BENCH_UNMERGE_PROCS" -m "$BENCH_UNMERGE_MIB"
 # other knob is at the boot default ksm_bench left behind, on both kernels.
 upstream P
 upstream H
+# guests: BENCH_GUESTS QEMU guests (scripts/vm/guest-lib.sh) boot with
+# ksmd stopped; once every one has filled its memory, ksm_bench guests
+# measures how ksmd merges them; then each guest checks its memory.
+guests() {
+	local id ids rc=0 t0 why
+	echo "##BENCH BEGIN guests"
+	. /tests/guest-lib.sh
+	why=$(guest_unavailable)
+	echo 2 >$k/run
+	echo 0 >$k/run
+	ids=$(seq 1 "$BENCH_GUESTS")
+	t0=$(date +%s)
+	[ -z "$why" ] && for id in $ids; do
+		guest_start "$id" on
+	done
+	for id in $ids; do
+		[ -z "$why" ] || break
+		if ! guest_wait "$id" ready 1 400; then
+			why="guest $id did not get ready"
+			guest_show "$id"
+		fi
+	done
+	if [ -n "$why" ]; then
+		echo "FAIL guests: $why"
+		rc=1
+	else
+		echo "INFO guests.ready_s $(($(date +%s) - t0))"
+		timeout -s KILL $((BENCH_LIMIT * 4)) ./ksm_bench \
+			-p "$BENCH_PAGES_TO_SCAN" -t "$BENCH_LIMIT" \
+			-n "$BENCH_GUESTS" -m "$KSMG_MEM" guests || rc=$?
+		[ $rc -eq 0 ] || echo "FAIL guests: ksm_bench exit status $rc"
+		guest_verify $ids ||
+			{ echo "FAIL guests: a guest found its memory changed"; rc=1; }
+	fi
+	guest_kill_all
+	echo "##BENCH END guests rc=$rc"
+}
+case " $(cat /proc/cmdline) " in
+*" ksmbench.guests "*) guests ;;
+esac
 echo 2 >$k/run
 echo 0 >$k/run
 # The clock source may have changed during the run (TSC found unstable).

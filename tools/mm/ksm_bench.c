@@ -22,7 +22,8 @@
  *
  * Usage: ksm_bench [-p pages_to_scan] [-n procs] [-m MiB] [-t seconds]
  *                  [-s scans] [-d dirty%] [-r rounds] WORKLOAD
- * WORKLOAD is one of: knobs merge scan mixed cow unmerge (see usage()).
+ * WORKLOAD is one of: knobs merge scan mixed cow unmerge guests (see
+ * usage()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,6 +51,10 @@
 #define WRITER_SLICES		10
 /* 'mixed': full scans after reaching 95%, before the final readings. */
 #define SETTLE_SCANS		3
+/* 'guests': sampling interval, samples kept, full scans to call it final. */
+#define GUEST_SAMPLE_MS		250
+#define GUEST_MAX_SAMPLES	4096
+#define GUEST_STABLE_SCANS	2
 /* 'cow': most rounds in one run. */
 #define MAX_ROUNDS		9
 
@@ -845,6 +850,79 @@ out:
 	return err;
 }
 
+/*
+ * 8. Guests: o->procs QEMU guests of o->mib MiB each are already running
+ * (scripts/vm/bench-plan.sh starts them, stopped, and waits until each has
+ * filled its memory). From run=1, pages_sharing is sampled until it stays
+ * within 0.1% for GUEST_STABLE_SCANS full scans (or the time limit); what
+ * it is then counts as final. Reports the time and ksmd CPU from run=1 to
+ * the first sample at 95% of the final sharing, the final general_profit
+ * and the memory saved per guest. Running guests keep rewriting a few
+ * pages, so unlike the other workloads no exact sharing is expected.
+ */
+static int bench_guests(const struct bench_opts *o)
+{
+	double t0, c0, t95 = -1, c95 = -1, t_last = 0;
+	long sharing, ref = -1, scans, ref_scans = 0, profit;
+	static double when[GUEST_MAX_SAMPLES], cpu[GUEST_MAX_SAMPLES];
+	static long seen[GUEST_MAX_SAMPLES];
+	int n = 0, i, stable = 0;
+
+	if (o->procs < 1)
+		return fail("guests: -n must be at least 1");
+	if (set_knobs(o))
+		return -1;
+	c0 = ksmd_cpu_s();
+	t0 = now_s();
+	if (ksmt_run(1))
+		return fail("run=1");
+	for (;;) {
+		nap_ms(GUEST_SAMPLE_MS);
+		if (ksmt_read_long("pages_sharing", &sharing) ||
+		    ksmt_read_long("full_scans", &scans))
+			return fail("reading the counters");
+		t_last = now_s() - t0;
+		if (n < GUEST_MAX_SAMPLES) {
+			when[n] = t_last;
+			cpu[n] = ksmd_cpu_s() - c0;
+			seen[n++] = sharing;
+		}
+		if (ref < 0 || labs(sharing - ref) > ref / 1000) {
+			ref = sharing;
+			ref_scans = scans;
+		} else if (sharing && scans >= ref_scans + GUEST_STABLE_SCANS) {
+			stable = 1;
+			break;
+		}
+		if (t_last >= o->limit_s)
+			break;
+	}
+	for (i = 0; i < n; i++) {
+		if (seen[i] * 100 >= sharing * 95) {
+			t95 = when[i];
+			c95 = cpu[i];
+			break;
+		}
+	}
+	if (ksmt_read_long("general_profit", &profit))
+		return fail("reading general_profit");
+	ksmt_run(0);
+	say("INFO", "guests.count", "%d", o->procs);
+	say("INFO", "guests.mib_each", "%ld", o->mib);
+	say("INFO", "guests.converged", "%d", stable);
+	say("INFO", "guests.final_s", "%.3f", t_last);
+	say("INFO", "guests.pages_sharing", "%ld", sharing);
+	if (!stable)
+		return fail("guests: sharing still changing after %d s", o->limit_s);
+	say("BENCH", "guests.time_to_95_s", "%.3f", t95);
+	say("BENCH", "guests.ksmd_cpu_s", "%.3f", c95);
+	say("BENCH", "guests.general_profit_mib", "%.1f",
+	    (double)profit / (1024 * 1024));
+	say("BENCH", "guests.saved_mib_per_guest", "%.1f",
+	    (double)sharing * KSMT_PAGE_SIZE / (1024 * 1024) / o->procs);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -856,6 +934,7 @@ static void usage(void)
 		"  cow      -m MiB merged, then written, -r rounds (and as\n"
 		"           many of the control: shared by fork, not merged)\n"
 		"  unmerge  -n procs, -m MiB each, merged, then run=2\n"
+		"  guests   -n QEMU guests of -m MiB each, already running\n"
 		"Options: -p pages_to_scan (1000)  -t longest wait in s (120)\n");
 	exit(2);
 }
@@ -922,6 +1001,8 @@ int main(int argc, char **argv)
 		err = bench_cow(&o);
 	else if (!strcmp(what, "unmerge"))
 		err = bench_unmerge(&o);
+	else if (!strcmp(what, "guests"))
+		err = bench_guests(&o);
 	else
 		usage();
 	return err ? 1 : 0;
