@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Configures and builds the bzImage of $VARIANT (DEBUG=1: the debug kernel)
-# into build/out-<variant>[-debug], with ccache. Both variants get the same
+# Configures and builds the bzImage of $VARIANT (DEBUG=1: the debug kernel;
+# GUEST_KERNEL=1: the QEMU guests' kernel, build/out-guest) into
+# build/out-<variant>[-debug], with ccache. Both variants get the same
 # config: tinyconfig plus scripts/configs/ksm-test.config (and ksm-debug.config
 # for DEBUG=1); ours adds the options only its tree has.
 set -euo pipefail
@@ -12,7 +13,8 @@ set -euo pipefail
 
 fragments=("$TOP/scripts/configs/ksm-test.config")
 [ "$VARIANT" = ours ] && fragments+=("$TOP/scripts/configs/ksm-ours.config")
-[ "$KFLAVOUR" != "$VARIANT" ] && fragments+=("$TOP/scripts/configs/ksm-debug.config")
+[ "$KFLAVOUR" = "$VARIANT-debug" ] && fragments+=("$TOP/scripts/configs/ksm-debug.config")
+[ "$KFLAVOUR" = guest ] && fragments=("$TOP/scripts/configs/ksm-guest.config")
 
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}

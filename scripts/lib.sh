@@ -13,8 +13,14 @@ ours)	TREE=$BUILD/tree-ours ;;
 stock)	TREE=$PRISTINE ;;
 *)	echo "VARIANT must be 'ours' or 'stock', not '$VARIANT'" >&2; exit 2 ;;
 esac
-# DEBUG=1 selects the debug kernel (KASAN, lockdep, DEBUG_VM, ...).
-if [ "${DEBUG:-0}" != 0 ]; then
+# DEBUG=1 selects the debug kernel (KASAN, lockdep, DEBUG_VM, ...);
+# GUEST_KERNEL=1 the small kernel of the QEMU guests (scripts/mkguest.sh),
+# built from the pristine tree whatever the variant.
+if [ "${GUEST_KERNEL:-0}" != 0 ]; then
+	VARIANT=stock
+	KFLAVOUR=guest
+	TREE=$PRISTINE
+elif [ "${DEBUG:-0}" != 0 ]; then
 	KFLAVOUR=$VARIANT-debug
 else
 	KFLAVOUR=$VARIANT

@@ -7,9 +7,10 @@
 #   ksm_guest.cpio     initramfs whose /init is tools/mm/ksm_guest_init
 #                      (static), which fills the guest's memory with a
 #                      pattern and answers over the serial port
-#   ksm_guest.bzImage  the guest kernel: our normal test kernel of
-#                      $VARIANT (the debug kernel only if that is all
-#                      there is; a guest's kernel is not under test)
+#   ksm_guest.bzImage  the guest kernel: tinyconfig and what the /init
+#                      needs (scripts/configs/ksm-guest.config), built
+#                      from the pristine tree into build/out-guest (a
+#                      guest's own kernel is not under test)
 #
 # Files are rewritten only when their content changed.
 set -euo pipefail
@@ -32,7 +33,5 @@ install -m 755 "$G/ksm_guest_init" "$stage/init"
 install_if_changed "$G/ksm_guest.cpio.tmp" "$G/ksm_guest.cpio"
 rm -f "$G/ksm_guest.cpio.tmp"
 
-kernel=$BUILD/out-$VARIANT/arch/x86/boot/bzImage
-[ -f "$kernel" ] || kernel=$KOUT/arch/x86/boot/bzImage
-[ -f "$kernel" ] || die "no kernel for the guests"
-install_if_changed "$kernel" "$G/ksm_guest.bzImage"
+GUEST_KERNEL=1 "$TOP/scripts/build-kernel.sh" >&2
+install_if_changed "$BUILD/out-guest/arch/x86/boot/bzImage" "$G/ksm_guest.bzImage"

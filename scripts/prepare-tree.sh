@@ -77,6 +77,7 @@ restore_dropped() {
 
 prepare_ours() {
 	local manifest=$TREE/.overlay-manifest scratch f
+	[ "$TREE" != "$PRISTINE" ] || die "prepare-tree: our tree cannot be the pristine one"
 	if [ ! -f "$TREE/.linked" ]; then
 		log "prepare-tree: linking $TREE"
 		rm -rf "$TREE"

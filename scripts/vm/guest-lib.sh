@@ -53,7 +53,7 @@ guest_start() {
 		-m "$KSMG_MEM" -smp 1 -accel tcg,tb-size=64 -cpu max \
 		-kernel /tests/ksm_guest.bzImage -initrd /tests/ksm_guest.cpio \
 		-chardev pipe,id=s0,path=$d/g$id -serial chardev:s0 \
-		-append "console=ttyS0 loglevel=4 kunit.enable=0 panic=-1 ksmg.id=$id ksmg.shared=$KSMG_SHARED ksmg.unique=$KSMG_UNIQUE $KSMG_APPEND" \
+		-append "console=ttyS0 loglevel=4 panic=-1 ksmg.id=$id ksmg.shared=$KSMG_SHARED ksmg.unique=$KSMG_UNIQUE $KSMG_APPEND" \
 		</dev/null >$d/q$id.log 2>&1 &
 	echo $! >$d/g$id.pid
 }
