@@ -47,9 +47,14 @@ for t in $(cat "$sel/our-tests"); do
 	ours+=("$sel/$t")
 done
 guest=$BUILD/guest
+# KSM's functions, by which scripts/vm/leaks.sh tells its leaks from others'.
+syms=$LOGS/ksm-symbols
+{ nm "$KOUT/mm/ksm/built-in.a" 2>/dev/null || nm "$KOUT/mm/ksm.o"; } |
+	awk '$2 ~ /^[tT]$/ { print $3 }' | sort -u >"$syms"
 "$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$TOP/scripts/vm/ktest-lib.sh" \
 	"$sel/ksm_tests" "$sel/ksm_functional_tests" "$sel/our-tests" "${ours[@]}" \
 	"$TOP/scripts/vm/guest-lib.sh" "$TOP/scripts/vm/ksm_guests.sh" \
+	"$TOP/scripts/vm/leaks.sh" "$syms" \
 	"$guest/ksm_guest.bzImage" "$guest/ksm_guest.cpio"
 
 # A movable zone, so the memory-offline scenario has blocks it can offline;

@@ -51,3 +51,11 @@ if [ -x ./ksm_stress ]; then
 	run_case rc ksm_stress $((D + 120)) ./ksm_stress -d "$D"
 fi
 ksm_reset
+
+# Leaks: with every test process gone and everything unmerged, KSM's slab
+# caches hold nothing; on the debug kernel, kmemleak finds nothing of
+# KSM's after the whole plan (scripts/vm/leaks.sh).
+run_case rc leaks/slab 60 sh ./leaks.sh slab
+if [ -n "${KSMT_DEBUG_KERNEL:-}" ]; then
+	run_case rc leaks/kmemleak 300 sh ./leaks.sh kmemleak
+fi
