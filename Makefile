@@ -7,6 +7,8 @@
 #   make check                 the whole test suite (VARIANT=stock: upstream)
 #   make bench                 stock KSM against ours, measured (QUICK=1: short)
 #   make kernel                build the kernel of $(VARIANT) only
+#   make soak                  stress on the debug kernel with injected
+#                              allocation failures (SOAK_MINUTES=N, 30)
 #   make checkpatch            checkpatch.pl --strict on every file we own
 #   make configs               our KSM built in the configs users run
 #   make patches               the series for the pristine tree, in build/patches
@@ -15,8 +17,9 @@
 
 VARIANT ?= ours
 export VARIANT SUITE DEBUG NO_BUILD VM_TIMEOUT STRESS_SECONDS QUICK CONFIGS LINK GUESTS
+export SOAK_MINUTES FAIL_PERCENT
 
-.PHONY: demo check bench kernel checkpatch configs patches bisect-series clean
+.PHONY: demo check bench soak kernel checkpatch configs patches bisect-series clean
 
 demo:
 	@bash scripts/demo.sh
@@ -26,6 +29,9 @@ check:
 
 bench:
 	@bash scripts/bench.sh
+
+soak:
+	@bash scripts/soak.sh
 
 kernel:
 	@bash scripts/install-deps.sh

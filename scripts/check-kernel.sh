@@ -15,6 +15,9 @@
 #   VM_TIMEOUT=S    watchdog for the whole VM (default 1500, debug 2400)
 #   NO_BUILD=1      use the kernel already built (no kernel build at all)
 #   STRESS_SECONDS=S  how long the randomized stress program runs (60)
+#   KSMT_PLAN=F     the plan in scripts/vm/ (default check-plan.sh;
+#                   scripts/soak.sh runs soak-plan.sh with SOAK_SECONDS
+#                   and FAIL_PERCENT)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -37,7 +40,8 @@ plan=$LOGS/plan
 	echo "KSMT_SUITE='${SUITE:-}'"
 	echo "KSMT_STRESS_SECONDS='${STRESS_SECONDS:-60}'"
 	echo "KSMT_DEBUG_KERNEL='$([ "$KFLAVOUR" != "$VARIANT" ] && echo 1)'"
-	cat "$TOP/scripts/vm/check-plan.sh"
+	echo "KSMT_SOAK_SECONDS='${SOAK_SECONDS:-}' KSMT_FAIL_PERCENT='${FAIL_PERCENT:-}'"
+	cat "$TOP/scripts/vm/${KSMT_PLAN:-check-plan.sh}"
 } >"$plan"
 
 initrd=$LOGS/initramfs.cpio
