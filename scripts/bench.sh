@@ -18,8 +18,8 @@
 #   BENCH_BUDGET=S   start no repeat past 3 that would likely end the run
 #                    after S seconds (default 1800; QUICK=1: 480)
 #   BENCH_GUEST_REPEATS=N  the first N repeats also run the QEMU guests
-#                    workload (default 2; QUICK=1: 1): guests take minutes
-#                    to boot under nested TCG
+#                    workload (default 2; QUICK=1: 1): booting guests
+#                    under nested TCG adds a minute or more to a VM
 #   VM_TIMEOUT=S     watchdog per VM (default 600; QUICK=1: 300; plus 400
 #                    in a VM with guests)
 #   KSMT_LOGS=DIR    where each VM's logs go (default build/logs/bench)

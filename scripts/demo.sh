@@ -6,8 +6,8 @@
 # TCG, scripts/vm/demo-guests-plan.sh), turns ksmd on and shows live how
 # KSM merges the guests' memory (tools/mm/ksm_watch), then prints
 # 'saved X MiB of Y MiB of guest RAM (Z%)', has every guest check its
-# memory and shuts down cleanly. Guests are what KSM is for; they take a
-# minute or two to boot under nested TCG. GUESTS=0 shows processes instead
+# memory and shuts down cleanly. Guests are what KSM is for; they take
+# some 30 s to boot under nested TCG. GUESTS=0 shows processes instead
 # (tools/mm/ksm_demo_load, scripts/vm/demo-plan.sh; 'saved X MiB of Y MiB
 # mapped (Z%)'), which takes some 20 s. Logs, and demo.png (pages_sharing
 # and ksmd CPU over time), go to build/logs/demo/. Exits non-zero if the VM

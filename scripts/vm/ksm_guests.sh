@@ -139,7 +139,7 @@ swap_out() {
 	local cg=/sys/fs/cgroup id kib total=0
 	mkdir -p $cg
 	grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none $cg || return 1
-	echo 384M >$cg/memory.reclaim 2>/dev/null
+	echo 128M >$cg/memory.reclaim 2>/dev/null
 	for id in "$@"; do
 		kib=$(awk '/^VmSwap:/ { print $2 }' "/proc/$(guest_pid "$id")/status")
 		echo "# guest $id: ${kib:-0} KiB swapped out"
