@@ -9,6 +9,8 @@
 #   make kernel                build the kernel of $(VARIANT) only
 #   make soak                  stress on the debug kernel with injected
 #                              allocation failures (SOAK_MINUTES=N, 30)
+#   make kcsan                 the race suite and the stress program on a
+#                              KCSAN kernel (data races reported in mm/ksm/)
 #   make checkpatch            checkpatch.pl --strict on every file we own
 #   make configs               our KSM built in the configs users run
 #   make patches               the series for the pristine tree, in build/patches
@@ -17,9 +19,9 @@
 
 VARIANT ?= ours
 export VARIANT SUITE DEBUG NO_BUILD VM_TIMEOUT STRESS_SECONDS QUICK CONFIGS LINK GUESTS
-export SOAK_MINUTES FAIL_PERCENT
+export SOAK_MINUTES FAIL_PERCENT KCSAN
 
-.PHONY: demo check bench soak kernel checkpatch configs patches bisect-series clean
+.PHONY: demo check bench soak kcsan kernel checkpatch configs patches bisect-series clean
 
 demo:
 	@bash scripts/demo.sh
@@ -32,6 +34,9 @@ bench:
 
 soak:
 	@bash scripts/soak.sh
+
+kcsan:
+	@bash scripts/kcsan.sh
 
 kernel:
 	@bash scripts/install-deps.sh

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Configures and builds the bzImage of $VARIANT (DEBUG=1: the debug kernel;
-# GUEST_KERNEL=1: the QEMU guests' kernel, build/out-guest) into
-# build/out-<variant>[-debug], with ccache. Both variants get the same
-# config: tinyconfig plus scripts/configs/ksm-test.config (and ksm-debug.config
-# for DEBUG=1); ours adds the options only its tree has.
+# KCSAN=1: the data-race detector's; GUEST_KERNEL=1: the QEMU guests'
+# kernel, build/out-guest) into build/out-<variant>[-debug|-kcsan], with
+# ccache. Both variants get the same config: tinyconfig plus
+# scripts/configs/ksm-test.config (and ksm-debug.config for DEBUG=1,
+# ksm-kcsan.config for KCSAN=1); ours adds the options only its tree has.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -14,6 +15,7 @@ set -euo pipefail
 fragments=("$TOP/scripts/configs/ksm-test.config")
 [ "$VARIANT" = ours ] && fragments+=("$TOP/scripts/configs/ksm-ours.config")
 [ "$KFLAVOUR" = "$VARIANT-debug" ] && fragments+=("$TOP/scripts/configs/ksm-debug.config")
+[ "$KFLAVOUR" = "$VARIANT-kcsan" ] && fragments+=("$TOP/scripts/configs/ksm-kcsan.config")
 [ "$KFLAVOUR" = guest ] && fragments=("$TOP/scripts/configs/ksm-guest.config")
 
 JOBS=${JOBS:-$(($(nproc) + 1))}

@@ -8,6 +8,7 @@
 # $LOGS/tally, which scripts/check.sh adds up. Exits non-zero on a failure.
 #
 #   VARIANT=stock   run against upstream KSM (expected-failures is ignored)
+#   DEBUG=1, KCSAN=1  the debug kernel, the KCSAN kernel (scripts/lib.sh)
 #   SUITE=NAME      run one suite only: kunit, ksm_tests,
 #                   ksm_functional_tests, ksm_guests, ksm_stress or one
 #                   of ours;
@@ -39,7 +40,8 @@ plan=$LOGS/plan
 {
 	echo "KSMT_SUITE='${SUITE:-}'"
 	echo "KSMT_STRESS_SECONDS='${STRESS_SECONDS:-60}'"
-	echo "KSMT_DEBUG_KERNEL='$([ "$KFLAVOUR" != "$VARIANT" ] && echo 1)'"
+	echo "KSMT_DEBUG_KERNEL='$([ "$KPREFIX" = debug: ] && echo 1)'"
+	echo "KSMT_SLOW_KERNEL='$([ -n "$KPREFIX" ] && echo 1)'"
 	echo "KSMT_SOAK_SECONDS='${SOAK_SECONDS:-}' KSMT_FAIL_PERCENT='${FAIL_PERCENT:-}'"
 	cat "$TOP/scripts/vm/${KSMT_PLAN:-check-plan.sh}"
 } >"$plan"
@@ -71,21 +73,23 @@ case " ${SUITE:-kunit} " in
 *) append="$append kunit.enable=0" ;;
 esac
 vm_timeout=1500
-[ "$KFLAVOUR" != "$VARIANT" ] && vm_timeout=2400
+[ -n "$KPREFIX" ] && vm_timeout=2400
 vm_rc=0
 "$TOP/scripts/vm-run.sh" --initrd "$initrd" --numa --hostfs --mem "${VM_MEM:-2048}" \
 	--timeout "${VM_TIMEOUT:-$vm_timeout}" --append "$append" --out "$LOGS" || vm_rc=$?
 
 xfail=()
 [ "$VARIANT" = ours ] && xfail=(--xfail "$TOP/expected-failures")
-prefix=
-[ "$KFLAVOUR" != "$VARIANT" ] && prefix=debug:
+prefix=$KPREFIX
+# On the KCSAN kernel, its reports are sorted into ours and the rest.
+kcsan=()
+[ "$KPREFIX" = kcsan: ] && kcsan=(--kcsan "$LOGS/kcsan.txt" --symbols "$syms")
 tally=$LOGS/tally
 : >"$tally"
 report_rc=0
 python3 "$TOP/scripts/ktest_report.py" --results "$LOGS/results.log" \
 	--console "$LOGS/console.log" --tally "$tally" --prefix "$prefix" \
-	"${xfail[@]}" || report_rc=$?
+	"${xfail[@]}" "${kcsan[@]}" || report_rc=$?
 if [ $report_rc -gt 1 ] || [ ! -s "$tally" ]; then
 	echo "FAIL ${prefix}harness/report (the result parser failed with $report_rc)"
 	echo FAIL >>"$tally"

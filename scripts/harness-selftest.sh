@@ -8,6 +8,9 @@
 #                           the configured timeout
 #   harness/hostfs          --hostfs exports the host root read-only: a host
 #                           file reads the same inside, and writes fail
+#   harness/kcsan-sort      the report parser tells a KCSAN report at an
+#                           access of ours (a failure) from one elsewhere
+#                           (listed), and neither counts as other badness
 # Prints PASS/FAIL lines like the test runner.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -72,6 +75,68 @@ if grep -qxF "$want" <<<"$got" && grep -qx 'hostfs: read-only' <<<"$got"; then
 	echo "PASS harness/hostfs"
 else
 	echo "FAIL harness/hostfs (see $out/hostfs/results.log)"
+	rc=1
+fi
+# 4. KCSAN's reports, as the console of the KCSAN kernel carries them:
+# one race at our function, one at unknown origin (user space) under
+# ours, one between two functions of upstream reached from ours, one with
+# no function of ours at all.
+kc=$out/kcsan
+mkdir -p "$kc"
+printf '%s\n' ksm_scan_step ksmd_main >"$kc/symbols"
+kcsan_report() {	# title, top frame of each access, then the caller
+	cat <<-EOF
+	[   12.000001] ==================================================================
+	[   12.000002] BUG: KCSAN: data-race in $1 / $2
+	[   12.000003]
+	[   12.000004] write to 0xffff888003a4b010 of 8 bytes by task 40 on cpu 1:
+	[   12.000005]  $1+0x1d/0x30
+	[   12.000006]  $3+0x89/0xd0
+	[   12.000007]
+	[   12.000008] read to 0xffff888003a4b010 of 8 bytes by task 41 on cpu 0:
+	[   12.000009]  $2+0x10/0x20
+	[   12.000010]  kthread+0x23e/0x260
+	[   12.000011]
+	[   12.000012] Reported by Kernel Concurrency Sanitizer on:
+	[   12.000013] CPU: 0 PID: 41 Comm: t Not tainted 6.12.0 #1
+	[   12.000014] ==================================================================
+	EOF
+}
+unknown_origin() {	# the function, then its caller
+	cat <<-EOF
+	[   13.000001] ==================================================================
+	[   13.000002] BUG: KCSAN: data-race in $1+0x120/0x31f
+	[   13.000003]
+	[   13.000004] race at unknown origin, with read to 0xff11000037e0ee78 of 8 bytes by task 31 on cpu 0:
+	[   13.000005]  $1+0x120/0x31f
+	[   13.000006]  $2+0x50/0x60
+	[   13.000007]  kthread+0x16f/0x177
+	[   13.000008]
+	[   13.000009] value changed: 0x4e674639aa36cc3e -> 0x7299dcaae3f6d40f
+	[   13.000010]
+	[   13.000011] Reported by Kernel Concurrency Sanitizer on:
+	[   13.000012] ==================================================================
+	EOF
+}
+{
+	kcsan_report ksm_scan_step.isra.0 folio_mapcount worker_thread
+	unknown_origin xxh64 ksm_scan_step
+	unknown_origin memchr_inv do_idle
+	kcsan_report folio_mapcount page_vma_mapped_walk ksmd_main
+	kcsan_report tick_sched_timer do_idle cpu_startup_entry
+} >"$kc/console.log"
+echo '##KSMT DONE' >"$kc/results.log"
+report=$(python3 "$TOP/scripts/ktest_report.py" --results "$kc/results.log" \
+	--console "$kc/console.log" --tally /dev/null --kcsan "$kc/list" \
+	--symbols "$kc/symbols" || true)
+if grep -q '^FAIL kernel/kcsan (2 report(s) in mm/ksm/, 1 under it, 2 elsewhere' <<<"$report" &&
+   grep -q '^PASS kernel/console$' <<<"$report" &&
+   grep -q '^ours .*ksm_scan_step.isra.0 / folio_mapcount' "$kc/list" &&
+   grep -q '^ours .*data-race in xxh64+0x120/0x31f$' "$kc/list" &&
+   grep -q '^under-ours .*folio_mapcount / page_vma_mapped_walk' "$kc/list"; then
+	echo "PASS harness/kcsan-sort"
+else
+	echo "FAIL harness/kcsan-sort (report was: $(tr '\n' ';' <<<"$report"))"
 	rc=1
 fi
 exit $rc

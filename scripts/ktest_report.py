@@ -160,6 +160,82 @@ def parse_kunit(lines):
                          m.group(2))
 
 
+KCSAN_HEAD = re.compile(r'BUG: KCSAN: (.*?)\s*$')
+KCSAN_TAIL = re.compile(r'Reported by Kernel Concurrency Sanitizer|^(\[[^]]*\]\s*)?=+\s*$')
+FRAME = re.compile(r'^(?:\[[^]]*\]\s*)?\s*([A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+')
+
+
+def base_symbol(name):
+    """foo.isra.0, foo.constprop.0 and foo+0x1/0x2 are all foo."""
+    return re.split(r'[.+]', name, maxsplit=1)[0]
+
+
+def kcsan_reports(lines):
+    """Splits KCSAN's reports out of the console.
+
+    Returns (the other lines, reports), each report a tuple of its title
+    ('data-race in f / g') and the functions of its stacks, top first.
+    """
+    rest, reports, current = [], [], None
+    for line in lines:
+        m = KCSAN_HEAD.search(line)
+        if m:
+            current = (m.group(1), [])
+            reports.append(current)
+            continue
+        if current is not None:
+            if KCSAN_TAIL.search(line):
+                current = None
+                continue
+            f = FRAME.match(line)
+            if f:
+                current[1].append(base_symbol(f.group(1)))
+            continue
+        rest.append(line)
+    return rest, reports
+
+
+def kcsan_verdict(reports, symbols, out):
+    """One result for KCSAN's reports: a race at an access of our code fails.
+
+    A report is ours when one of the two racing functions its title names
+    is one of ours (symbols: the text symbols of mm/ksm/), or when it names
+    one function only (a race at unknown origin: the other side is user
+    space or a device, so the kernel's one access is made for whoever is
+    in its stack) and a frame of its stack is ours. It is listed as 'under
+    ours' when only a deeper frame of a two-sided race is ours, and as
+    'elsewhere' when no frame is. Every distinct title goes to out with its
+    count and class.
+    """
+    classes = {}
+    for title, frames in reports:
+        named = title.split(' in ', 1)[-1].split(' / ')
+        deeper = any(f in symbols for f in frames)
+        if any(base_symbol(f.strip()) in symbols for f in named) or \
+                (len(named) == 1 and deeper):
+            cls = 'ours'
+        elif deeper:
+            cls = 'under-ours'
+        else:
+            cls = 'elsewhere'
+        entry = classes.setdefault(title, [cls, 0])
+        entry[1] += 1
+    with open(out, 'w') as f:
+        for title, (cls, n) in sorted(classes.items(),
+                                      key=lambda kv: (kv[1][0], kv[0])):
+            f.write(f'{cls:10} {n:4}  {title}\n')
+    count = {c: sum(n for cl, n in classes.values() if cl == c)
+             for c in ('ours', 'under-ours', 'elsewhere')}
+    summary = (f"{count['ours']} report(s) in mm/ksm/, "
+               f"{count['under-ours']} under it, {count['elsewhere']} elsewhere; "
+               f'list in {out}')
+    ours = [t for t, (cl, _) in classes.items() if cl == 'ours']
+    if ours:
+        yield 'kernel/kcsan', 'FAIL', f'{summary}; first: {sorted(ours)[0]}'
+    else:
+        yield 'kernel/kcsan', 'PASS', summary
+
+
 def console_badness(lines):
     hits = [line.strip() for line in lines if BADNESS.search(line)]
     if hits:
@@ -198,11 +274,19 @@ def main():
     ap.add_argument('--xfail', help='expected-failures file')
     ap.add_argument('--prefix', default='', help='e.g. "debug:"')
     ap.add_argument('--tally', required=True, help='file to append statuses to')
+    ap.add_argument('--kcsan', metavar='OUT',
+                    help='judge KCSAN reports apart (a case of their own), '
+                    'listing them in OUT')
+    ap.add_argument('--symbols', help='with --kcsan: our functions, one a line')
     args = ap.parse_args()
 
     console = read_lines(args.console)
     results = list(parse_kunit(console))
     results += list(parse_results(read_lines(args.results)))
+    if args.kcsan:
+        console, reports = kcsan_reports(console)
+        symbols = set(read_lines(args.symbols)) if args.symbols else set()
+        results += list(kcsan_verdict(reports, symbols, args.kcsan))
     results += list(console_badness(console))
     xfail = load_xfail(args.xfail)
 

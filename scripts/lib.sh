@@ -14,17 +14,23 @@ stock)	TREE=$PRISTINE ;;
 *)	echo "VARIANT must be 'ours' or 'stock', not '$VARIANT'" >&2; exit 2 ;;
 esac
 # DEBUG=1 selects the debug kernel (KASAN, lockdep, DEBUG_VM, ...);
+# KCSAN=1 the data-race detector's kernel (scripts/kcsan.sh);
 # GUEST_KERNEL=1 the small kernel of the QEMU guests (scripts/mkguest.sh),
 # built from the pristine tree whatever the variant.
 if [ "${GUEST_KERNEL:-0}" != 0 ]; then
 	VARIANT=stock
 	KFLAVOUR=guest
 	TREE=$PRISTINE
+elif [ "${KCSAN:-0}" != 0 ]; then
+	KFLAVOUR=$VARIANT-kcsan
 elif [ "${DEBUG:-0}" != 0 ]; then
 	KFLAVOUR=$VARIANT-debug
 else
 	KFLAVOUR=$VARIANT
 fi
+# What a result line of this kernel starts with: 'debug:', 'kcsan:' or ''.
+KPREFIX=
+[ "$KFLAVOUR" != "$VARIANT" ] && KPREFIX=${KFLAVOUR#"$VARIANT"-}:
 KOUT=$BUILD/out-$KFLAVOUR
 # KSMT_LOGS: where this run's logs go (runs in parallel need their own).
 LOGS=${KSMT_LOGS:-$BUILD/logs/$KFLAVOUR}

@@ -5,11 +5,11 @@
 . /tests/ktest-lib.sh
 cd /tests
 T=${KSMT_CASE_SECONDS:-180}
-# ksm_tests' throughput modes give up after 120 s; under KASAN and TCG
-# 100 MiB takes longer, so the debug kernel merges 24 MiB in those modes (-H needs a
-# multiple of the 2 MiB huge page).
+# ksm_tests' throughput modes give up after 120 s; under KASAN or KCSAN
+# and TCG 100 MiB takes longer, so those kernels merge 24 MiB in those
+# modes (-H needs a multiple of the 2 MiB huge page).
 S=100
-if [ -n "${KSMT_DEBUG_KERNEL:-}" ]; then
+if [ -n "${KSMT_SLOW_KERNEL:-}" ]; then
 	T=${KSMT_CASE_SECONDS:-400}
 	S=24
 fi
@@ -60,4 +60,10 @@ ksm_reset
 run_case rc leaks/slab 60 sh ./leaks.sh slab
 if [ -n "${KSMT_DEBUG_KERNEL:-}" ]; then
 	run_case rc leaks/kmemleak 300 sh ./leaks.sh kmemleak
+fi
+
+# On the KCSAN kernel, what KCSAN did (scripts/kcsan.sh reads it): how
+# many watchpoints it set up and how many races it saw.
+if [ -r /sys/kernel/debug/kcsan ]; then
+	sed 's/^/KCSAN-STATS /' /sys/kernel/debug/kcsan
 fi
