@@ -166,7 +166,13 @@ void ksm_slot_free(struct ksm_slot *slot)
 u64 ksm_page_checksum(struct page *page)
 {
 	void *addr = kmap_local_page(page);
-	u64 sum = xxh64(addr, PAGE_SIZE, 0);
+	/*
+	 * The page is still writable: its owner may change it while we
+	 * read it. Intended: the checksum only tells whether the page is
+	 * volatile and where to look in the trees; nothing merges before
+	 * the bytes are compared again with the page write-protected.
+	 */
+	u64 sum = data_race(xxh64(addr, PAGE_SIZE, 0));
 
 	kunmap_local(addr);
 	return sum;

@@ -200,6 +200,17 @@ static int ksm_share(struct vm_area_struct *vma, unsigned long addr,
 	return err;
 }
 
+/* The node of a folio we hold a reference to. */
+static int ksm_folio_nid(const struct folio *folio)
+{
+	/*
+	 * Its node bits never change, but others flip other bits of the
+	 * same flags word atomically meanwhile (PG_anon_exclusive when
+	 * migration unmaps it, PG_locked): a race on bits not looked at.
+	 */
+	return data_race(folio_nid(folio));
+}
+
 /*
  * With merge_across_nodes=0 two pages merge only on the same node; their
  * trees say so at lookup, but a page may have migrated since.
@@ -207,7 +218,7 @@ static int ksm_share(struct vm_area_struct *vma, unsigned long addr,
 static bool ksm_same_domain(struct folio *a, struct folio *b)
 {
 	return READ_ONCE(ksm_knobs.merge_across_nodes) ||
-	       folio_nid(a) == folio_nid(b);
+	       ksm_folio_nid(a) == ksm_folio_nid(b);
 }
 
 /* Merges the page @item maps into the KSM page of @node. */
@@ -251,7 +262,13 @@ static int ksm_cmp_with_node(struct ksm_stable_node *node, void *arg)
 
 	if (!kfolio)
 		return KSM_CMP_STALE;
-	ret = memcmp_pages(arg, folio_page(kfolio, 0));
+	/*
+	 * A page being scanned is still writable: its owner may write it
+	 * during the comparison. Intended: the order found only guides the
+	 * search, and ksm_share() compares again once the page is
+	 * read-only. (Nobody writes a KSM page, the other callers' case.)
+	 */
+	ret = data_race(memcmp_pages(arg, folio_page(kfolio, 0)));
 	folio_put(kfolio);
 	return ret;
 }
@@ -582,7 +599,8 @@ void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 	if (READ_ONCE(ksm_knobs.use_zero_pages) &&
 	    item->checksum == ksm_zero_checksum)
 		return;
-	ksm_pair_or_add(item, vma, pg, ksm_tree_index(folio_nid(pg->folio)));
+	ksm_pair_or_add(item, vma, pg,
+			ksm_tree_index(ksm_folio_nid(pg->folio)));
 }
 
 /**
@@ -599,7 +617,7 @@ void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		    struct ksm_page *pg)
 {
-	int index = ksm_tree_index(folio_nid(pg->folio));
+	int index = ksm_tree_index(ksm_folio_nid(pg->folio));
 	struct ksm_stable_node *node;
 	bool changed;
 	u64 sum;
