@@ -20,6 +20,9 @@
  *    or the OOM killer kills it, and it alone.
  *  - memcg: the last mapping of a KSM page takes the page back on unmerge
  *    only if it is charged to its own memory cgroup; else it copies it.
+ *  - swapcache: KSM pages left in the swap cache by reclaim are faulted
+ *    in from another thread while MADV_UNMERGEABLE unmerges their range:
+ *    none may end up mapped as a KSM page where nothing is mergeable.
  *
  * Throughout, pages read back byte for byte as written; once ksmd settles
  * the counters of /sys/kernel/mm/ksm and /proc/<pid>/ksm_stat are exactly
@@ -49,6 +52,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +66,7 @@
 #include "lib/ksm_harness.h"
 #include "lib/ksm_features_util.h"
 #include "lib/ksm_cgroup.h"
+#include "lib/ksm_swap.h"
 
 #ifndef PR_SET_MEMORY_MERGE
 #define PR_SET_MEMORY_MERGE	67
@@ -2110,6 +2115,209 @@ TEST_F_TIMEOUT(memcg, unmerge_copies_page_charged_elsewhere,
 					 ksmt_group_key(MEMCG_NS, i)));
 	}
 	EXPECT_EQ(0, munmap(p, MEMCG_PAGES * PAGE));
+}
+
+/*
+ * KSM pages in the swap cache. Reclaim unmaps a KSM page from every
+ * sharer and then writes it out, but while someone else holds a
+ * reference to it (here a pipe, through vmsplice()) it cannot be written
+ * or freed: it stays in the swap cache, still a KSM page, every mapping
+ * of it a swap entry. A fault on one of those entries in a mergeable VMA
+ * maps the KSM page as it is.
+ */
+#define SWAPC_CG_NAME	"ksm_races_swapcache"
+#define SWAPC_NS	0xd601
+#define SWAPC_PAIRS	128
+#define SWAPC_PAGES	(2 * SWAPC_PAIRS)
+#define SWAPC_ROUNDS	6
+/* Seconds the reclaim of the region may take. */
+#define SWAPC_RECLAIM	20
+
+FIXTURE(swapcache) {
+	unsigned long taint;
+	struct ksmt_swap_env env;
+	char *p;
+};
+
+FIXTURE_SETUP(swapcache)
+{
+	const char *why;
+
+	self->p = MAP_FAILED;
+	self->taint = test_begin();
+	if (!ksmt_start_clean(_metadata))
+		SKIP(return, "KSM sysfs missing or not root");
+	why = ksmt_swap_env_up(&self->env, "32M", SWAPC_CG_NAME);
+	if (why) {
+		ksmt_swap_env_down(&self->env);
+		SKIP(return, "%s", why);
+	}
+	self->p = ksmt_map(SWAPC_PAGES);
+	ASSERT_NE(MAP_FAILED, self->p);
+}
+
+FIXTURE_TEARDOWN(swapcache)
+{
+	if (self->p != MAP_FAILED)
+		munmap(self->p, SWAPC_PAGES * PAGE);
+	ksmt_swap_env_down(&self->env);
+	EXPECT_EQ(0, ksmt_restore_knobs());
+	test_end(_metadata, self->taint);
+}
+
+/* Pages 2i and 2i + 1 are twins: one KSM page per pair once merged. */
+static u64 swapc_key(int round, size_t i)
+{
+	return ksmt_group_key(SWAPC_NS + round, i / 2);
+}
+
+/* How many of the region's pages are swap entries. */
+static size_t swapc_swapped(const char *p)
+{
+	u64 ents[SWAPC_PAGES];
+	size_t i, n = 0;
+
+	if (pagemap_range(p, SWAPC_PAGES, ents))
+		return 0;
+	for (i = 0; i < SWAPC_PAGES; i++)
+		n += !!(ents[i] & PM_SWAP);
+	return n;
+}
+
+static bool swapc_all_out(void *arg)
+{
+	return swapc_swapped(arg) == SWAPC_PAGES;
+}
+
+/*
+ * Merges the region into SWAPC_PAIRS KSM pages, holds a reference to each
+ * in a pipe while the cgroup reclaims it all, then lets go: every KSM
+ * page is left in the swap cache. ksmd is stopped at the end.
+ */
+static void swapc_prepare(struct __test_metadata *_metadata,
+			  struct ksmt_swap_env *env, char *p, int round)
+{
+	struct iovec iov;
+	int pipefd[2];
+	size_t i;
+
+	for (i = 0; i < SWAPC_PAGES; i++)
+		ksmt_fill_page(p + i * PAGE, swapc_key(round, i));
+	ASSERT_EQ(0, madvise(p, SWAPC_PAGES * PAGE, MADV_MERGEABLE));
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(3));
+	ASSERT_EQ(SWAPC_PAIRS, ksmt_get("pages_shared"));
+	ASSERT_EQ(SWAPC_PAIRS, ksmt_get("pages_sharing"));
+
+	ASSERT_EQ(0, pipe(pipefd));
+	ASSERT_LE((long)(SWAPC_PAIRS * PAGE),
+		  fcntl(pipefd[1], F_SETPIPE_SZ, SWAPC_PAIRS * PAGE));
+	for (i = 0; i < SWAPC_PAIRS; i++) {
+		iov.iov_base = p + 2 * i * PAGE;
+		iov.iov_len = PAGE;
+		ASSERT_EQ((ssize_t)PAGE, vmsplice(pipefd[1], &iov, 1, 0));
+	}
+	ASSERT_TRUE(ksmt_cgroup_reclaim_until(&env->cg, swapc_all_out, p,
+					      SWAPC_RECLAIM));
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+struct swapc_racer {
+	pthread_t thread;
+	char *p;
+	long cow0;		/* cow_ksm before the unmerge */
+	int go;			/* the unmerge is about to start */
+	int done;		/* the unmerge returned */
+};
+
+/*
+ * Once the unmerge has copied SWAPC_BEHIND of the mapped KSM pages (or
+ * has returned), faults in the odd pages from the start: those its walk
+ * has passed by then are behind it.
+ */
+#define SWAPC_BEHIND	32
+static void *swapc_race(void *arg)
+{
+	struct swapc_racer *r = arg;
+	size_t i;
+
+	while (!__atomic_load_n(&r->go, __ATOMIC_ACQUIRE))
+		;
+	while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) &&
+	       ksmt_vmstat("cow_ksm") - r->cow0 < SWAPC_BEHIND)
+		;
+	/* An atomic load: the compiler may not leave it out. */
+	for (i = 1; i < SWAPC_PAGES; i += 2)
+		__atomic_load_n(&r->p[i * PAGE], __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/*
+ * MADV_UNMERGEABLE of a range whose pairs map their KSM page at one
+ * address and hold a swap entry for it at the other, while a second
+ * thread faults in those swap entries once the unmerge is under way. The
+ * unmerge copies every mapped KSM page (each copy counts in cow_ksm),
+ * slowly enough for faults behind its walk to come in meanwhile, and
+ * skips the swap entries: the
+ * VMA must be locked against faults until it is no longer mergeable, or
+ * a fault maps the swap cache's KSM page in a VMA ksmd no longer looks
+ * at (the window mremap() opened too, through the same path). Afterwards
+ * no write may find a KSM page (vmstat cow_ksm), every page reads as
+ * written, and with run=2 nothing of KSM's is left.
+ */
+TEST_F_TIMEOUT(swapcache, unmerge_vs_swapin, KSMT_TEST_TIMEOUT)
+{
+	long cow0, copies0, cows = 0, copies = 0;
+	struct swapc_racer r;
+	int round;
+	size_t i;
+
+	cow0 = ksmt_vmstat("cow_ksm");
+	copies0 = ksmt_vmstat("ksm_swpin_copy");
+	if (cow0 < 0 || copies0 < 0)
+		SKIP(return, "no cow_ksm or ksm_swpin_copy in /proc/vmstat");
+	for (round = 0; round < SWAPC_ROUNDS; round++) {
+		char *p = self->p;
+
+		swapc_prepare(_metadata, &self->env, p, round);
+		/* Each pair's KSM page mapped at its first page only. */
+		for (i = 0; i < SWAPC_PAGES; i += 2)
+			ASSERT_TRUE(ksmt_page_is(p + i * PAGE,
+						 swapc_key(round, i)));
+		ASSERT_EQ((size_t)SWAPC_PAIRS, swapc_swapped(p));
+
+		memset(&r, 0, sizeof(r));
+		r.p = p;
+		r.cow0 = ksmt_vmstat("cow_ksm");
+		copies0 = ksmt_vmstat("ksm_swpin_copy");
+		ASSERT_EQ(0, pthread_create(&r.thread, NULL, swapc_race, &r));
+		__atomic_store_n(&r.go, 1, __ATOMIC_RELEASE);
+		ASSERT_EQ(0, madvise(p, SWAPC_PAGES * PAGE, MADV_UNMERGEABLE));
+		__atomic_store_n(&r.done, 1, __ATOMIC_RELEASE);
+		ASSERT_EQ(0, pthread_join(r.thread, NULL));
+		copies += ksmt_vmstat("ksm_swpin_copy") - copies0;
+		cow0 = ksmt_vmstat("cow_ksm");
+
+		/* Write every page: none may still be a KSM page. */
+		for (i = 0; i < SWAPC_PAGES; i++) {
+			char *page = p + i * PAGE;
+
+			ASSERT_TRUE(ksmt_page_is(page, swapc_key(round, i)))
+				TH_LOG("round %d page %zu", round, i);
+			ksmt_fill_page(page, swapc_key(round, i));
+		}
+		cow0 = ksmt_vmstat("cow_ksm") - cow0;
+		cows += cow0;
+		EXPECT_EQ(0, cow0)
+			TH_LOG("round %d: KSM pages mapped after the unmerge",
+			       round);
+		ASSERT_EQ(0, ksmt_run(2));
+	}
+	TH_LOG("%d rounds: %ld swap-ins copied after the unmerge, %ld KSM pages written after it",
+	       SWAPC_ROUNDS, copies, cows);
+	ASSERT_EQ(0, ksmt_run(1));
+	ksmt_assert_all_zero(_metadata);
 }
 
 TEST_HARNESS_MAIN
