@@ -47,6 +47,7 @@
 #include "lib/ksm_harness.h"
 #include "lib/ksm_cgroup.h"
 #include "lib/ksm_swap.h"
+#include "lib/ksm_memblock.h"
 
 #define PAGE		KSMT_PAGE_SIZE
 /* Processes sharing contents in one test, the test itself included. */
@@ -54,9 +55,6 @@
 /* Regions of the test's own besides its first one. */
 #define MAX_EXTRA	3
 #define MAX_GROUPS	64
-/* kpageflags bits above the UAPI ones (include/linux/kernel-page-flags.h). */
-#define KPF_RESERVED_BIT	32
-#define MEMDIR		"/sys/devices/system/memory"
 #ifndef MADV_SOFT_OFFLINE
 #define MADV_SOFT_OFFLINE	101
 #endif
@@ -81,33 +79,6 @@ static unsigned long frame_of(pid_t pid, const void *addr)
 	u64 ent = pagemap_of(pid, addr);
 
 	return PAGEMAP_PRESENT(ent) ? PAGEMAP_PFN(ent) : 0;
-}
-
-/*
- * The frames of the n pages at addr of the caller into pfn[] (0 where
- * none is present), in one read. Returns 0 or -errno.
- */
-static int frames_of_range(const char *addr, size_t n, unsigned long *pfn)
-{
-	u64 *ent = calloc(n, sizeof(*ent));
-	ssize_t got = -1;
-	size_t i;
-	int fd;
-
-	fd = open("/proc/self/pagemap", O_RDONLY);
-	if (ent && fd >= 0)
-		got = pread(fd, ent, n * sizeof(*ent),
-			    (uintptr_t)addr / PAGE * sizeof(*ent));
-	if (fd >= 0)
-		close(fd);
-	if (got != (ssize_t)(n * sizeof(*ent))) {
-		free(ent);
-		return -EIO;
-	}
-	for (i = 0; i < n; i++)
-		pfn[i] = PAGEMAP_PRESENT(ent[i]) ? PAGEMAP_PFN(ent[i]) : 0;
-	free(ent);
-	return 0;
 }
 
 /* Whether addr of process pid is a swap (or poison) entry. */
@@ -206,17 +177,6 @@ static void drain_lru_batches(void)
 	node = ksmt_page_node(page);
 	if (node >= 0)
 		sys_move_pages(0, 1, &page, &node, &status, 0);
-}
-
-static int bind_to_node(int node)
-{
-	unsigned long mask = 1UL << node;
-
-	if (node < 0)
-		return syscall(__NR_set_mempolicy, MPOL_DEFAULT, NULL, 0) ?
-		       -errno : 0;
-	return syscall(__NR_set_mempolicy, MPOL_BIND, &mask,
-		       sizeof(mask) * 8) ? -errno : 0;
 }
 
 /* A free address range of npages, reserved PROT_NONE. */
@@ -589,153 +549,6 @@ static void expect_counters_as(struct __test_metadata *_metadata,
 	EXPECT_EQ(c0->general_profit, c.general_profit);
 }
 
-/*
- * Where new anonymous pages land. The page allocator hands out the frames
- * of a node in no order a test can count on, and each CPU keeps lists of
- * free pages of its own, which it hands out first: thousands of pages at
- * times (6.12 sizes them to the traffic), of any frames, the page freed
- * last going out first. So a test that needs its pages in a given range
- * of frames runs on one CPU (and so do the holders it forks), binds to
- * the node, takes memory until it holds enough frames of that range (a
- * filler), and frees those just before the pages it is for are
- * allocated: they are then at the head of its CPU's list.
- */
-struct filler {
-	char *base;
-	size_t pages;		/* mapped */
-	size_t taken;		/* touched, from the start */
-	unsigned long *pfn;	/* frame of each page touched */
-};
-
-static int pin_to_one_cpu(void)
-{
-	cpu_set_t set;
-	int cpu = sched_getcpu();
-
-	if (cpu < 0)
-		return -errno;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
-}
-
-/*
- * Maps up to max pages and takes them, 8 MiB at a time, until want of
- * them are frames of [lo, hi); all max of them if the range is empty.
- * Returns 0, or -ENOSPC if max pages did not get there (or -errno).
- */
-static int filler_take_until(struct filler *f, size_t max, unsigned long lo,
-			     unsigned long hi, size_t want)
-{
-	const size_t chunk = 2048;
-	size_t i, in = 0;
-
-	memset(f, 0, sizeof(*f));
-	f->base = ksmt_map(max);
-	f->pfn = calloc(max, sizeof(*f->pfn));
-	if (f->base == MAP_FAILED || !f->pfn)
-		return -ENOMEM;
-	f->pages = max;
-	/* Not for the processes forked later. */
-	if (madvise(f->base, max * PAGE, MADV_DONTFORK))
-		return -errno;
-	while (f->taken + chunk <= max) {
-		for (i = f->taken; i < f->taken + chunk; i++)
-			f->base[i * PAGE] = 1;
-		if (frames_of_range(f->base + f->taken * PAGE, chunk,
-				    f->pfn + f->taken))
-			return -EIO;
-		for (i = f->taken; i < f->taken + chunk; i++)
-			if (f->pfn[i] >= lo && f->pfn[i] < hi)
-				in++;
-		f->taken += chunk;
-		if (lo < hi && in >= want)
-			return 0;
-	}
-	return lo < hi ? -ENOSPC : 0;
-}
-
-/* Gives back the filler's pages for which keep() says no. */
-static void filler_free_but(struct filler *f,
-			    bool (*keep)(size_t i, unsigned long pfn, void *arg),
-			    void *arg)
-{
-	size_t i;
-
-	for (i = 0; i < f->taken; i++)
-		if (!keep(i, f->pfn[i], arg))
-			madvise(f->base + i * PAGE, PAGE, MADV_DONTNEED);
-}
-
-/* Which filler pages filler_free_in() gives back. */
-struct frame_range {
-	unsigned long lo, hi;	/* frames [lo, hi) */
-	size_t left;		/* how many more */
-};
-
-static bool keep_unless_in(size_t i, unsigned long pfn, void *arg)
-{
-	struct frame_range *r = arg;
-
-	if (!r->left || pfn < r->lo || pfn >= r->hi)
-		return true;
-	r->left--;
-	return false;
-}
-
-/* Gives back n of the filler's pages that are frames of [lo, hi). */
-static void filler_free_in(struct filler *f, unsigned long lo,
-			   unsigned long hi, size_t n)
-{
-	struct frame_range r = { .lo = lo, .hi = hi, .left = n };
-
-	filler_free_but(f, keep_unless_in, &r);
-}
-
-static void filler_release(struct filler *f)
-{
-	if (f->base && f->base != MAP_FAILED)
-		munmap(f->base, f->pages * PAGE);
-	free(f->pfn);
-	memset(f, 0, sizeof(*f));
-}
-
-/*
- * The frames [*start, *end) of the highest zone of node that has memory
- * (where its anonymous pages come from first). Returns 0 or -ENOENT.
- */
-static int top_zone_of(int node, unsigned long *start, unsigned long *end)
-{
-	char line[256], want[32];
-	long spanned = 0, present = 0, begin;
-	bool mine = false;
-	int found = -ENOENT;
-	FILE *f;
-
-	f = fopen("/proc/zoneinfo", "r");
-	if (!f)
-		return -errno;
-	snprintf(want, sizeof(want), "Node %d,", node);
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "Node ", 5)) {
-			mine = !strncmp(line, want, strlen(want));
-			continue;
-		}
-		if (!mine)
-			continue;
-		if (sscanf(line, " spanned %ld", &spanned) == 1 ||
-		    sscanf(line, " present %ld", &present) == 1)
-			continue;
-		if (sscanf(line, " start_pfn: %ld", &begin) == 1 && present) {
-			*start = begin;
-			*end = begin + spanned;
-			found = 0;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
 /* Migration: move_pages(2), mbind(2), compaction. */
 
 FIXTURE(migrate) {
@@ -1016,143 +829,6 @@ TEST_F_TIMEOUT(migrate, compaction, KSMT_TEST_TIMEOUT)
 	join_then_cow(_metadata, &s, 0xd310);
 	sharers_stop(_metadata, &s);
 	ksmt_assert_all_zero(_metadata);
-}
-
-/*
- * Memory offlining. A block can go offline if it is online, wholly in
- * ZONE_MOVABLE and holds no reserved frame and no hole: boot-time
- * allocations can sit in ZONE_MOVABLE (the page allocator refuses to
- * isolate them, see has_unmovable_pages()), and a block with a hole is
- * refused as such.
- */
-struct mem_block {
-	int id;
-	int node;
-	unsigned long start, end;	/* frames [start, end) */
-};
-
-static int block_read(int id, const char *file, char *buf, size_t len)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), MEMDIR "/memory%d/%s", id, file);
-	return ksmt_read_file(path, buf, len);
-}
-
-static int block_node(int id)
-{
-	char path[128];
-	struct dirent *d;
-	int node = -1;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), MEMDIR "/memory%d", id);
-	dir = opendir(path);
-	if (!dir)
-		return -1;
-	while ((d = readdir(dir)))
-		if (!strncmp(d->d_name, "node", 4) &&
-		    isdigit((unsigned char)d->d_name[4]))
-			node = atoi(d->d_name + 4);
-	closedir(dir);
-	return node;
-}
-
-/* Whether every frame of [start, end) exists and none is reserved. */
-static bool frames_offlinable(unsigned long start, unsigned long end)
-{
-	size_t n = end - start, i;
-	bool ok = false;
-	u64 *flags;
-	ssize_t got;
-	int fd;
-
-	flags = calloc(n, sizeof(*flags));
-	fd = open("/proc/kpageflags", O_RDONLY);
-	if (!flags || fd < 0)
-		goto out;
-	got = pread(fd, flags, n * sizeof(*flags), start * sizeof(*flags));
-	if (got != (ssize_t)(n * sizeof(*flags)))
-		goto out;
-	for (i = 0; i < n; i++)
-		if (flags[i] & ((1ULL << KPF_NOPAGE) |
-				(1ULL << KPF_RESERVED_BIT)))
-			goto out;
-	ok = true;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(flags);
-	return ok;
-}
-
-/*
- * The blocks that can go offline into b[], at most max; how many. *movable
- * counts the blocks of ZONE_MOVABLE, offlinable or not.
- */
-static int offlinable_blocks(struct mem_block *b, int max, int *movable)
-{
-	unsigned long bpages;
-	char buf[64];
-	struct dirent *d;
-	int n = 0, id;
-	DIR *dir;
-
-	*movable = 0;
-	if (ksmt_read_file(MEMDIR "/block_size_bytes", buf, sizeof(buf)))
-		return 0;
-	bpages = strtoul(buf, NULL, 16) / PAGE;
-	dir = opendir(MEMDIR);
-	if (!dir)
-		return 0;
-	while ((d = readdir(dir)) && n < max) {
-		if (strncmp(d->d_name, "memory", 6) ||
-		    !isdigit((unsigned char)d->d_name[6]))
-			continue;
-		id = atoi(d->d_name + 6);
-		if (block_read(id, "valid_zones", buf, sizeof(buf)) ||
-		    strcmp(buf, "Movable"))
-			continue;
-		(*movable)++;
-		if (block_read(id, "state", buf, sizeof(buf)) ||
-		    strcmp(buf, "online") ||
-		    block_read(id, "removable", buf, sizeof(buf)) ||
-		    strcmp(buf, "1"))
-			continue;
-		b[n].id = id;
-		b[n].node = block_node(id);
-		b[n].start = id * bpages;
-		b[n].end = b[n].start + bpages;
-		if (b[n].node >= 0 && frames_offlinable(b[n].start, b[n].end))
-			n++;
-	}
-	closedir(dir);
-	return n;
-}
-
-/*
- * Writes the state of a block: 0 or -errno. A fork() to bound the time
- * would give ksmd one more sharer of every KSM page for a while; an
- * offlining that cannot finish ends with the test's timeout instead (a
- * fatal signal ends it).
- */
-static int block_set_state(int id, const char *state)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), MEMDIR "/memory%d/state", id);
-	return ksmt_write_file(path, state);
-}
-
-static const struct mem_block *block_of(const struct mem_block *b, int n,
-					unsigned long pfn)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (pfn >= b[i].start && pfn < b[i].end)
-			return &b[i];
-	return NULL;
 }
 
 FIXTURE(offline) {
