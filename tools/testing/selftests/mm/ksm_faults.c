@@ -18,16 +18,26 @@
  * The operations: MADV_UNMERGEABLE of merged pages (copies), run=2
  * (copies, from the writer's context), MADV_MERGEABLE of new memory
  * (registration), PR_SET_MEMORY_MERGE on and off (registration, then
- * copies), fork() of a process with merged pages, and move_pages() of
- * merged pages to the other NUMA node (where there is one). How many
- * failures each case injected is logged.
+ * copies), fork() of a process with merged pages, move_pages() of merged
+ * pages to the other NUMA node (where there is one), the exit of a
+ * process with merged pages, and swap-in of merged pages that went out
+ * to swap (the copy a second sharer gets). How many failures each case
+ * injected is logged.
+ *
+ * Memory offlining does not fit fail-nth (it migrates every page of a
+ * block, and the pages must be put back in it for each try): offline_merged
+ * makes the offlining task's allocations fail at random instead, with the
+ * task filter, and counts the failures.
  *
  * ksmd's own allocations are make soak's concern (scripts/vm/soak-plan.sh):
- * fail-nth works only on the calling task.
+ * fail-nth works only on the calling task. A failed charge of a copy to
+ * its memory cgroup is ksm_races' (its oom cases unmerge four times a
+ * cgroup's limit).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +51,12 @@
 #include <linux/mempolicy.h>
 
 #include "../kselftest_harness.h"
+#include "vm_util.h"
 #include "lib/ksm_util.h"
 #include "lib/ksm_harness.h"
+#include "lib/ksm_features_util.h"
+#include "lib/ksm_swap.h"
+#include "lib/ksm_memblock.h"
 
 #ifndef PR_SET_MEMORY_MERGE
 #define PR_SET_MEMORY_MERGE	67
@@ -58,8 +72,10 @@
  * tries of a case go n = 1, 2, ... until a try made fewer than n
  * allocations (fail-nth then reads non-zero), or MAX_NTH (a failure).
  */
-#define MAX_NTH		200
+#define MAX_NTH		400
 #define DBG		"/sys/kernel/debug"
+/* The budget of random failures: what is left of it counts them. */
+#define TIMES		"1000000000"
 
 /* The debugfs settings changed, and their values before. */
 static const char *const settings[][2] = {
@@ -69,6 +85,15 @@ static const char *const settings[][2] = {
 	{ DBG "/fail_page_alloc/min-order", "0" },
 	{ DBG "/failslab/verbose", "0" },
 	{ DBG "/fail_page_alloc/verbose", "0" },
+	/* Random failures: only for tasks with make-it-fail, counted. */
+	{ DBG "/failslab/probability", "0" },
+	{ DBG "/fail_page_alloc/probability", "0" },
+	{ DBG "/failslab/task-filter", "Y" },
+	{ DBG "/fail_page_alloc/task-filter", "Y" },
+	{ DBG "/failslab/interval", "1" },
+	{ DBG "/fail_page_alloc/interval", "1" },
+	{ DBG "/failslab/times", TIMES },
+	{ DBG "/fail_page_alloc/times", TIMES },
 };
 
 FIXTURE(faults) {
@@ -76,6 +101,8 @@ FIXTURE(faults) {
 	int nth_fd;
 	char *p;
 	long injected;
+	struct ksmt_swap_env swap;	/* swapin_copy's zram and cgroup */
+	int offlined;			/* a block offline_merged took, + 1 */
 };
 
 /* The pattern: pairs of twins, pair i with key KEY + i. */
@@ -158,6 +185,10 @@ FIXTURE_TEARDOWN(faults)
 			ksmt_write_file(settings[i][0], self->saved[i]);
 	if (self->p && self->p != MAP_FAILED)
 		munmap(self->p, NPAGES * PAGE);
+	if (self->offlined)
+		EXPECT_EQ(0, block_set_state(self->offlined - 1,
+					     "online_movable"));
+	ksmt_swap_env_down(&self->swap);
 	EXPECT_EQ(0, ksmt_restore_knobs());
 }
 
@@ -461,6 +492,326 @@ TEST_F_TIMEOUT(faults, migrate_merged, 600)
 		ASSERT_TRUE(intact(self->p));
 	}
 	EXPECT_GT(MAX_NTH, nth);
+	all_clear(_metadata, self->p, self->injected);
+}
+
+/*
+ * The exit of a child whose pages map the KSM pages it shares with us
+ * (since fork()). Exit cannot fail, but each allocation it makes on the
+ * way (page-table teardown batches and the like) fails once in turn; the
+ * child's fail-nth, read while it is a zombie (its mm already gone),
+ * tells whether the failure came. Every time our pages stay right and,
+ * once ksmd has settled, the counters are ours alone.
+ */
+TEST_F_TIMEOUT(faults, exit_merged, 600)
+{
+	int nth, left, status, fd;
+	struct ksmt_chan ch;
+	char path[64], c;
+	siginfo_t si;
+	pid_t pid;
+
+	merge_all(_metadata, self->p);
+	for (nth = 1, left = 0; nth <= MAX_NTH && !left; nth++) {
+		ASSERT_EQ(0, ksmt_chan_open(&ch));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			int nfd = open_nth();
+
+			ksmt_chan_worker(&ch);
+			if (nfd < 0 || ksmt_send(ch.up[1], 'r') ||
+			    ksmt_recv(ch.down[0], &c, KSMT_TEST_TIMEOUT) ||
+			    !intact(self->p) || fail_nth(nfd, nth))
+				_exit(1);
+			_exit(0);
+		}
+		ksmt_chan_parent(&ch);
+		ASSERT_EQ(0, ksmt_recv(ch.up[0], &c, KSMT_TEST_TIMEOUT));
+		/* The child's mappings of our KSM pages counted too. */
+		ASSERT_EQ(0, ksmt_run(1));
+		ASSERT_EQ(0, ksmt_settle(2));
+		EXPECT_EQ(PAIRS + NPAGES, ksmt_get("pages_sharing"));
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/fail-nth",
+			 (int)pid, (int)pid);
+		fd = open(path, O_RDONLY);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, ksmt_send(ch.down[1], 'g'));
+		ASSERT_EQ(0, waitid(P_PID, pid, &si, WEXITED | WNOWAIT));
+		left = nth_left(fd);
+		close(fd);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ksmt_chan_close(&ch);
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("nth %d", nth);
+		ASSERT_LE(0, left);
+		if (!left)
+			self->injected++;
+		ASSERT_TRUE(intact(self->p)) TH_LOG("nth %d", nth);
+		ASSERT_EQ(0, ksmt_run(1));
+		ASSERT_EQ(0, ksmt_settle(2));
+		EXPECT_EQ(PAIRS, ksmt_get("pages_shared")) TH_LOG("nth %d", nth);
+		EXPECT_EQ(PAIRS, ksmt_get("pages_sharing")) TH_LOG("nth %d", nth);
+	}
+	EXPECT_GT(MAX_NTH, nth);
+	all_clear(_metadata, self->p, self->injected);
+}
+
+/* How many pages of the region are swap entries. */
+static int swapped(const char *p)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY), i, n = 0;
+
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < NPAGES; i++)
+		n += !!(pagemap_get_entry(fd, (char *)p + i * PAGE) & PM_SWAP);
+	close(fd);
+	return n;
+}
+
+static bool all_swapped(void *p)
+{
+	return swapped(p) == NPAGES;
+}
+
+/*
+ * Swap-in of merged pages. The KSM pages go out to zram swap (the
+ * cgroup's reclaim, ksmd stopped), then come back through a read of
+ * /proc/self/mem, whose faults fail in turn. The first page of a pair
+ * reads the swap entry into the swap cache and keeps that page; the
+ * second gets a copy (ksm_might_need_to_copy(): a page of another offset
+ * cannot be mapped there). Each try reads every page, stops short, or
+ * fails with EIO (what /proc/<pid>/mem makes of a fault's ENOMEM); what
+ * it read and what the pages hold are right either way. The last try,
+ * without a failure, made PAIRS copies (vmstat ksm_swpin_copy): the
+ * copies' allocations were among those that failed.
+ */
+TEST_F_TIMEOUT(faults, swapin_copy, 900)
+{
+	int nth, left, err, i, memfd;
+	long copies = 0;
+	const char *why;
+	ssize_t ret;
+	char *buf;
+
+	if (ksmt_vmstat("ksm_swpin_copy") < 0)
+		SKIP(return, "no ksm_swpin_copy in /proc/vmstat");
+	why = ksmt_swap_env_up(&self->swap, "32M", "ksm_faults");
+	if (why)
+		SKIP(return, "%s", why);
+	buf = malloc(NPAGES * PAGE);
+	ASSERT_NE(NULL, buf);
+	/* Faulted in and kept from reclaim: copying out to it cannot fail. */
+	memset(buf, 0, NPAGES * PAGE);
+	ASSERT_EQ(0, mlock(buf, NPAGES * PAGE));
+	memfd = open("/proc/self/mem", O_RDONLY);
+	ASSERT_LE(0, memfd);
+	for (nth = 1, left = 0; nth <= MAX_NTH && !left; nth++) {
+		merge_all(_metadata, self->p);
+		ASSERT_TRUE(ksmt_cgroup_reclaim_until(&self->swap.cg,
+						      all_swapped, self->p, 20));
+		copies = ksmt_vmstat("ksm_swpin_copy");
+		ASSERT_EQ(0, fail_nth(self->nth_fd, nth));
+		ret = pread(memfd, buf, NPAGES * PAGE, (off_t)(uintptr_t)self->p);
+		err = errno;
+		left = nth_left(self->nth_fd);
+		ASSERT_EQ(0, fail_nth(self->nth_fd, 0));
+		copies = ksmt_vmstat("ksm_swpin_copy") - copies;
+		if (!left)
+			self->injected++;
+		if (ret < 0)
+			EXPECT_TRUE(err == EIO || err == ENOMEM)
+				TH_LOG("nth %d: errno %d", nth, err);
+		for (i = 0; (ssize_t)((i + 1) * PAGE) <= ret; i++)
+			EXPECT_TRUE(ksmt_page_is(buf + i * PAGE, KEY + i / 2))
+				TH_LOG("nth %d: page %d read wrong", nth, i);
+		ASSERT_TRUE(intact(self->p)) TH_LOG("nth %d", nth);
+		ASSERT_EQ(0, ksmt_run(2));
+	}
+	EXPECT_GT(MAX_NTH, nth);
+	EXPECT_EQ(PAIRS, copies);
+	close(memfd);
+	free(buf);
+	all_clear(_metadata, self->p, self->injected);
+}
+
+/* The files that turn random failures of this task on and off, opened. */
+struct random_fail {
+	int make_it_fail;
+	int probability[2];	/* failslab's, fail_page_alloc's */
+};
+
+static int random_fail_open(struct random_fail *rf)
+{
+	rf->make_it_fail = open("/proc/self/make-it-fail", O_WRONLY);
+	rf->probability[0] = open(DBG "/failslab/probability", O_WRONLY);
+	rf->probability[1] = open(DBG "/fail_page_alloc/probability",
+				  O_WRONLY);
+	if (rf->make_it_fail < 0 || rf->probability[0] < 0 ||
+	    rf->probability[1] < 0)
+		return -errno;
+	return 0;
+}
+
+static void random_fail_close(struct random_fail *rf)
+{
+	close(rf->make_it_fail);
+	close(rf->probability[0]);
+	close(rf->probability[1]);
+}
+
+static int write_str(int fd, const char *text)
+{
+	ssize_t len = strlen(text);
+
+	/* None of these files has a position that matters. */
+	return write(fd, text, len) == len ? 0 : -errno;
+}
+
+/*
+ * Random failures of this task's allocations with percent% chance, or
+ * none ("0"). Through files opened before, and in an order where no
+ * write is made with failures on: make-it-fail last on, first off.
+ */
+static int fail_randomly(struct random_fail *rf, const char *percent)
+{
+	bool on = strcmp(percent, "0");
+	int err = 0;
+
+	if (!on)
+		err = write_str(rf->make_it_fail, "0");
+	if (!err)
+		err = write_str(rf->probability[0], percent);
+	if (!err)
+		err = write_str(rf->probability[1], percent);
+	if (!err && on)
+		err = write_str(rf->make_it_fail, "1");
+	return err;
+}
+
+/* The random failures so far: what they took from the budget TIMES. */
+static long random_failures(void)
+{
+	long budget = 2 * atol(TIMES), left;
+	char buf[32];
+
+	left = ksmt_read_file(DBG "/failslab/times", buf, sizeof(buf)) ?
+		0 : atol(buf);
+	budget -= left;
+	left = ksmt_read_file(DBG "/fail_page_alloc/times", buf, sizeof(buf)) ?
+		0 : atol(buf);
+	return budget - left;
+}
+
+#define OFFLINE_PERCENT	"50"
+#define OFFLINE_ROUNDS	6
+#define OFFLINE_TRIES	20
+/* Filler frames of the block freed for our pages to take. */
+#define PLACE_FRAMES	64
+
+/*
+ * Merges our pages with their frames in block b (see struct filler):
+ * returns how many of the KSM pages are frames of b. ksmd is stopped.
+ */
+static int merge_in_block(struct __test_metadata *_metadata, char *p,
+			  const struct mem_block *b)
+{
+	unsigned long zs, ze, pfn[NPAGES];
+	struct filler filler;
+	cpu_set_t cpus;
+	int i, in = 0;
+
+	ASSERT_EQ(0, ksmt_run(2));
+	ASSERT_EQ(0, madvise(p, NPAGES * PAGE, MADV_DONTNEED));
+	ASSERT_EQ(0, top_zone_of(b->node, &zs, &ze));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(cpus), &cpus));
+	ASSERT_EQ(0, pin_to_one_cpu());
+	ASSERT_EQ(0, bind_to_node(b->node));
+	ASSERT_EQ(0, filler_take_until(&filler, ze - zs, b->start, b->end,
+				       PLACE_FRAMES));
+	filler_free_in(&filler, b->start, b->end, PLACE_FRAMES);
+	fill(p);
+	filler_release(&filler);
+	ASSERT_EQ(0, bind_to_node(-1));
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpus), &cpus));
+	merge_all(_metadata, p);
+	ASSERT_EQ(0, frames_of_range(p, NPAGES, pfn));
+	/* The twins of a pair share the KSM page's frame: count it once. */
+	for (i = 0; i < NPAGES; i += 2)
+		in += !!block_of(b, 1, pfn[i]);
+	return in;
+}
+
+/*
+ * Offlining memory blocks that hold our KSM pages while half of the
+ * offlining task's allocations fail at random (failslab and
+ * fail_page_alloc, task filter, make-it-fail): each try takes the block
+ * offline (the KSM pages migrate out with their stable nodes) or fails
+ * with ENOMEM, EBUSY or EAGAIN, and is made again until the block is
+ * offline. The pages stay right and merged, none in the block, and the
+ * counters are unchanged; the block goes back online. The failures
+ * injected are counted.
+ */
+TEST_F_TIMEOUT(faults, offline_merged, 900)
+{
+	int nblocks, movable, round, tries, i, in, state, err, failed = 0;
+	unsigned long pfn[NPAGES];
+	struct mem_block blocks[64];
+	const struct mem_block *b;
+	struct random_fail rf;
+	char path[128];
+	long before;
+
+	nblocks = offlinable_blocks(blocks, ARRAY_SIZE(blocks), &movable);
+	if (!movable)
+		SKIP(return, "no ZONE_MOVABLE memory block (boot with movablecore=)");
+	ASSERT_LT(0, nblocks);
+	ASSERT_EQ(0, random_fail_open(&rf));
+	for (round = 0; round < OFFLINE_ROUNDS; round++) {
+		b = &blocks[round % nblocks];
+		in = merge_in_block(_metadata, self->p, b);
+		TH_LOG("memory%d (node %d): %d of %d KSM pages in it",
+		       b->id, b->node, in, PAIRS);
+		ASSERT_LT(0, in);
+		snprintf(path, sizeof(path), MEMDIR "/memory%d/state", b->id);
+		state = open(path, O_WRONLY);
+		ASSERT_LE(0, state);
+		for (tries = 0, err = -1; err && tries < OFFLINE_TRIES; tries++) {
+			before = random_failures();
+			ASSERT_EQ(0, fail_randomly(&rf, OFFLINE_PERCENT));
+			err = write_str(state, "offline");
+			ASSERT_EQ(0, fail_randomly(&rf, "0"));
+			self->injected += random_failures() - before;
+			if (!err)
+				break;
+			failed++;
+			EXPECT_TRUE(err == -ENOMEM || err == -EBUSY ||
+				    err == -EAGAIN)
+				TH_LOG("memory%d: %s", b->id, strerror(-err));
+			ASSERT_TRUE(intact(self->p));
+		}
+		close(state);
+		ASSERT_EQ(0, err) TH_LOG("memory%d stayed online", b->id);
+		self->offlined = b->id + 1;
+		ASSERT_TRUE(intact(self->p));
+		EXPECT_EQ(PAIRS, ksmt_get("pages_shared"));
+		EXPECT_EQ(PAIRS, ksmt_get("pages_sharing"));
+		ASSERT_EQ(0, frames_of_range(self->p, NPAGES, pfn));
+		for (i = 0; i < NPAGES; i++)
+			EXPECT_EQ(NULL, block_of(b, 1, pfn[i]));
+		for (i = 0; i < NPAGES; i += 2)
+			EXPECT_EQ(pfn[i], pfn[i + 1]);
+		ASSERT_EQ(0, block_set_state(b->id, "online_movable"));
+		self->offlined = 0;
+	}
+	random_fail_close(&rf);
+	TH_LOG("%d blocks offlined, %d tries failed", OFFLINE_ROUNDS, failed);
+	/* Still merged where they went: ksmd finds them all in place. */
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(2));
+	EXPECT_EQ(PAIRS, ksmt_get("pages_shared"));
+	EXPECT_EQ(PAIRS, ksmt_get("pages_sharing"));
 	all_clear(_metadata, self->p, self->injected);
 }
 
