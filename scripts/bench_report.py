@@ -33,7 +33,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktest_report import BADNESS  # noqa: E402
+from kernel_errors import complaints  # noqa: E402
 
 VARIANTS = ('stock', 'ours')
 
@@ -94,9 +94,8 @@ class Run:
             m = LINE.match(line)
             if m:
                 self.take(m.group(1), m.group(2))
-        self.console = [line.strip() for line in
-                        read_lines(os.path.join(self.logdir, 'console.log'))
-                        if BADNESS.search(line)]
+        self.console = complaints(
+            read_lines(os.path.join(self.logdir, 'console.log')))
         if self.vm_rc:
             self.failures.append(f'the VM failed (vm-run exit {self.vm_rc})')
         elif not self.finished:

@@ -179,17 +179,15 @@ grep -q '^data intact: ' "$results" 2>/dev/null ||
 if grep -qE 'MISMATCH|demo: FAIL' "$results" 2>/dev/null; then
 	fail+=("$(grep -hE 'MISMATCH|demo: FAIL' "$results" | head -n1 | tr -d '\r')")
 fi
-# The kernel reports scripts/ktest_report.py fails a test run on.
-badness='BUG: |Oops|WARNING: |------------\[ cut here \]|Kernel panic|'
-badness+='general protection fault|KASAN|UBSAN|possible circular locking|'
-badness+='possible recursive locking|inconsistent lock state|'
-badness+='suspicious RCU usage|rcu: INFO|self-detected stall|'
-badness+='hung_task|soft lockup|list_add corruption|list_del corruption|'
-badness+='Bad page|bad pte|Bad rss-counter'
-if grep -qE "$badness" "$DLOGS/console.log" 2>/dev/null; then
-	fail+=("the kernel complained: $(grep -hE "$badness" "$DLOGS/console.log" |
-		head -n1 | tr -d '\r')")
-fi
+# The kernel reports every VM run fails on (scripts/kernel_errors.py).
+krc=0
+complaint=$(python3 "$TOP/scripts/kernel_errors.py" "$DLOGS/console.log" 2>&1) ||
+	krc=$?
+case $krc in
+0) ;;
+1) fail+=("the kernel complained: $(printf '%s' "$complaint" | tr -d '\r')") ;;
+*) fail+=("no console to check: $complaint") ;;
+esac
 
 plot "$results" "$DLOGS/demo.png" ||
 	fail+=("no plot (gnuplot failed; see $DLOGS/demo.plot.log)")

@@ -18,8 +18,12 @@ prints the summary line over all runs.
 """
 
 import argparse
+import os
 import re
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kernel_errors import complaints  # noqa: E402
 
 BEGIN = re.compile(r'^##KSMT BEGIN (\S+) (rc|tap)\s*$')
 END = re.compile(r'^##KSMT END (\S+) rc=(\d+)(?: secs=\d+)?\s*$')
@@ -28,14 +32,6 @@ RUN = re.compile(r'^#\s*\[RUN\]\s*(\S+)')
 KSFT_SKIP = 4
 TIMEOUT_RCS = (124, 137, 143)
 
-# Kernel reports that fail a run whatever the tests said.
-BADNESS = re.compile(
-    r'(BUG: |Oops|WARNING: |------------\[ cut here \]|Kernel panic|'
-    r'general protection fault|KASAN|UBSAN|possible circular locking|'
-    r'possible recursive locking|inconsistent lock state|'
-    r'suspicious RCU usage|rcu: INFO|self-detected stall|'
-    r'hung_task|soft lockup|list_add corruption|list_del corruption|'
-    r'Bad page|bad pte|Bad rss-counter)')
 
 
 def case_name(text):
@@ -237,7 +233,7 @@ def kcsan_verdict(reports, symbols, out):
 
 
 def console_badness(lines):
-    hits = [line.strip() for line in lines if BADNESS.search(line)]
+    hits = complaints(lines)
     if hits:
         yield 'kernel/console', 'FAIL', \
             f'{len(hits)} report(s), first: {hits[0][:160]}'
