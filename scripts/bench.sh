@@ -152,15 +152,11 @@ if [ -s "$OUT/config-diff.txt" ]; then
 fi
 
 plan=$OUT/plan
-{
-	settings
-	cat "$TOP/scripts/vm/bench-plan.sh"
-} >"$plan"
 initrd=$OUT/initramfs.cpio
 sel=$BUILD/selftests
-"$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$sel/ksm_bench" "$sel/ksm_tests" \
-	"$TOP/scripts/vm/guest-lib.sh" "$BUILD/guest/ksm_guest.bzImage" \
-	"$BUILD/guest/ksm_guest.cpio"
+settings | vm_stage "$plan" "$initrd" bench-plan.sh "$sel/ksm_bench" \
+	"$sel/ksm_tests" "$TOP/scripts/vm/guest-lib.sh" \
+	"$BUILD/guest/ksm_guest.bzImage" "$BUILD/guest/ksm_guest.cpio"
 
 manifest=$OUT/runs.tsv
 : >"$manifest"

@@ -36,16 +36,6 @@ fi
 "$TOP/scripts/mkguest.sh"
 
 mkdir -p "$LOGS"
-plan=$LOGS/plan
-{
-	echo "KSMT_SUITE='${SUITE:-}'"
-	echo "KSMT_STRESS_SECONDS='${STRESS_SECONDS:-60}'"
-	echo "KSMT_DEBUG_KERNEL='$([ "$KPREFIX" = debug: ] && echo 1)'"
-	echo "KSMT_SLOW_KERNEL='$([ -n "$KPREFIX" ] && echo 1)'"
-	echo "KSMT_SOAK_SECONDS='${SOAK_SECONDS:-}' KSMT_FAIL_PERCENT='${FAIL_PERCENT:-}'"
-	cat "$TOP/scripts/vm/${KSMT_PLAN:-check-plan.sh}"
-} >"$plan"
-
 initrd=$LOGS/initramfs.cpio
 sel=$BUILD/selftests
 ours=()
@@ -57,11 +47,18 @@ guest=$BUILD/guest
 syms=$LOGS/ksm-symbols
 { nm "$KOUT/mm/ksm/built-in.a" 2>/dev/null || nm "$KOUT/mm/ksm.o"; } |
 	awk '$2 ~ /^[tT]$/ { print $3 }' | sort -u >"$syms"
-"$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$TOP/scripts/vm/ktest-lib.sh" \
+vm_stage "$LOGS/plan" "$initrd" "${KSMT_PLAN:-check-plan.sh}" \
+	"$TOP/scripts/vm/ktest-lib.sh" \
 	"$sel/ksm_tests" "$sel/ksm_functional_tests" "$sel/our-tests" "${ours[@]}" \
 	"$TOP/scripts/vm/guest-lib.sh" "$TOP/scripts/vm/ksm_guests.sh" \
 	"$TOP/scripts/vm/leaks.sh" "$syms" \
-	"$guest/ksm_guest.bzImage" "$guest/ksm_guest.cpio"
+	"$guest/ksm_guest.bzImage" "$guest/ksm_guest.cpio" <<EOF_SETTINGS
+KSMT_SUITE='${SUITE:-}'
+KSMT_STRESS_SECONDS='${STRESS_SECONDS:-60}'
+KSMT_DEBUG_KERNEL='$([ "$KPREFIX" = debug: ] && echo 1)'
+KSMT_SLOW_KERNEL='$([ -n "$KPREFIX" ] && echo 1)'
+KSMT_SOAK_SECONDS='${SOAK_SECONDS:-}' KSMT_FAIL_PERCENT='${FAIL_PERCENT:-}'
+EOF_SETTINGS
 
 # A movable zone, so the memory-offline scenario has blocks it can offline;
 # slab caches of their own, so that the tests can count KSM's objects.

@@ -73,23 +73,20 @@ initrd=$BUILD/initramfs-demo.cpio
 vmopts=(--mem 1024 --timeout "${VM_TIMEOUT:-150}")
 if [ "$GUESTS" -gt 0 ]; then
 	"$TOP/scripts/mkguest.sh"
-	{
-		echo "DEMO_GUESTS=$GUESTS KSMG_MEM=$KSMG_MEM KSMG_SHARED=$KSMG_SHARED KSMG_UNIQUE=$KSMG_UNIQUE"
-		echo "DEMO_SECONDS=$DEMO_SECONDS DEMO_INTERVAL_MS=$interval"
-		cat "$TOP/scripts/vm/demo-guests-plan.sh"
-	} >"$plan"
-	"$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$BIN/ksm_watch" \
+	vm_stage "$plan" "$initrd" demo-guests-plan.sh "$BIN/ksm_watch" \
 		"$TOP/scripts/vm/guest-lib.sh" "$BUILD/guest/ksm_guest.bzImage" \
-		"$BUILD/guest/ksm_guest.cpio"
+		"$BUILD/guest/ksm_guest.cpio" <<-EOF
+		DEMO_GUESTS=$GUESTS KSMG_MEM=$KSMG_MEM KSMG_SHARED=$KSMG_SHARED KSMG_UNIQUE=$KSMG_UNIQUE
+		DEMO_SECONDS=$DEMO_SECONDS DEMO_INTERVAL_MS=$interval
+	EOF
 	vmopts=(--mem $((768 + GUESTS * (KSMG_MEM + 96))) --hostfs
 		--timeout "${VM_TIMEOUT:-$((240 + 90 * GUESTS))}")
 else
-	{
-		echo "DEMO_PROCS=$DEMO_PROCS DEMO_MIB=$DEMO_MIB DEMO_DUP=$DEMO_DUP"
-		echo "DEMO_SECONDS=$DEMO_SECONDS DEMO_INTERVAL_MS=$interval"
-		cat "$TOP/scripts/vm/demo-plan.sh"
-	} >"$plan"
-	"$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$BIN/ksm_watch" "$BIN/ksm_demo_load"
+	vm_stage "$plan" "$initrd" demo-plan.sh "$BIN/ksm_watch" \
+		"$BIN/ksm_demo_load" <<-EOF
+		DEMO_PROCS=$DEMO_PROCS DEMO_MIB=$DEMO_MIB DEMO_DUP=$DEMO_DUP
+		DEMO_SECONDS=$DEMO_SECONDS DEMO_INTERVAL_MS=$interval
+	EOF
 fi
 
 # Shows the plan's output as it arrives. A row of ksm_watch starts with the

@@ -48,3 +48,19 @@ install_if_changed() {
 	cp "$src" "$dst.tmp.$$"
 	mv -f "$dst.tmp.$$" "$dst"
 }
+
+# The VM pipeline check, demo and bench all run: vm_stage writes the plan
+# (the settings read from stdin, then scripts/vm/NAME) and the initramfs
+# that carries it, scripts/vm-run.sh boots it, and the logs are read with
+# the one list of kernel complaints (scripts/kernel_errors.py).
+#   vm_stage PLAN INITRD NAME [FILE...]   FILEs go to /tests beside it
+vm_stage() {
+	local plan=$1 initrd=$2 name=$3
+	shift 3
+	[ -f "$TOP/scripts/vm/$name" ] || die "no plan scripts/vm/$name"
+	{
+		cat
+		cat "$TOP/scripts/vm/$name"
+	} >"$plan"
+	"$TOP/scripts/mkinitramfs.sh" "$initrd" "$plan" "$@"
+}
