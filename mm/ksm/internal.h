@@ -292,7 +292,8 @@ extern struct list_head ksm_slot_list;
 extern wait_queue_head_t ksm_thread_wait;
 extern u64 ksm_zero_checksum;
 
-/* core.c */
+/* objects.c */
+int ksm_caches_init(void);
 struct ksm_block *ksm_block_alloc(struct mm_struct *mm, unsigned long base);
 void ksm_block_free(struct ksm_block *block);
 struct ksm_item *ksm_item_init(struct ksm_block *block, unsigned int idx);
@@ -302,12 +303,14 @@ void ksm_node_free(struct ksm_stable_node *node);
 struct ksm_slot *ksm_slot_alloc(void);
 void ksm_slot_free(struct ksm_slot *slot);
 bool ksm_run_allowed(void);
-void ksm_lock_stable(void);
-void ksm_set_offlining(bool on);
-void ksm_wake_sleeper(void);
 u64 ksm_page_checksum(struct page *page);
 long ksm_profit(unsigned long merged, long zero_pages, unsigned long items);
 long ksm_volatile_pages(const struct ksm_counters *c);
+
+/* control.c */
+void ksm_lock_stable(void);
+void ksm_set_offlining(bool on);
+void ksm_wake_sleeper(void);
 
 /* slots.c */
 struct ksm_slot *ksm_slot_first(void);

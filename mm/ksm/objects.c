@@ -1,17 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KSM core: global state, object caches, page checksums, the ksmd thread
- * and initialization.
+ * KSM objects: the global state (knobs, counters, the scan cursor, the
+ * locks), the caches of blocks, items, stable nodes and mm slots, page
+ * checksums and the profit arithmetic. The bottom layer of mm/ksm/: it
+ * calls no other file of it.
  */
 
-#define pr_fmt(fmt) "ksm: " fmt
-
-#include <linux/freezer.h>
 #include <linux/highmem.h>
 #include <linux/init.h>
-#include <linux/kthread.h>
 #include <linux/mm.h>
-#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/xxhash.h>
 
@@ -35,7 +32,6 @@ struct ksm_cursor ksm_cursor;
 /* Serializes changes to trees, nodes, items and the cursor. */
 DEFINE_MUTEX(ksm_lock);
 DECLARE_WAIT_QUEUE_HEAD(ksm_thread_wait);
-static DECLARE_WAIT_QUEUE_HEAD(ksm_offline_wait);
 atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);
 u64 ksm_zero_checksum __read_mostly;
 
@@ -217,118 +213,12 @@ bool ksm_run_allowed(void)
 	return READ_ONCE(ksm_knobs.run) == KSM_RUN_MERGE;
 }
 
-static bool ksm_offlining(void)
-{
-	return READ_ONCE(ksm_knobs.run) & KSM_RUN_OFFLINE;
-}
-
 /**
- * ksm_lock_stable() - take ksm_lock once no memory is being offlined
+ * ksm_caches_init() - create the caches of blocks, stable nodes and slots
  *
- * Between MEM_GOING_OFFLINE and the end of the offlining, KSM pages are
- * migrated out of the range and stable nodes may point into it: nothing
- * may walk or end nodes then. The offline notifier does not keep ksm_lock
- * for that whole time (offlining takes locks of its own in between); it
- * sets KSM_RUN_OFFLINE instead, and whoever is about to touch the stable
- * trees waits here until it is cleared.
+ * Return: 0, or -ENOMEM with none created.
  */
-void ksm_lock_stable(void)
-{
-	mutex_lock(&ksm_lock);
-	while (ksm_offlining()) {
-		mutex_unlock(&ksm_lock);
-		wait_event(ksm_offline_wait, !ksm_offlining());
-		mutex_lock(&ksm_lock);
-	}
-}
-
-/**
- * ksm_set_offlining() - mark the start or the end of a memory offlining
- * @on: true at MEM_GOING_OFFLINE, false once offlining ended or failed
- *
- * Called under ksm_lock. The end wakes ksm_lock_stable() waiters and ksmd.
- */
-void ksm_set_offlining(bool on)
-{
-	unsigned long run = ksm_knobs.run & ~KSM_RUN_OFFLINE;
-
-	WRITE_ONCE(ksm_knobs.run, on ? run | KSM_RUN_OFFLINE : run);
-	if (!on) {
-		wake_up_all(&ksm_offline_wait);
-		wake_up_interruptible(&ksm_thread_wait);
-	}
-}
-
-static unsigned int ksm_sleep_gen;
-
-/**
- * ksm_wake_sleeper() - end ksmd's current sleep between batches early
- */
-void ksm_wake_sleeper(void)
-{
-	WRITE_ONCE(ksm_sleep_gen, ksm_sleep_gen + 1);
-	wake_up_interruptible(&ksm_thread_wait);
-}
-
-static bool ksmd_has_work(void)
-{
-	return ksm_run_allowed() && !list_empty(&ksm_slot_list);
-}
-
-/* Stale nodes are pruned as lookups meet them; this sweeps the rest. */
-static void ksmd_prune(unsigned long *next_prune)
-{
-	unsigned int ms = READ_ONCE(ksm_knobs.prune_millisecs);
-
-	if (time_before(jiffies, *next_prune))
-		return;
-	ksm_prune_all_stale(0, ULONG_MAX);
-	*next_prune = jiffies + msecs_to_jiffies(ms);
-}
-
-static void ksmd_sleep(void)
-{
-	unsigned int ms = READ_ONCE(ksm_knobs.sleep_millisecs);
-	unsigned int gen = READ_ONCE(ksm_sleep_gen);
-
-	if (!ms) {
-		cond_resched();
-		return;
-	}
-	wait_event_freezable_timeout(ksm_thread_wait,
-				     kthread_should_stop() ||
-				     READ_ONCE(ksm_sleep_gen) != gen,
-				     msecs_to_jiffies(ms));
-}
-
-static int ksmd(void *unused)
-{
-	unsigned long next_prune = jiffies;
-
-	set_freezable();
-	set_user_nice(current, 5);
-
-	while (!kthread_should_stop()) {
-		mutex_lock(&ksm_lock);
-		if (ksmd_has_work()) {
-			ksm_scan_pages(READ_ONCE(ksm_knobs.pages_to_scan));
-			ksmd_prune(&next_prune);
-		}
-		mutex_unlock(&ksm_lock);
-
-		if (ksmd_has_work()) {
-			ksmd_sleep();
-			try_to_freeze();
-		} else {
-			wait_event_freezable(ksm_thread_wait,
-					     ksmd_has_work() ||
-					     kthread_should_stop());
-		}
-	}
-	return 0;
-}
-
-static int __init ksm_caches_init(void)
+int __init ksm_caches_init(void)
 {
 	ksm_block_cache = KMEM_CACHE(ksm_block, 0);
 	ksm_node_cache = KMEM_CACHE(ksm_stable_node, 0);
@@ -340,26 +230,3 @@ static int __init ksm_caches_init(void)
 	kmem_cache_destroy(ksm_slot_cache);
 	return -ENOMEM;
 }
-
-static int __init ksm_init(void)
-{
-	struct task_struct *ksmd_task;
-	int err;
-
-	ksm_zero_checksum = ksm_page_checksum(ZERO_PAGE(0));
-	err = ksm_caches_init() ?: ksm_trees_init();
-	if (err)
-		goto fail;
-	ksmd_task = kthread_run(ksmd, NULL, "ksmd");
-	err = PTR_ERR_OR_ZERO(ksmd_task);
-	if (err)
-		goto fail;
-	err = ksm_sysfs_init() ?: ksm_hotplug_init();
-	if (!err)
-		return 0;
-	kthread_stop(ksmd_task);
-fail:
-	pr_err("not started: %d\n", err);
-	return err;
-}
-subsys_initcall(ksm_init);
