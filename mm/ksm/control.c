@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KSM control: the ksmd thread, the gate that keeps everyone off the
- * stable trees while memory goes offline, and initialization.
+ * KSM control: the ksmd thread, run=2 (unmerging everything), the gate
+ * that keeps everyone off the stable trees while memory goes offline,
+ * and initialization.
  */
 
 #define pr_fmt(fmt) "ksm: " fmt
@@ -9,6 +10,7 @@
 #include <linux/freezer.h>
 #include <linux/init.h>
 #include <linux/kthread.h>
+#include <linux/memory.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 
@@ -125,6 +127,94 @@ static int ksmd(void *unused)
 		}
 	}
 	return 0;
+}
+
+/**
+ * ksm_unmerge_all() - run=2: break every KSM page and forget all tracking
+ *
+ * The mms stay registered and their VMAs mergeable; the next run=1 starts
+ * from nothing. Called under ksm_lock, in the context of the writer, whose
+ * fatal signal stops it.
+ *
+ * Return: 0, -ENOMEM, or -EINTR.
+ */
+int ksm_unmerge_all(void)
+{
+	struct ksm_slot *slot = ksm_cursor_first();
+	int err = 0;
+
+	while (slot) {
+		struct mm_struct *mm = slot->base.mm;
+		bool gone;
+
+		mmap_read_lock(mm);
+		gone = !atomic_read(&mm->mm_users);
+		if (!gone)
+			err = ksm_unmerge_mm(mm);
+		if (!err)
+			ksm_slot_drop_items(slot);
+		mmap_read_unlock(mm);
+		if (err)
+			break;
+		slot = ksm_cursor_next(gone);
+	}
+	/* Interrupted: the marks of the slots not reached must go too. */
+	if (err)
+		ksm_forget_unstable();
+	ksm_scan_restart();
+	if (err)
+		return err;
+	/* Pages still mapped by an exiting mm keep their nodes for now. */
+	ksm_retire_all_nodes();
+	/* As upstream: counting passes starts again from nothing. */
+	ksm_count.full_scans = 0;
+	return 0;
+}
+
+/*
+ * Memory offlining migrates every KSM page out of the range (moving the
+ * stable nodes along), then frees the struct pages' meaning. Nobody may
+ * touch the stable trees in between (ksm_lock_stable() waits, ksmd does
+ * not run), and nodes left pointing into the range (stale ones) must go
+ * before anyone looks at their pfn again. ksm_lock is taken only for each
+ * step: offlining takes locks of its own between the notifications.
+ */
+static int ksm_memory_callback(struct notifier_block *nb, unsigned long action,
+			       void *arg)
+{
+	struct memory_notify *mn = arg;
+
+	switch (action) {
+	case MEM_GOING_OFFLINE:
+		mutex_lock(&ksm_lock);
+		ksm_set_offlining(true);
+		mutex_unlock(&ksm_lock);
+		break;
+	case MEM_OFFLINE:
+		mutex_lock(&ksm_lock);
+		ksm_prune_all_stale(mn->start_pfn,
+				    mn->start_pfn + mn->nr_pages);
+		ksm_set_offlining(false);
+		mutex_unlock(&ksm_lock);
+		break;
+	case MEM_CANCEL_OFFLINE:
+		/* Also when a notifier before us failed MEM_GOING_OFFLINE. */
+		mutex_lock(&ksm_lock);
+		ksm_set_offlining(false);
+		mutex_unlock(&ksm_lock);
+		break;
+	}
+	return NOTIFY_OK;
+}
+
+/**
+ * ksm_hotplug_init() - register for memory offlining events
+ *
+ * Return: 0.
+ */
+static int __init ksm_hotplug_init(void)
+{
+	return hotplug_memory_notifier(ksm_memory_callback, KSM_CALLBACK_PRI);
 }
 
 static int __init ksm_init(void)

@@ -311,6 +311,7 @@ long ksm_volatile_pages(const struct ksm_counters *c);
 void ksm_lock_stable(void);
 void ksm_set_offlining(bool on);
 void ksm_wake_sleeper(void);
+int ksm_unmerge_all(void);
 
 /* slots.c */
 struct ksm_slot *ksm_slot_first(void);
@@ -392,7 +393,6 @@ void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 		      unsigned long end);
 int ksm_unmerge_mm(struct mm_struct *mm);
-int ksm_unmerge_all(void);
 
 /* rmap.c */
 static inline struct ksm_stable_node *ksm_folio_node(struct folio *folio)
@@ -411,8 +411,6 @@ static inline void ksm_folio_set_node(struct folio *folio,
 
 	WRITE_ONCE(folio->mapping, (struct address_space *)mapping);
 }
-
-int ksm_hotplug_init(void);
 
 /* advisor.c */
 unsigned long ksm_advise(const struct ksm_advice *in);

@@ -2,8 +2,8 @@
 /*
  * How the rest of mm reaches KSM pages: the reverse-map walk (reclaim,
  * migration, page_referenced), migration moving a stable node to the new
- * page, memory failure finding every sharer, swap-in deciding whether a
- * once-KSM page can be mapped as it is, and memory offlining.
+ * page, memory failure finding every sharer, and swap-in deciding whether
+ * a once-KSM page can be mapped as it is.
  *
  * The reverse map of a KSM page is its stable node's sharers: each records
  * an address and an anon_vma (held with a reference), and every VMA of that
@@ -12,7 +12,6 @@
 
 #include <linux/highmem.h>
 #include <linux/memcontrol.h>
-#include <linux/memory.h>
 #include <linux/mm.h>
 #include <linux/rmap.h>
 #include <linux/sched/signal.h>
@@ -218,50 +217,4 @@ long ksm_process_profit(struct mm_struct *mm)
 {
 	return ksm_profit(mm->ksm_merging_pages, mm_ksm_zero_pages(mm),
 			  mm->ksm_rmap_items);
-}
-
-/*
- * Memory offlining migrates every KSM page out of the range (moving the
- * stable nodes along), then frees the struct pages' meaning. Nobody may
- * touch the stable trees in between (ksm_lock_stable() waits, ksmd does
- * not run), and nodes left pointing into the range (stale ones) must go
- * before anyone looks at their pfn again. ksm_lock is taken only for each
- * step: offlining takes locks of its own between the notifications.
- */
-static int ksm_memory_callback(struct notifier_block *nb, unsigned long action,
-			       void *arg)
-{
-	struct memory_notify *mn = arg;
-
-	switch (action) {
-	case MEM_GOING_OFFLINE:
-		mutex_lock(&ksm_lock);
-		ksm_set_offlining(true);
-		mutex_unlock(&ksm_lock);
-		break;
-	case MEM_OFFLINE:
-		mutex_lock(&ksm_lock);
-		ksm_prune_all_stale(mn->start_pfn,
-				    mn->start_pfn + mn->nr_pages);
-		ksm_set_offlining(false);
-		mutex_unlock(&ksm_lock);
-		break;
-	case MEM_CANCEL_OFFLINE:
-		/* Also when a notifier before us failed MEM_GOING_OFFLINE. */
-		mutex_lock(&ksm_lock);
-		ksm_set_offlining(false);
-		mutex_unlock(&ksm_lock);
-		break;
-	}
-	return NOTIFY_OK;
-}
-
-/**
- * ksm_hotplug_init() - register for memory offlining events
- *
- * Return: 0.
- */
-int __init ksm_hotplug_init(void)
-{
-	return hotplug_memory_notifier(ksm_memory_callback, KSM_CALLBACK_PRI);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KSM unmerging: giving every mapping of a range, or of every registered
- * mm, a private copy of the KSM pages (and KSM zero pages) it maps.
+ * KSM unmerging: giving every mapping of a range, or of an mm, a private
+ * copy of the KSM pages (and KSM zero pages) it maps.
  *
  * The copy is made by the ordinary unshare fault (FAULT_FLAG_UNSHARE),
  * which works on PROT_NONE and uffd-wp ranges too and leaves the PTE
@@ -230,47 +230,5 @@ int ksm_unmerge_mm(struct mm_struct *mm)
 		if (err)
 			return err;
 	}
-	return 0;
-}
-
-/**
- * ksm_unmerge_all() - run=2: break every KSM page and forget all tracking
- *
- * The mms stay registered and their VMAs mergeable; the next run=1 starts
- * from nothing. Called under ksm_lock, in the context of the writer, whose
- * fatal signal stops it.
- *
- * Return: 0, -ENOMEM, or -EINTR.
- */
-int ksm_unmerge_all(void)
-{
-	struct ksm_slot *slot = ksm_cursor_first();
-	int err = 0;
-
-	while (slot) {
-		struct mm_struct *mm = slot->base.mm;
-		bool gone;
-
-		mmap_read_lock(mm);
-		gone = !atomic_read(&mm->mm_users);
-		if (!gone)
-			err = ksm_unmerge_mm(mm);
-		if (!err)
-			ksm_slot_drop_items(slot);
-		mmap_read_unlock(mm);
-		if (err)
-			break;
-		slot = ksm_cursor_next(gone);
-	}
-	/* Interrupted: the marks of the slots not reached must go too. */
-	if (err)
-		ksm_forget_unstable();
-	ksm_scan_restart();
-	if (err)
-		return err;
-	/* Pages still mapped by an exiting mm keep their nodes for now. */
-	ksm_retire_all_nodes();
-	/* As upstream: counting passes starts again from nothing. */
-	ksm_count.full_scans = 0;
 	return 0;
 }
