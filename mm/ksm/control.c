@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KSM control: the ksmd thread, run=2 (unmerging everything), the gate
- * that keeps everyone off the stable trees while memory goes offline,
- * and initialization.
+ * KSM control: the ksmd thread, the run states (what writing 0, 1 or 2
+ * to run does), changes of the knobs that lay out the stable trees, the
+ * gate that keeps everyone off the stable trees while memory goes
+ * offline, and initialization. The top of mm/ksm/: sysfs.c calls it for
+ * every change of state, and no file below calls it.
  */
 
 #define pr_fmt(fmt) "ksm: " fmt
@@ -11,12 +13,15 @@
 #include <linux/init.h>
 #include <linux/kthread.h>
 #include <linux/memory.h>
+#include <linux/oom.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 
 #include "internal.h"
 
 static DECLARE_WAIT_QUEUE_HEAD(ksm_offline_wait);
+/* Set once everything is up; sysfs.c shows the knobs only then. */
+bool ksm_started __ro_after_init;
 
 static bool ksm_offlining(void)
 {
@@ -33,7 +38,7 @@ static bool ksm_offlining(void)
  * sets KSM_RUN_OFFLINE instead, and whoever is about to touch the stable
  * trees waits here until it is cleared.
  */
-void ksm_lock_stable(void)
+static void ksm_lock_stable(void)
 {
 	mutex_lock(&ksm_lock);
 	while (ksm_offlining()) {
@@ -49,7 +54,7 @@ void ksm_lock_stable(void)
  *
  * Called under ksm_lock. The end wakes ksm_lock_stable() waiters and ksmd.
  */
-void ksm_set_offlining(bool on)
+static void ksm_set_offlining(bool on)
 {
 	unsigned long run = ksm_knobs.run & ~KSM_RUN_OFFLINE;
 
@@ -138,7 +143,7 @@ static int ksmd(void *unused)
  *
  * Return: 0, -ENOMEM, or -EINTR.
  */
-int ksm_unmerge_all(void)
+static int ksm_unmerge_all(void)
 {
 	struct ksm_slot *slot = ksm_cursor_first();
 	int err = 0;
@@ -169,6 +174,76 @@ int ksm_unmerge_all(void)
 	/* As upstream: counting passes starts again from nothing. */
 	ksm_count.full_scans = 0;
 	return 0;
+}
+
+/**
+ * ksm_set_run() - what writing the run knob does
+ * @run: KSM_RUN_STOP, KSM_RUN_MERGE or KSM_RUN_UNMERGE
+ *
+ * Stopping only stops ksmd after its batch. Merging wakes it. Unmerging
+ * breaks every KSM page first, in the context of the writer, whose fatal
+ * signal stops it and whom the OOM killer picks if memory runs out; if it
+ * fails, run is left at 0, not 2.
+ *
+ * Return: 0, -ENOMEM or -EINTR.
+ */
+int ksm_set_run(unsigned int run)
+{
+	int err = 0;
+
+	ksm_lock_stable();
+	if (ksm_knobs.run != run) {
+		WRITE_ONCE(ksm_knobs.run, run);
+		if (run == KSM_RUN_UNMERGE) {
+			set_current_oom_origin();
+			err = ksm_unmerge_all();
+			clear_current_oom_origin();
+			if (err)
+				WRITE_ONCE(ksm_knobs.run, KSM_RUN_STOP);
+		}
+	}
+	mutex_unlock(&ksm_lock);
+	if (run == KSM_RUN_MERGE)
+		wake_up_interruptible(&ksm_thread_wait);
+	return err;
+}
+
+/*
+ * Knobs that change how KSM pages are organised can change only while no
+ * KSM page is mapped. Nodes of pages nobody maps (freed, or only in the
+ * swap cache) are ended first. Called under ksm_lock.
+ */
+static int ksm_layout_may_change(void)
+{
+	ksm_retire_all_nodes();
+	return ksm_no_stable_nodes() ? 0 : -EBUSY;
+}
+
+/**
+ * ksm_set_layout_knob() - change a knob that lays out the stable trees
+ * @knob: merge_across_nodes or max_page_sharing in ksm_knobs
+ * @value: its new value, already checked
+ * @relayout: the unstable trees, which the knob lays out too, start afresh
+ *
+ * Return: 0, or -EBUSY (and no change) while a KSM page exists.
+ */
+int ksm_set_layout_knob(unsigned int *knob, unsigned int value,
+			bool relayout)
+{
+	int err = 0;
+
+	ksm_lock_stable();
+	if (*knob != value) {
+		err = ksm_layout_may_change();
+		if (!err)
+			WRITE_ONCE(*knob, value);
+		if (!err && relayout) {
+			ksm_forget_unstable();
+			ksm_scan_restart();
+		}
+	}
+	mutex_unlock(&ksm_lock);
+	return err;
 }
 
 /*
@@ -230,9 +305,11 @@ static int __init ksm_init(void)
 	err = PTR_ERR_OR_ZERO(ksmd_task);
 	if (err)
 		goto fail;
-	err = ksm_sysfs_init() ?: ksm_hotplug_init();
-	if (!err)
+	err = ksm_hotplug_init();
+	if (!err) {
+		ksm_started = true;
 		return 0;
+	}
 	kthread_stop(ksmd_task);
 fail:
 	pr_err("not started: %d\n", err);

@@ -308,10 +308,11 @@ long ksm_profit(unsigned long merged, long zero_pages, unsigned long items);
 long ksm_volatile_pages(const struct ksm_counters *c);
 
 /* control.c */
-void ksm_lock_stable(void);
-void ksm_set_offlining(bool on);
+extern bool ksm_started;
 void ksm_wake_sleeper(void);
-int ksm_unmerge_all(void);
+int ksm_set_run(unsigned int run);
+int ksm_set_layout_knob(unsigned int *knob, unsigned int value,
+			bool relayout);
 
 /* slots.c */
 struct ksm_slot *ksm_slot_first(void);
@@ -417,8 +418,5 @@ unsigned long ksm_advise(const struct ksm_advice *in);
 void ksm_advisor_pass_begin(void);
 void ksm_advisor_pass_end(void);
 void ksm_advisor_set_mode(enum ksm_advisor_mode mode);
-
-/* sysfs.c */
-int ksm_sysfs_init(void);
 
 #endif /* _MM_KSM_INTERNAL_H */

@@ -2,12 +2,12 @@
 /*
  * /sys/kernel/mm/ksm/: the knobs and counters of KSM. A bad value is
  * refused with -EINVAL, a change the current state forbids with -EBUSY,
- * and either way the old value stays.
+ * and either way the old value stays. What a change of state does is
+ * control.c's: this file parses, checks and calls it.
  */
 
 #include <linux/kobject.h>
 #include <linux/mm.h>
-#include <linux/oom.h>
 #include <linux/sysfs.h>
 
 #include "internal.h"
@@ -115,31 +115,13 @@ static ssize_t run_store(struct kobject *kobj, struct kobj_attribute *attr,
 			 const char *buf, size_t count)
 {
 	unsigned int value;
-	ssize_t ret = count;
 	int err;
 
 	err = kstrtouint(buf, 10, &value);
 	if (err || value > KSM_RUN_UNMERGE)
 		return -EINVAL;
-
-	ksm_lock_stable();
-	if (ksm_knobs.run != value) {
-		WRITE_ONCE(ksm_knobs.run, value);
-		if (value == KSM_RUN_UNMERGE) {
-			/* If memory runs out, the writer is the one to kill. */
-			set_current_oom_origin();
-			err = ksm_unmerge_all();
-			clear_current_oom_origin();
-			if (err) {
-				WRITE_ONCE(ksm_knobs.run, KSM_RUN_STOP);
-				ret = err;
-			}
-		}
-	}
-	mutex_unlock(&ksm_lock);
-	if (value == KSM_RUN_MERGE)
-		wake_up_interruptible(&ksm_thread_wait);
-	return ret;
+	err = ksm_set_run(value);
+	return err ? err : count;
 }
 
 KSM_FILE_RW(run);
@@ -147,37 +129,12 @@ KSM_FILE_RW(run);
 KSM_BOOL_KNOB(use_zero_pages, use_zero_pages);
 KSM_BOOL_KNOB(smart_scan, smart_scan);
 
-/*
- * Knobs that change how KSM pages are organised can change only while no
- * KSM page is mapped. Nodes of pages nobody maps (freed, or only in the
- * swap cache) are ended first. Called under ksm_lock.
- */
-static int ksm_layout_may_change(void)
+/* A knob that lays out the stable trees: -EBUSY while KSM pages exist. */
+static ssize_t ksm_store_layout_knob(unsigned int *knob, unsigned int value,
+				     bool relayout, size_t count)
 {
-	ksm_retire_all_nodes();
-	return ksm_no_stable_nodes() ? 0 : -EBUSY;
-}
+	int err = ksm_set_layout_knob(knob, value, relayout);
 
-/*
- * Sets such a knob to @value; with @relayout the unstable trees, which
- * the knob lays out, start afresh.
- */
-static ssize_t ksm_set_layout_knob(unsigned int *knob, unsigned int value,
-				   bool relayout, size_t count)
-{
-	int err = 0;
-
-	ksm_lock_stable();
-	if (*knob != value) {
-		err = ksm_layout_may_change();
-		if (!err)
-			WRITE_ONCE(*knob, value);
-		if (!err && relayout) {
-			ksm_forget_unstable();
-			ksm_scan_restart();
-		}
-	}
-	mutex_unlock(&ksm_lock);
 	return err ? err : count;
 }
 
@@ -195,8 +152,8 @@ static ssize_t max_page_sharing_store(struct kobject *kobj,
 		return err;
 	if (value < 2)
 		return -EINVAL;
-	return ksm_set_layout_knob(&ksm_knobs.max_page_sharing, value, false,
-				   count);
+	return ksm_store_layout_knob(&ksm_knobs.max_page_sharing, value,
+				     false, count);
 }
 
 KSM_FILE_RW(max_page_sharing);
@@ -215,8 +172,8 @@ static ssize_t merge_across_nodes_store(struct kobject *kobj,
 		return err;
 	if (value > 1)
 		return -EINVAL;
-	return ksm_set_layout_knob(&ksm_knobs.merge_across_nodes, value, true,
-				   count);
+	return ksm_store_layout_knob(&ksm_knobs.merge_across_nodes, value,
+				     true, count);
 }
 
 KSM_FILE_RW(merge_across_nodes);
@@ -399,14 +356,11 @@ static const struct attribute_group ksm_attr_group = {
 	.attrs = ksm_attrs,
 };
 
-/**
- * ksm_sysfs_init() - create /sys/kernel/mm/ksm
- *
- * Return: 0, or the error of sysfs_create_group().
- */
-int __init ksm_sysfs_init(void)
+/* /sys/kernel/mm/ksm appears once KSM has started (control.c, before). */
+static int __init ksm_sysfs_init(void)
 {
-	if (!IS_ENABLED(CONFIG_SYSFS))
+	if (!IS_ENABLED(CONFIG_SYSFS) || !ksm_started)
 		return 0;
 	return sysfs_create_group(mm_kobj, &ksm_attr_group);
 }
+subsys_initcall(ksm_sysfs_init);
