@@ -171,8 +171,7 @@ static int ksm_unmerge_all(void)
 		return err;
 	/* Pages still mapped by an exiting mm keep their nodes for now. */
 	ksm_retire_all_nodes();
-	/* As upstream: counting passes starts again from nothing. */
-	ksm_count.full_scans = 0;
+	ksm_full_scans_reset();
 	return 0;
 }
 

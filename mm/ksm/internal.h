@@ -330,6 +330,7 @@ struct ksm_slot *ksm_cursor_first(void);
 struct ksm_slot *ksm_cursor_next(bool release);
 void ksm_cursor_reset(void);
 void ksm_scan_restart(void);
+void ksm_full_scans_reset(void);
 void ksm_forget_unstable(void);
 void ksm_slot_drop_items(struct ksm_slot *slot);
 void ksm_item_forget(struct ksm_item *item);
@@ -351,6 +352,8 @@ int ksm_tree_index(int nid);
 int ksm_tree_count(void);
 int ksm_trees_init(void);
 void ksm_unstable_insert(struct rb_root *root, struct ksm_item *item);
+void ksm_unstable_add(struct rb_root *root, struct ksm_item *item,
+		      unsigned int gen);
 struct ksm_item *ksm_unstable_first(struct rb_root *root, u64 key);
 struct ksm_item *ksm_unstable_next_equal(struct ksm_item *item);
 void ksm_unstable_erase(struct ksm_item *item);

@@ -374,15 +374,6 @@ static void ksm_peer_put(struct ksm_peer *peer)
 		mmap_read_unlock(ksm_item_mm(peer->item));
 }
 
-static void ksm_unstable_add(struct ksm_item *item, int index)
-{
-	item->flags &= ~KSM_ITEM_GEN_MASK;
-	item->flags |= KSM_ITEM_UNSTABLE |
-		((unsigned long)(ksm_cursor.gen & 0xff) << KSM_ITEM_GEN_SHIFT);
-	ksm_unstable_insert(&ksm_trees_of(index)->unstable, item);
-	ksm_count.pages_unshared++;
-}
-
 /*
  * Whether a page of a pair may become the KSM page where it is: only if
  * the PTE we write-protected is its one mapping. A page still shared with
@@ -453,7 +444,8 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	WRITE_ONCE(folio->mapping, anon_mapping);
 	ksm_node_prune(node);
 	if (keep_unstable)
-		ksm_unstable_add(keep->item, index);
+		ksm_unstable_add(&ksm_trees_of(index)->unstable, keep->item,
+				 ksm_cursor.gen);
 	return err;
 }
 
@@ -571,7 +563,8 @@ static void ksm_pair_or_add(struct ksm_item *item, struct vm_area_struct *vma,
 			    struct ksm_page *pg, int index)
 {
 	if (ksm_merge_unstable(item, vma, pg, index) == -ESRCH)
-		ksm_unstable_add(item, index);
+		ksm_unstable_add(&ksm_trees_of(index)->unstable, item,
+				 ksm_cursor.gen);
 }
 
 /**

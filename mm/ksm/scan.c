@@ -506,6 +506,16 @@ void ksm_scan_restart(void)
 	ksm_cursor.gen++;
 }
 
+/**
+ * ksm_full_scans_reset() - count full scans from zero again
+ *
+ * After run=2, as upstream does.
+ */
+void ksm_full_scans_reset(void)
+{
+	ksm_count.full_scans = 0;
+}
+
 static void ksm_pass_end(void)
 {
 	trace_ksm_stop_scan(ksm_count.full_scans, ksm_count.items);

@@ -102,6 +102,25 @@ void ksm_unstable_insert(struct rb_root *root, struct ksm_item *item)
 }
 
 /**
+ * ksm_unstable_add() - put an item into the unstable tree of this pass
+ * @root: the unstable tree of the item's domain
+ * @item: the item, in no unstable tree; its ->checksum is the key
+ * @gen: the generation of this pass
+ *
+ * From now on the item counts in pages_unshared: until it leaves the
+ * tree, or, once the pass is over, until the next pass looks at it.
+ */
+void ksm_unstable_add(struct rb_root *root, struct ksm_item *item,
+		      unsigned int gen)
+{
+	item->flags &= ~KSM_ITEM_GEN_MASK;
+	item->flags |= KSM_ITEM_UNSTABLE |
+		((unsigned long)(gen & 0xff) << KSM_ITEM_GEN_SHIFT);
+	ksm_unstable_insert(root, item);
+	ksm_count.pages_unshared++;
+}
+
+/**
  * ksm_unstable_first() - the first item of an unstable tree with a key
  * @root: the tree
  * @key: the checksum
