@@ -387,6 +387,15 @@ void ksm_node_rehome(struct ksm_stable_node *node, int index,
 void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
 		      void *arg);
 
+/* pte.c */
+int ksm_page_lock_small(struct ksm_page *pg);
+int ksm_wrprotect(struct vm_area_struct *vma, struct ksm_page *pg,
+		  unsigned long addr, pte_t *orig);
+int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
+		unsigned long addr, pte_t orig, struct page *kpage);
+int ksm_share(struct vm_area_struct *vma, unsigned long addr,
+	      struct ksm_page *pg, struct page *kpage);
+
 /* merge.c */
 void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		    struct ksm_page *pg);

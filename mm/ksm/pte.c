@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM's page-table surgery, the mechanism merging is made of: lock the
+ * folio of a scanned page (splitting a large one), write-protect the PTE
+ * that maps it, and point that PTE at the KSM page (or the zero page) in
+ * place of the old page. merge.c decides what to merge; this file does
+ * it, and calls no other file of mm/ksm/.
+ */
+
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/swap.h>
+
+#include "../internal.h"
+
+#include "internal.h"
+
+/**
+ * ksm_page_lock_small() - lock the folio of a scanned page, split if huge
+ * @pg: the page and its folio; we hold a reference on the folio
+ *
+ * KSM pages are always single pages, so a large folio is split first.
+ * The split keeps our reference and the lock on the folio of @pg->page.
+ *
+ * Return: 0 with @pg->folio locked and small, or -EBUSY.
+ */
+int ksm_page_lock_small(struct ksm_page *pg)
+{
+	if (!folio_trylock(pg->folio))
+		return -EBUSY;
+	if (folio_test_large(pg->folio)) {
+		if (split_huge_page(pg->page)) {
+			folio_unlock(pg->folio);
+			return -EBUSY;
+		}
+		pg->folio = page_folio(pg->page);
+	}
+	if (!folio_test_anon(pg->folio) || folio_test_ksm(pg->folio)) {
+		folio_unlock(pg->folio);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/*
+ * Makes the PTE that maps @pg at @addr read-only and clean, and returns it
+ * in *@orig. Fails if anyone but the page tables, the swap cache and us
+ * holds the page: a GUP pin (DMA, O_DIRECT) could still write to it.
+ */
+int ksm_wrprotect(struct vm_area_struct *vma, struct ksm_page *pg,
+		  unsigned long addr, pte_t *orig)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, pg->folio, vma, addr, 0);
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	int err = -EFAULT;
+	bool exclusive;
+	pte_t entry;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
+				addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	if (!page_vma_mapped_walk(&pvmw))
+		goto out;
+	if (WARN_ONCE(!pvmw.pte, "ksm: huge mapping of a small folio"))
+		goto done;
+	entry = ptep_get(pvmw.pte);
+	if (pte_pfn(entry) != page_to_pfn(pg->page))
+		goto done;
+
+	exclusive = PageAnonExclusive(pg->page);
+	if (pte_write(entry) || pte_dirty(entry) || exclusive ||
+	    mm_tlb_flush_pending(mm)) {
+		flush_cache_page(vma, addr, pte_pfn(entry));
+		entry = ptep_clear_flush(vma, addr, pvmw.pte);
+		/* The PTE is gone before we look at the references. */
+		smp_mb();
+		if (folio_ref_count(pg->folio) !=
+		    folio_expected_ref_count(pg->folio) + 1) {
+			set_pte_at(mm, addr, pvmw.pte, entry);
+			goto done;
+		}
+		if (exclusive &&
+		    folio_try_share_anon_rmap_pte(pg->folio, pg->page)) {
+			set_pte_at(mm, addr, pvmw.pte, entry);
+			goto done;
+		}
+		if (pte_dirty(entry))
+			folio_mark_dirty(pg->folio);
+		entry = pte_mkclean(pte_wrprotect(entry));
+		set_pte_at(mm, addr, pvmw.pte, entry);
+	}
+	*orig = entry;
+	err = 0;
+done:
+	page_vma_mapped_walk_done(&pvmw);
+out:
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+/* The PTE that maps @kpage (NULL: KSM's zero page) where @orig was. */
+static pte_t ksm_shared_pte(struct vm_area_struct *vma, unsigned long addr,
+			    struct page *kpage, pte_t orig)
+{
+	pte_t pte;
+
+	if (kpage) {
+		pte = mk_pte(kpage, vma->vm_page_prot);
+	} else {
+		/* Dirty tells a KSM zero page from any other: is_ksm_zero_pte(). */
+		pte = pfn_pte(my_zero_pfn(addr), vma->vm_page_prot);
+		pte = pte_mkdirty(pte_mkspecial(pte));
+	}
+	pte = pte_wrprotect(pte);
+	if (pte_uffd_wp(orig))
+		pte = pte_mkuffd_wp(pte);
+	if (pte_soft_dirty(orig))
+		pte = pte_mksoft_dirty(pte);
+	return pte;
+}
+
+/*
+ * Points the PTE at @addr, still equal to @orig, at @kpage (whose folio is
+ * locked) or, for NULL, at the zero page; then drops the mapping of @pg.
+ */
+int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
+		unsigned long addr, pte_t orig, struct page *kpage)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, pg->folio, vma, addr, 0);
+	struct folio *kfolio = kpage ? page_folio(kpage) : NULL;
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	int err = -EFAULT;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
+				addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	if (!page_vma_mapped_walk(&pvmw))
+		goto out;
+	/* A read since the write-protect may have set the accessed bit. */
+	if (!pvmw.pte ||
+	    !pte_same(pte_mkold(ptep_get(pvmw.pte)), pte_mkold(orig)))
+		goto done;
+
+	if (kfolio) {
+		folio_get(kfolio);
+		folio_add_anon_rmap_pte(kfolio, kpage, vma, addr, RMAP_NONE);
+	} else {
+		ksm_map_zero_page(mm);
+		dec_mm_counter(mm, MM_ANONPAGES);
+	}
+	flush_cache_page(vma, addr, pte_pfn(orig));
+	ptep_clear_flush(vma, addr, pvmw.pte);
+	set_pte_at(mm, addr, pvmw.pte, ksm_shared_pte(vma, addr, kpage, orig));
+	if (kfolio)
+		mlock_vma_folio(kfolio, vma);
+
+	folio_remove_rmap_pte(pg->folio, pg->page, vma);
+	munlock_vma_folio(pg->folio, vma);
+	if (!folio_mapped(pg->folio))
+		folio_free_swap(pg->folio);
+	/* The reference the PTE held; the caller still holds its own. */
+	folio_put(pg->folio);
+	err = 0;
+done:
+	page_vma_mapped_walk_done(&pvmw);
+out:
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+/*
+ * Shares @kpage (locked KSM folio, or NULL for the zero page) at @addr in
+ * place of @pg, if their content is the same with @pg write-protected.
+ */
+int ksm_share(struct vm_area_struct *vma, unsigned long addr,
+	      struct ksm_page *pg, struct page *kpage)
+{
+	struct page *model = kpage ? kpage : ZERO_PAGE(0);
+	pte_t orig;
+	int err;
+
+	err = ksm_page_lock_small(pg);
+	if (err)
+		return err;
+	err = ksm_wrprotect(vma, pg, addr, &orig);
+	if (!err && !pages_identical(pg->page, model))
+		err = -EAGAIN;
+	if (!err)
+		err = ksm_replace(vma, pg, addr, orig, kpage);
+	folio_unlock(pg->folio);
+	return err;
+}
