@@ -321,6 +321,20 @@ void ksm_slot_unlink(struct ksm_slot *slot);
 void ksm_slot_release(struct ksm_slot *slot);
 bool ksm_vma_mergeable(struct vm_area_struct *vma);
 
+/* walk.c: a batch of the pages of a VMA, with a reference each */
+#define KSM_BATCH	32
+
+struct ksm_batch {
+	unsigned int nr;
+	unsigned int max;
+	unsigned long next;
+	unsigned long addr[KSM_BATCH];
+	struct ksm_page pages[KSM_BATCH];
+};
+
+void ksm_collect_batch(struct vm_area_struct *vma, unsigned long start,
+		       struct ksm_batch *b);
+
 /* scan.c */
 void ksm_scan_pages(unsigned int budget);
 unsigned int ksm_skip_for_age(unsigned int age);
