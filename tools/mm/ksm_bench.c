@@ -111,22 +111,6 @@ static int fail(const char *fmt, ...)
 	return -1;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000,
-			       .tv_nsec = (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static size_t mib_to_pages(long mib)
 {
 	return (size_t)mib * PAGES_PER_MIB;
@@ -210,9 +194,9 @@ static int wait_at_least(const char *name, long want, double deadline,
 			return fail("reading %s", name);
 		if (*got >= want)
 			return 0;
-		if (now_s() > deadline)
+		if (ksmt_now() > deadline)
 			return -1;
-		nap_ms(POLL_MS);
+		ksmt_nap_ms(POLL_MS);
 	}
 }
 
@@ -309,7 +293,7 @@ static int group_stop(struct bench_group *g)
  */
 static int merge_until(long want, int limit_s, double *wall, double *cpu)
 {
-	double c0 = ksmd_cpu_s(), t0 = now_s();
+	double c0 = ksmd_cpu_s(), t0 = ksmt_now();
 	long got;
 
 	if (ksmt_run(1))
@@ -317,7 +301,7 @@ static int merge_until(long want, int limit_s, double *wall, double *cpu)
 	if (wait_at_least("pages_sharing", want, t0 + limit_s, &got))
 		return fail("pages_sharing %ld after %d s, want %ld", got,
 			    limit_s, want);
-	*wall = now_s() - t0;
+	*wall = ksmt_now() - t0;
 	*cpu = ksmd_cpu_s() - c0;
 	if (got != want)
 		return fail("pages_sharing %ld, more than the %ld possible",
@@ -379,13 +363,13 @@ static int bench_scan(const struct bench_opts *o)
 	if (set_knobs(o) || group_init(&g, 1, 0, pages, NS_SCAN) ||
 	    group_spawn(&g, 0))
 		goto out;
-	deadline = now_s() + o->limit_s;
+	deadline = ksmt_now() + o->limit_s;
 	if (ksmt_run(1) || wait_scan_end(deadline, &scans)) {
 		fail("no full scan ended in %d s", o->limit_s);
 		goto out;
 	}
 	c0 = ksmd_cpu_s();
-	t0 = now_s();
+	t0 = ksmt_now();
 	if (ksmt_read_long("pages_scanned", &s0) ||
 	    ksmt_read_long("pages_skipped", &k0))
 		goto fail_read;
@@ -398,7 +382,7 @@ static int bench_scan(const struct bench_opts *o)
 	    ksmt_read_long("pages_skipped", &k1) ||
 	    ksmt_read_long("pages_sharing", &sharing))
 		goto fail_read;
-	say("INFO", "scan.wall_s", "%.3f", now_s() - t0);
+	say("INFO", "scan.wall_s", "%.3f", ksmt_now() - t0);
 	ksmt_run(0);
 	say("INFO", "scan.pages", "%zu", pages);
 	say("INFO", "scan.full_scans", "%d", o->scans);
@@ -464,13 +448,13 @@ static void writer_main(struct ksmt_chan *ch, struct ksmt_layout *l,
 	dirty_hot(l, base, 0, n, dirty_pct, &gen);
 	if (ksmt_send(ch->up[1], 'r'))
 		_exit(2);
-	next = now_s();
+	next = ksmt_now();
 	for (;;) {
 		dirty_hot(l, base, n * slice / WRITER_SLICES,
 			  n * (slice + 1) / WRITER_SLICES, dirty_pct, &gen);
 		slice = (slice + 1) % WRITER_SLICES;
 		next += 1.0 / WRITER_SLICES;
-		left = (int)((next - now_s()) * 1000);
+		left = (int)((next - ksmt_now()) * 1000);
 		if (poll(&pfd, 1, left > 0 ? left : 0) > 0)
 			break;
 	}
@@ -527,7 +511,7 @@ static long ksm_slab_bytes(void)
 /* One SERIES line: seconds since t0, pages_sharing, ksmd CPU since c0. */
 static void sample(double t0, double c0, long sharing)
 {
-	printf("SERIES %.2f %ld %.3f\n", now_s() - t0, sharing,
+	printf("SERIES %.2f %ld %.3f\n", ksmt_now() - t0, sharing,
 	       ksmd_cpu_s() - c0);
 	fflush(stdout);
 }
@@ -542,7 +526,7 @@ static int mixed_poll(struct mixed_state *m)
 {
 	if (ksmt_read_long("pages_sharing", &m->sharing))
 		return fail("reading pages_sharing");
-	if (now_s() - m->t0 >= m->next_sample) {
+	if (ksmt_now() - m->t0 >= m->next_sample) {
 		sample(m->t0, m->c0, m->sharing);
 		m->next_sample += SAMPLE_S;
 	}
@@ -559,9 +543,9 @@ static int mixed_wait_scans(struct mixed_state *m, long want, double deadline)
 			return -1;
 		if (scans >= want)
 			return 0;
-		if (now_s() > deadline)
+		if (ksmt_now() > deadline)
 			return -1;
-		nap_ms(POLL_MS);
+		ksmt_nap_ms(POLL_MS);
 	}
 }
 
@@ -574,7 +558,7 @@ static int mixed_wait_scans(struct mixed_state *m, long want, double deadline)
 static int mixed_settle(struct mixed_state *m, const struct bench_opts *o,
 			size_t total_pages)
 {
-	double deadline = now_s() + o->limit_s;
+	double deadline = ksmt_now() + o->limit_s;
 	long scans, a, b, c, d, profit, bytes;
 
 	if (ksmt_read_long("full_scans", &scans))
@@ -653,7 +637,7 @@ static int bench_mixed(const struct bench_opts *o)
 	say("INFO", "mixed.threshold", "%ld", threshold);
 
 	m.c0 = ksmd_cpu_s();
-	m.t0 = now_s();
+	m.t0 = ksmt_now();
 	if (ksmt_run(1)) {
 		fail("run=1");
 		goto out;
@@ -661,11 +645,11 @@ static int bench_mixed(const struct bench_opts *o)
 	for (;;) {
 		if (mixed_poll(&m))
 			goto out;
-		elapsed = now_s() - m.t0;
+		elapsed = ksmt_now() - m.t0;
 		cpu = ksmd_cpu_s() - m.c0;
 		if (m.sharing >= threshold || elapsed >= o->limit_s)
 			break;
-		nap_ms(POLL_MS);
+		ksmt_nap_ms(POLL_MS);
 	}
 	sample(m.t0, m.c0, m.sharing);
 	say("INFO", "mixed.converged", "%d", m.sharing >= threshold);
@@ -682,12 +666,12 @@ out:
 /* Writes one byte to each of @pages pages at @base; seconds it took. */
 static double write_each_page(char *base, size_t pages)
 {
-	double t0 = now_s();
+	double t0 = ksmt_now();
 	size_t i;
 
 	for (i = 0; i < pages; i++)
 		base[i * KSMT_PAGE_SIZE] = 1;
-	return now_s() - t0;
+	return ksmt_now() - t0;
 }
 
 /*
@@ -826,9 +810,9 @@ static int bench_unmerge(const struct bench_opts *o)
 	if (merge_until(e.sharing, o->limit_s, &wall, &cpu))
 		goto out;
 	say("INFO", "unmerge.merge_wall_s", "%.3f", wall);
-	t0 = now_s();
+	t0 = ksmt_now();
 	werr = ksmt_run(2);
-	t1 = now_s();
+	t1 = ksmt_now();
 	if (werr) {
 		fail("run=2: %s", strerror(-werr));
 		goto out;
@@ -873,15 +857,15 @@ static int bench_guests(const struct bench_opts *o)
 	if (set_knobs(o))
 		return -1;
 	c0 = ksmd_cpu_s();
-	t0 = now_s();
+	t0 = ksmt_now();
 	if (ksmt_run(1))
 		return fail("run=1");
 	for (;;) {
-		nap_ms(GUEST_SAMPLE_MS);
+		ksmt_nap_ms(GUEST_SAMPLE_MS);
 		if (ksmt_read_long("pages_sharing", &sharing) ||
 		    ksmt_read_long("full_scans", &scans))
 			return fail("reading the counters");
-		t_last = now_s() - t0;
+		t_last = ksmt_now() - t0;
 		if (n < GUEST_MAX_SAMPLES) {
 			when[n] = t_last;
 			cpu[n] = ksmd_cpu_s() - c0;

@@ -31,7 +31,6 @@
 #include "lib/ksm_harness.h"
 #include "lib/ksm_features_util.h"
 
-#define PAGE		KSMT_PAGE_SIZE
 #define DEFAULT_PAGES	100	/* pages_to_scan with advisor_mode none */
 
 FIXTURE(adv) {
@@ -218,16 +217,16 @@ TEST_F_TIMEOUT(adv, convergence, 90)
 	}
 
 	fs = ksmt_full_scans();
-	t = ksmf_now();
+	t = ksmt_now();
 	deadline = t + CONV_SECONDS;
 	ASSERT_EQ(0, ksmt_run(1));
-	while (n < CONV_PASSES && ksmf_now() < deadline) {
+	while (n < CONV_PASSES && ksmt_now() < deadline) {
 		now = ksmt_full_scans();
 		if (now == fs) {
 			usleep(2000);
 			continue;
 		}
-		rec[n].secs = ksmf_now() - t;
+		rec[n].secs = ksmt_now() - t;
 		rec[n].pages = ksmt_get("pages_to_scan");
 		t += rec[n].secs;
 		if (now != fs + 1)

@@ -34,8 +34,6 @@
 #include "lib/ksm_util.h"
 #include "lib/ksm_harness.h"
 
-#define PAGE	KSMT_PAGE_SIZE
-
 FIXTURE(counters) {
 	long itemsize;		/* rmap item size, once known */
 };

@@ -63,7 +63,6 @@
 #define PR_GET_MEMORY_MERGE	68
 #endif
 
-#define PAGE		KSMT_PAGE_SIZE
 #define PAIRS		4
 #define NPAGES		(2 * PAIRS)
 #define KEY		0x4641554c54ULL

@@ -53,7 +53,6 @@
 #define PR_GET_MEMORY_MERGE	68
 #endif
 
-#define PAGE		KSMT_PAGE_SIZE
 /* argv[1] of the image exec()ed by prctl_merge_exec. */
 #define EXEC_CHILD_ARG	"--ksmf-merge-any-child"
 
@@ -71,7 +70,7 @@ static int xprctl(int op, unsigned long a2, unsigned long a3,
  */
 static int wait_one_ksm_page(const char *p, long npages, int timeout_s)
 {
-	double deadline = ksmf_now() + timeout_s;
+	double deadline = ksmt_now() + timeout_s;
 	struct ksmf_census cs;
 	int err;
 
@@ -81,7 +80,7 @@ static int wait_one_ksm_page(const char *p, long npages, int timeout_s)
 			return err;
 		if (cs.distinct == 1 && cs.shared == npages)
 			return 0;
-		if (ksmf_now() > deadline)
+		if (ksmt_now() > deadline)
 			return -ETIMEDOUT;
 		usleep(10000);
 	}
@@ -153,7 +152,7 @@ static bool all_bytes_zero(const char *p, long npages)
  */
 static int wait_counter(const char *name, long want, unsigned long max_scans)
 {
-	double deadline = ksmf_now() + KSMT_SCAN_TIMEOUT;
+	double deadline = ksmt_now() + KSMT_SCAN_TIMEOUT;
 	unsigned long from = ksmt_full_scans();
 
 	for (;;) {
@@ -161,7 +160,7 @@ static int wait_counter(const char *name, long want, unsigned long max_scans)
 
 		if (ksmt_get(name) == want)
 			return 0;
-		if (scans >= from + max_scans || ksmf_now() > deadline)
+		if (scans >= from + max_scans || ksmt_now() > deadline)
 			return -ETIMEDOUT;
 		usleep(2000);
 	}

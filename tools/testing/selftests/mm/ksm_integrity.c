@@ -31,7 +31,6 @@
 #include "lib/ksm_util.h"
 #include "lib/ksm_harness.h"
 
-#define PAGE		KSMT_PAGE_SIZE
 #define NR_WORKERS	4
 #define NR_PAGES	512	/* per worker: 2 MiB, one huge page */
 #define NR_OPS		400	/* random operations per worker */

@@ -37,8 +37,6 @@
 #include "lib/ksm_cgroup.h"
 #include "lib/ksm_swap.h"
 
-#define PAGE	KSMT_PAGE_SIZE
-
 FIXTURE(life) {
 	int unused;
 };

@@ -49,7 +49,6 @@
 #include "lib/ksm_swap.h"
 #include "lib/ksm_memblock.h"
 
-#define PAGE		KSMT_PAGE_SIZE
 /* Processes sharing contents in one test, the test itself included. */
 #define MAX_PROCS	4
 /* Regions of the test's own besides its first one. */

@@ -72,7 +72,6 @@
 #define PR_SET_MEMORY_MERGE	67
 #endif
 
-#define PAGE		KSMT_PAGE_SIZE
 #define HPAGE_ORDER	9
 #define HPAGE_NR	512UL
 #define HPAGE		(HPAGE_NR * PAGE)
@@ -83,17 +82,6 @@
 #define TAINT_BAD	((1UL << 5) | (1UL << 7) | (1UL << 9) | (1UL << 14))
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static void nap_ms(unsigned int ms)
-{
-	struct timespec ts = {
-		.tv_sec = ms / 1000,
-		.tv_nsec = (ms % 1000) * 1000000L,
-	};
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
 
 static long file_long(const char *path)
 {
@@ -122,7 +110,7 @@ static double test_started;
 /* The start of every fixture's setup: the kernel's taint flags so far. */
 static unsigned long test_begin(void)
 {
-	test_started = ksmf_now();
+	test_started = ksmt_now();
 	return read_taint();
 }
 
@@ -134,7 +122,7 @@ static void test_end(struct __test_metadata *_metadata, unsigned long before)
 	if (added)
 		TH_LOG("the kernel got tainted (%#lx): see the console", added);
 	EXPECT_EQ(0UL, added);
-	TH_LOG("took %.1f s", ksmf_now() - test_started);
+	TH_LOG("took %.1f s", ksmt_now() - test_started);
 }
 
 /* ---- page frames ------------------------------------------------------ */
@@ -725,7 +713,7 @@ TEST_F_TIMEOUT(thp, khugepaged_race, KSMT_TEST_TIMEOUT)
 
 	for (r = 0; r < RACE_ROUNDS; r++) {
 		for (k = 0; k < 7; k++) {
-			nap_ms(100);
+			ksmt_nap_ms(100);
 			collapse_one(pm[(r * 7 + k) % (RACE_MERGED - 1)],
 				     &collapses);
 		}
@@ -873,7 +861,7 @@ static int wp_write_start(struct wp_write *w, char *page, u64 key)
 static int wp_write_fault(int uffd, struct wp_write *w, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
-	double end = ksmf_now() + timeout_ms / 1000.0;
+	double end = ksmt_now() + timeout_ms / 1000.0;
 	struct uffd_msg msg;
 	int ret;
 
@@ -885,7 +873,7 @@ static int wp_write_fault(int uffd, struct wp_write *w, int timeout_ms)
 			return -errno;
 		if (wp_write_done(w))
 			return 0;
-		if (ksmf_now() > end)
+		if (ksmt_now() > end)
 			return -ETIMEDOUT;
 	}
 	if (read(uffd, &msg, sizeof(msg)) != sizeof(msg))
@@ -1317,10 +1305,10 @@ static void *remap_migrator(void *arg)
 /* Waits up to 5 s for ksmd to merge something; whether it did. */
 static bool remap_wait_merged(void)
 {
-	double end = ksmf_now() + 5;
+	double end = ksmt_now() + 5;
 
 	while (ksmt_get("pages_sharing") <= 0) {
-		if (ksmf_now() > end)
+		if (ksmt_now() > end)
 			return false;
 		usleep(1000);
 	}
@@ -1404,7 +1392,7 @@ static void churn_child(struct ksmt_layout *l, char *p, u64 seed)
 
 	if (ksmt_layout_check(l, p) >= 0)
 		_exit(1);
-	nap_ms(ksmt_rand_below(&rng, 60));
+	ksmt_nap_ms(ksmt_rand_below(&rng, 60));
 	for (i = 1 + ksmt_rand_below(&rng, 3); i < l->npages; i += 3)
 		ksmt_layout_make_unique(l, p, i,
 					ksmt_unique_key(seed ^ 0xc41, i));
@@ -1437,7 +1425,7 @@ static void churn_worker(u64 seed)
 	p = ksmt_layout_map(&l);
 	if (p == MAP_FAILED)
 		_exit(2);
-	nap_ms(ksmt_rand_below(&rng, 150));
+	ksmt_nap_ms(ksmt_rand_below(&rng, 150));
 	child = fork();
 	if (child < 0)
 		_exit(2);
@@ -1460,7 +1448,7 @@ static void churn_worker(u64 seed)
 			_exit(1);
 		break;
 	default:
-		nap_ms(ksmt_rand_below(&rng, 50));
+		ksmt_nap_ms(ksmt_rand_below(&rng, 50));
 	}
 	_exit(0);
 }
@@ -1535,7 +1523,7 @@ static void churn_reap(struct churn *ch)
 /* Keeps CHURN_WORKERS workers going, a quarter of them killed early. */
 static void churn_step(struct churn *ch, struct ksmt_rng *rng)
 {
-	double now = ksmf_now();
+	double now = ksmt_now();
 	int i;
 
 	for (i = 0; i < CHURN_WORKERS; i++) {
@@ -1564,7 +1552,7 @@ static void churn_step(struct churn *ch, struct ksmt_rng *rng)
 /* Waits for the last workers and every member of the groups we killed. */
 static bool churn_drain(struct churn *ch)
 {
-	double end = ksmf_now() + 30;
+	double end = ksmt_now() + 30;
 	int i, left;
 
 	do {
@@ -1577,8 +1565,8 @@ static bool churn_drain(struct churn *ch)
 				left++;
 		if (!left)
 			return true;
-		nap_ms(5);
-	} while (ksmf_now() < end);
+		ksmt_nap_ms(5);
+	} while (ksmt_now() < end);
 	return false;
 }
 
@@ -1586,15 +1574,15 @@ static bool churn_drain(struct churn *ch)
 static bool ksmd_goes_idle(void)
 {
 	unsigned long last = ksmt_full_scans(), now;
-	double start = ksmf_now(), still = start;
+	double start = ksmt_now(), still = start;
 
-	while (ksmf_now() - start < 5) {
-		nap_ms(50);
+	while (ksmt_now() - start < 5) {
+		ksmt_nap_ms(50);
 		now = ksmt_full_scans();
 		if (now != last) {
 			last = now;
-			still = ksmf_now();
-		} else if (ksmf_now() - still >= 1) {
+			still = ksmt_now();
+		} else if (ksmt_now() - still >= 1) {
 			return true;
 		}
 	}
@@ -1668,16 +1656,16 @@ TEST_F_TIMEOUT(churn, exit_and_fork, KSMT_TEST_TIMEOUT)
 		ksmt_kill(ch.holder[0]);
 	ASSERT_LT(0, ch.holder[1]);
 
-	end = ksmf_now() + CHURN_SECONDS;
-	next_check = ksmf_now() + 2;
-	while (ksmf_now() < end) {
+	end = ksmt_now() + CHURN_SECONDS;
+	next_check = ksmt_now() + 2;
+	while (ksmt_now() < end) {
 		churn_step(&ch, &rng);
-		if (ksmf_now() >= next_check) {
+		if (ksmt_now() >= next_check) {
 			EXPECT_EQ(0, ksmt_holder_verify(&cha));
 			EXPECT_EQ(0, ksmt_holder_verify(&chb));
 			next_check += 2;
 		}
-		nap_ms(2);
+		ksmt_nap_ms(2);
 	}
 	EXPECT_TRUE(churn_drain(&ch));
 	TH_LOG("%ld workers, %d killed, %ld orphans reaped, %ld ended badly",
@@ -1764,13 +1752,13 @@ static const char *cg_up(struct ksmt_cgroup *cg)
 /* Waits until our ksm_merging_pages reaches target; 0 or -ETIMEDOUT. */
 static int wait_merging(long target)
 {
-	double end = ksmf_now() + KSMT_SCAN_TIMEOUT;
+	double end = ksmt_now() + KSMT_SCAN_TIMEOUT;
 	long merging;
 
-	while (ksmf_now() < end) {
+	while (ksmt_now() < end) {
 		if (!ksmt_read_merging_pages(0, &merging) && merging >= target)
 			return 0;
-		nap_ms(5);
+		ksmt_nap_ms(5);
 	}
 	return -ETIMEDOUT;
 }
@@ -1914,7 +1902,7 @@ static void oom_scenario(struct __test_metadata *_metadata,
 		oom_child(&ch, way);
 	}
 	ksmt_chan_parent(&ch);
-	started = ksmf_now();
+	started = ksmt_now();
 	err = ksmt_recv(ch.up[0], &msg, 2 * KSMT_SCAN_TIMEOUT);
 	if (err || msg != 'm') {
 		status = ksmt_waitpid(pid, 1);
@@ -1925,9 +1913,9 @@ static void oom_scenario(struct __test_metadata *_metadata,
 	ASSERT_TRUE(!err && msg == 'm');
 	ASSERT_EQ(0, ksmt_read_stat(pid, &st));
 	TH_LOG("child merged %ld pages in %.1f s; cgroup memory.current %ld",
-	       st.merging_pages, ksmf_now() - started,
+	       st.merging_pages, ksmt_now() - started,
 	       file_long(OOM_CG "/memory.current"));
-	started = ksmf_now();
+	started = ksmt_now();
 	EXPECT_LE(OOM_PAGES, st.merging_pages);
 
 	if (way == OOM_RUN2) {
@@ -1946,7 +1934,7 @@ static void oom_scenario(struct __test_metadata *_metadata,
 	kills = ksmt_file_field(OOM_CG "/memory.events", "oom_kill") - kills;
 	TH_LOG("child %s after %.1f s; OOM kills in its cgroup: %ld",
 	       killed ? "OOM-killed" : failed ? "failed to unmerge, cleanly" :
-	       "ended otherwise", ksmf_now() - started, kills);
+	       "ended otherwise", ksmt_now() - started, kills);
 	EXPECT_TRUE(killed || failed);
 	EXPECT_EQ(killed ? 1 : 0, kills);
 	EXPECT_EQ(0, ksmt_holder_verify(&h->ch));

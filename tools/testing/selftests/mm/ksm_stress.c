@@ -53,7 +53,6 @@
 #define MADV_PAGEOUT		21
 #endif
 
-#define PAGE		KSMT_PAGE_SIZE
 #define MAX_WORKERS	16
 #define NR_REGIONS	4
 #define MIN_REGION	16	/* pages */
@@ -228,24 +227,6 @@ struct proc {
 /* Buffers of a page (at most) for reading and describing pages. */
 static u64 view_buf[KSMT_MAX_PAGE_SIZE / sizeof(u64)];
 static u64 want_buf[KSMT_MAX_PAGE_SIZE / sizeof(u64)];
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void nap_ms(unsigned int ms)
-{
-	struct timespec ts = {
-		.tv_sec = ms / 1000,
-		.tv_nsec = (ms % 1000) * 1000000L,
-	};
-
-	nanosleep(&ts, NULL);
-}
 
 static void add(long *counter, long n)
 {
@@ -1118,7 +1099,7 @@ static unsigned long life_span(unsigned long share, unsigned long cap)
 
 static void become_child(struct proc *p, int slot, u64 seed)
 {
-	double t = now();
+	double t = ksmt_now();
 
 	p->rng.state = seed;
 	p->child_slot = slot;
@@ -1186,7 +1167,7 @@ static int op_verify(struct proc *p)
 static int op_nap(struct proc *p)
 {
 	note(p, -1, 0, 0);
-	nap_ms(1 + rnd(p, 20));
+	ksmt_nap_ms(1 + rnd(p, 20));
 	return DONE;
 }
 
@@ -1367,9 +1348,9 @@ static void reap_kids(struct proc *p, bool wait, double limit)
 			p->nkids--;
 			continue;
 		}
-		if (pid < 0 || !wait || now() > limit)
+		if (pid < 0 || !wait || ksmt_now() > limit)
 			break;
-		nap_ms(10);
+		ksmt_nap_ms(10);
 	}
 }
 
@@ -1399,7 +1380,7 @@ static void check_stat(struct proc *p)
 /* The end of a process: last verification, children, exit status. */
 static __noreturn void proc_exit(struct proc *p)
 {
-	double t = now();
+	double t = ksmt_now();
 
 	if (p->status == ST_OK) {
 		verify_all(p);
@@ -1422,7 +1403,7 @@ static __noreturn void proc_exit(struct proc *p)
 static __noreturn void proc_main(struct proc *p)
 {
 	for (;;) {
-		double t = now();
+		double t = ksmt_now();
 
 		if (p->status != ST_OK || t >= p->end || t >= cfg.deadline ||
 		    stopping())
@@ -1434,7 +1415,7 @@ static __noreturn void proc_main(struct proc *p)
 			continue;
 		}
 		if (t < p->quiet_until) {
-			nap_ms(20 + rnd(p, 60));
+			ksmt_nap_ms(20 + rnd(p, 60));
 			if (chance(p, 20))
 				do_op(p);
 			continue;
@@ -1455,7 +1436,7 @@ static __noreturn void proc_main(struct proc *p)
 static __noreturn void worker_main(int slot, int gen)
 {
 	struct proc p;
-	double t = now();
+	double t = ksmt_now();
 	u64 seed = ksmt_mix(ksmt_mix(cfg.seed) ^ ((u64)slot << 32 | gen));
 
 	signal(SIGINT, SIG_DFL);
@@ -1556,13 +1537,13 @@ static void ctl_sample(long *last_scans)
 	add(&sh->scans, c.full_scans >= *last_scans ?
 	    c.full_scans - *last_scans : c.full_scans);
 	*last_scans = c.full_scans;
-	if (cfg.swap && now() >= next_swap) {
+	if (cfg.swap && ksmt_now() >= next_swap) {
 		long total = ksmt_meminfo("SwapTotal");
 		long free_ = ksmt_meminfo("SwapFree");
 
 		if (total >= 0 && free_ >= 0)
 			raise_peak(&sh->peak.swap_kb, total - free_);
-		next_swap = now() + 2;
+		next_swap = ksmt_now() + 2;
 	}
 	if (c.shared < 0 || c.shared > limit || c.sharing < 0 ||
 	    c.sharing > limit || c.unshared < 0 || c.unshared > limit ||
@@ -1631,8 +1612,8 @@ static __noreturn void controller_main(void)
 
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
-	while (now() < cfg.deadline && !stopping()) {
-		nap_ms(50 + ksmt_rand_below(&rng, 250));
+	while (ksmt_now() < cfg.deadline && !stopping()) {
+		ksmt_nap_ms(50 + ksmt_rand_below(&rng, 250));
 		ctl_sample(&scans);
 		ctl_step(&rng, &run);
 	}
@@ -1696,7 +1677,7 @@ static void reap_main(bool respawn)
 				break;
 		record_exit(pid, status);
 		if (respawn && slot < cfg.nprocs &&
-		    now() < cfg.deadline - 3)
+		    ksmt_now() < cfg.deadline - 3)
 			spawn_worker(slot, sh->worker_gen[slot] + 1);
 	}
 }
@@ -1733,14 +1714,14 @@ static void supervise(struct ksmt_counters *end)
 {
 	double next = cfg.start + 10, t;
 
-	while ((t = now()) < cfg.deadline &&
+	while ((t = ksmt_now()) < cfg.deadline &&
 	       !__atomic_load_n(&stop_requested, __ATOMIC_RELAXED)) {
 		reap_main(true);
 		if (t >= next) {
 			progress(t);
 			next += 10;
 		}
-		nap_ms(50);
+		ksmt_nap_ms(50);
 	}
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 	ksmt_read_counters(end);
@@ -1770,23 +1751,23 @@ static void kill_tables(void)
  */
 static int wind_down(void)
 {
-	double limit = now() + STOP_GRACE;
+	double limit = ksmt_now() + STOP_GRACE;
 	int left;
 
-	while (live_processes() && now() < limit) {
+	while (live_processes() && ksmt_now() < limit) {
 		reap_main(false);
-		nap_ms(50);
+		ksmt_nap_ms(50);
 	}
 	if (!live_processes())
 		return 0;
 	__atomic_store_n(&sh->killing, 1, __ATOMIC_RELAXED);
 	complain("FAIL: %d processes had not ended %d s after the end; killing them",
 		 live_processes(), STOP_GRACE);
-	limit = now() + KILL_GRACE;
-	while (live_processes() && now() < limit) {
+	limit = ksmt_now() + KILL_GRACE;
+	while (live_processes() && ksmt_now() < limit) {
 		kill_tables();
 		reap_main(false);
-		nap_ms(50);
+		ksmt_nap_ms(50);
 	}
 	left = live_processes();
 	if (left)
@@ -1804,15 +1785,15 @@ static bool all_zero(const struct ksmt_counters *c)
 /* Waits up to seconds s for every global counter to be zero. */
 static bool wait_all_zero(struct ksmt_counters *c, int seconds)
 {
-	double limit = now() + seconds;
+	double limit = ksmt_now() + seconds;
 
 	do {
 		if (ksmt_read_counters(c))
 			return false;
 		if (all_zero(c))
 			return true;
-		nap_ms(100);
-	} while (now() < limit);
+		ksmt_nap_ms(100);
+	} while (ksmt_now() < limit);
 	return false;
 }
 
@@ -2053,7 +2034,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	cfg.start = now();
+	cfg.start = ksmt_now();
 	cfg.deadline = cfg.start + cfg.seconds;
 	if (!setup_ksm() || ksmt_run(1) || !start_processes()) {
 		final_ok = false;
@@ -2083,7 +2064,7 @@ int main(int argc, char **argv)
 	say("# final check (nothing left with run=1 nor run=2, knobs and swap restored): %s",
 	    final_ok ? "ok" : "FAILED");
 	say("# %ld workers and %ld children ran; duration %.1f s; seed %#llx",
-	    peek(&sh->workers), peek(&sh->children), now() - cfg.start,
+	    peek(&sh->workers), peek(&sh->children), ksmt_now() - cfg.start,
 	    (unsigned long long)cfg.seed);
 	passed = peek(&sh->passed) + final_ok;
 	failed = peek(&sh->failed) + !final_ok;

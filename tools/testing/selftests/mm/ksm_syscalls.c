@@ -41,7 +41,6 @@
 #include "lib/ksm_util.h"
 #include "lib/ksm_harness.h"
 
-#define PAGE		KSMT_PAGE_SIZE
 #define KEY		0x5359534341ULL
 #define HUGE_BYTES	(16UL << 30)
 

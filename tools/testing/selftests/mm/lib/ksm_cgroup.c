@@ -16,25 +16,6 @@
 /* How long the removal waits for killed processes to leave the group. */
 #define KSMT_CGROUP_EMPTY_MS	5000
 
-static void ksmt_cgroup_nap_ms(long ms)
-{
-	struct timespec ts = {
-		.tv_sec = ms / 1000,
-		.tv_nsec = (ms % 1000) * 1000000L,
-	};
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static double ksmt_cgroup_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The path of a file of the group into buf. */
 static const char *ksmt_cgroup_file(const struct ksmt_cgroup *cg,
 				    const char *file, char *buf, size_t len)
@@ -94,7 +75,7 @@ bool ksmt_cgroup_reclaim_until(const struct ksmt_cgroup *cg,
 			       bool (*done)(void *arg), void *arg,
 			       int timeout_s)
 {
-	double deadline = ksmt_cgroup_now() + timeout_s;
+	double deadline = ksmt_now() + timeout_s;
 	char path[256], stat[4096];
 
 	ksmt_cgroup_file(cg, "memory.stat", path, sizeof(path));
@@ -103,10 +84,10 @@ bool ksmt_cgroup_reclaim_until(const struct ksmt_cgroup *cg,
 		ksmt_cgroup_write(cg, "memory.reclaim", "64M");
 		if (done(arg))
 			return true;
-		if (ksmt_cgroup_now() > deadline)
+		if (ksmt_now() > deadline)
 			return false;
 		ksmt_read_file(path, stat, sizeof(stat));
-		ksmt_cgroup_nap_ms(100);
+		ksmt_nap_ms(100);
 	}
 }
 
@@ -118,7 +99,7 @@ static int ksmt_cgroup_rmdir(const struct ksmt_cgroup *cg)
 	for (waited = 0; rmdir(cg->path); waited += 20) {
 		if (errno != EBUSY || waited >= KSMT_CGROUP_EMPTY_MS)
 			return -errno;
-		ksmt_cgroup_nap_ms(20);
+		ksmt_nap_ms(20);
 	}
 	return 0;
 }

@@ -427,11 +427,3 @@ bool ksmf_trace_next(const char **pos, const char *event, char *rest,
 	}
 	return false;
 }
-
-double ksmf_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}

@@ -74,7 +74,4 @@ char *ksmf_trace_read(void);
 bool ksmf_trace_next(const char **pos, const char *event, char *rest,
 		     size_t len, int *pid);
 
-/* Monotonic clock in seconds. */
-double ksmf_now(void);
-
 #endif /* KSM_FEATURES_UTIL_H */

@@ -23,7 +23,6 @@
 #include "ksm_memblock.h"
 #include "ksm_util.h"
 
-#define PAGE		KSMT_PAGE_SIZE
 /* kpageflags bits above the UAPI ones (include/linux/kernel-page-flags.h). */
 #define KPF_RESERVED_BIT	32
 

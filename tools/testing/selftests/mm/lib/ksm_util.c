@@ -463,7 +463,7 @@ unsigned long ksmt_full_scans(void)
 	return val;
 }
 
-static double ksmt_now(void)
+double ksmt_now(void)
 {
 	struct timespec ts;
 
@@ -471,11 +471,15 @@ static double ksmt_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void ksmt_nap(void)
+void ksmt_nap_ms(unsigned int ms)
 {
-	struct timespec ts = { .tv_nsec = 2 * 1000 * 1000 };
+	struct timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (ms % 1000) * 1000000L,
+	};
 
-	nanosleep(&ts, NULL);
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
 }
 
 int ksmt_wait_scans(unsigned long from, unsigned long n)
@@ -489,7 +493,7 @@ int ksmt_wait_scans(unsigned long from, unsigned long n)
 			return 0;
 		if (ksmt_now() > deadline)
 			break;
-		ksmt_nap();
+		ksmt_nap_ms(2);
 	}
 	fprintf(stderr, "# full_scans stuck at %lu, waited %d s for %lu\n",
 		now, KSMT_SCAN_TIMEOUT, from + n);
@@ -889,7 +893,7 @@ int ksmt_waitpid(pid_t pid, int timeout_s)
 			return -errno;
 		if (ksmt_now() > deadline)
 			return -ETIMEDOUT;
-		ksmt_nap();
+		ksmt_nap_ms(2);
 	}
 }
 
@@ -1025,7 +1029,7 @@ int ksmt_wait_zero(unsigned long max_scans, struct ksmt_counters *c)
 			return 0;
 		if (scans >= from + max_scans || ksmt_now() > deadline)
 			return -ETIMEDOUT;
-		ksmt_nap();
+		ksmt_nap_ms(2);
 	}
 }
 

@@ -21,6 +21,8 @@
 #define KSMT_DIR		"/sys/kernel/mm/ksm"
 /* The page size, from sysconf(): 4K, 16K or 64K, as the kernel runs. */
 #define KSMT_PAGE_SIZE		ksmt_page_size()
+/* The tests' short name for it. */
+#define PAGE			KSMT_PAGE_SIZE
 /* The largest page size a test buffer must hold. */
 #define KSMT_MAX_PAGE_SIZE	65536UL
 /* Seconds a wait for ksmd may take before the test fails. */
@@ -97,6 +99,11 @@ int ksmt_run(int mode);
 int ksmt_ticker(void);
 
 unsigned long ksmt_full_scans(void);
+/* The one clock of the tests: CLOCK_MONOTONIC, in seconds. */
+double ksmt_now(void);
+/* Sleeps ms milliseconds, signals or not. */
+void ksmt_nap_ms(unsigned int ms);
+
 /* Waits until full_scans >= from + n; 0 or -ETIMEDOUT. */
 int ksmt_wait_scans(unsigned long from, unsigned long n);
 /* Waits for n more full scans, then stops ksmd (run=0) to read counters. */
