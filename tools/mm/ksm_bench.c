@@ -5,8 +5,8 @@
  *
  * Every workload first puts the KSM knobs in the same state (run=2 to drop
  * what an earlier workload left, then the values of set_knobs()), builds
- * its memory with the kselftest helpers (tools/testing/selftests/mm/lib/
- * ksm_util.c: deterministic page contents, holder processes, the model of
+ * its memory with the kselftest helpers (tools/testing/selftests/mm/lib/,
+ * ksm_util.h: deterministic page contents, holder processes, the model of
  * what a set of pages merges into), measures, and checks at the end that
  * no process found its data changed. Output, one item per line:
  *
