@@ -52,7 +52,7 @@ build "$SELF/ksm_functional_tests" -w "$UP/ksm_functional_tests.c" \
 
 # The workload driver of 'make bench' (tools/mm/), on our test helpers.
 build "$SELF/ksm_bench" "-Wall -Wextra -Werror" "$TOP/tools/mm/ksm_bench.c" \
-	"$OURS"/lib/ksm_{sysfs,pages,procs,numa}.c
+	"$OURS"/lib/ksm_{sysfs,pages,procs,numa,frames}.c
 
 [ $# -gt 0 ] || : >"$SELF/our-tests"
 for src in "$OURS"/ksm_*.c; do

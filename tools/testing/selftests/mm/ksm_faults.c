@@ -559,14 +559,7 @@ TEST_F_TIMEOUT(faults, exit_merged, 600)
 /* How many pages of the region are swap entries. */
 static int swapped(const char *p)
 {
-	int fd = open("/proc/self/pagemap", O_RDONLY), i, n = 0;
-
-	if (fd < 0)
-		return -1;
-	for (i = 0; i < NPAGES; i++)
-		n += !!(pagemap_get_entry(fd, (char *)p + i * PAGE) & PM_SWAP);
-	close(fd);
-	return n;
+	return ksmt_swapped(0, p, NPAGES);
 }
 
 static bool all_swapped(void *p)
@@ -735,7 +728,7 @@ static int merge_in_block(struct __test_metadata *_metadata, char *p,
 	ASSERT_EQ(0, bind_to_node(-1));
 	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpus), &cpus));
 	merge_all(_metadata, p);
-	ASSERT_EQ(0, frames_of_range(p, NPAGES, pfn));
+	ASSERT_EQ(0, ksmt_frames(p, NPAGES, pfn));
 	/* The twins of a pair share the KSM page's frame: count it once. */
 	for (i = 0; i < NPAGES; i += 2)
 		in += !!block_of(b, 1, pfn[i]);
@@ -796,7 +789,7 @@ TEST_F_TIMEOUT(faults, offline_merged, 900)
 		ASSERT_TRUE(intact(self->p));
 		EXPECT_EQ(PAIRS, ksmt_get("pages_shared"));
 		EXPECT_EQ(PAIRS, ksmt_get("pages_sharing"));
-		ASSERT_EQ(0, frames_of_range(self->p, NPAGES, pfn));
+		ASSERT_EQ(0, ksmt_frames(self->p, NPAGES, pfn));
 		for (i = 0; i < NPAGES; i++)
 			EXPECT_EQ(NULL, block_of(b, 1, pfn[i]));
 		for (i = 0; i < NPAGES; i += 2)

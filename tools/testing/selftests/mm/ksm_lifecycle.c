@@ -888,23 +888,9 @@ FIXTURE_TEARDOWN(swap)
 /* Pages of a region of process pid (0: the caller) that are swapped. */
 static size_t swapped_in(pid_t pid, char *p, size_t npages)
 {
-	char path[64];
-	size_t i, n = 0;
-	int fd;
+	long n = ksmt_swapped(pid, p, npages);
 
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/pagemap");
-	fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return 0;
-	for (i = 0; i < npages; i++)
-		if (pagemap_get_entry(fd, p + i * PAGE) & PM_SWAP)
-			n++;
-	close(fd);
-	return n;
+	return n < 0 ? 0 : n;
 }
 
 static size_t swapped(char *p, size_t npages)

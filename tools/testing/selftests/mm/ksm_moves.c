@@ -58,55 +58,15 @@
 #define MADV_SOFT_OFFLINE	101
 #endif
 
-/* Frames: what a page maps, and what /proc says about a frame. */
-
-/* The pagemap entry of addr in process pid, 0 if it cannot be read. */
-static u64 pagemap_of(pid_t pid, const void *addr)
-{
-	char path[64];
-	u64 ent;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	if (ksmt_pread_u64(path, (uintptr_t)addr / PAGE * sizeof(ent), &ent))
-		return 0;
-	return ent;
-}
-
-/* The frame mapped at addr in process pid, 0 if none is present. */
-static unsigned long frame_of(pid_t pid, const void *addr)
-{
-	u64 ent = pagemap_of(pid, addr);
-
-	return PAGEMAP_PRESENT(ent) ? PAGEMAP_PFN(ent) : 0;
-}
-
 /* Whether addr of process pid is a swap (or poison) entry. */
 static bool swapped_at(pid_t pid, const void *addr)
 {
-	return pagemap_of(pid, addr) & PM_SWAP;
-}
-
-static u64 frame_flags(unsigned long pfn)
-{
-	u64 flags = 0;
-
-	ksmt_pread_u64("/proc/kpageflags", pfn * sizeof(flags), &flags);
-	return flags;
+	return ksmt_pagemap_of(pid, addr) & PM_SWAP;
 }
 
 static bool frame_flag(unsigned long pfn, int bit)
 {
-	return frame_flags(pfn) & (1ULL << bit);
-}
-
-/* How many times a frame is mapped, -1 if unknown. */
-static long frame_mapcount(unsigned long pfn)
-{
-	u64 count;
-
-	if (ksmt_pread_u64("/proc/kpagecount", pfn * sizeof(count), &count))
-		return -1;
-	return count;
+	return ksmt_frame_flags(pfn) & (1ULL << bit);
 }
 
 /* The KSM: line of /proc/<pid>/smaps_rollup in kB, -1 if not found. */
@@ -385,7 +345,7 @@ static unsigned long group_frame(struct __test_metadata *_metadata,
 		if (l->group_ns != s->group_ns || l->klass[i] != g ||
 		    l->state[i] != KSMT_TRACKED)
 			continue;
-		got = frame_of(pid, base + i * PAGE);
+		got = ksmt_frame_of(pid, base + i * PAGE);
 		if (!pfn)
 			pfn = got;
 		maps++;
@@ -395,9 +355,9 @@ static unsigned long group_frame(struct __test_metadata *_metadata,
 			return 0;
 		}
 	}
-	if (maps && frame_mapcount(pfn) != maps) {
+	if (maps && ksmt_frame_mapcount(pfn) != maps) {
 		TH_LOG("group %d: frame %#lx mapped %ld times, not %ld", g,
-		       pfn, frame_mapcount(pfn), maps);
+		       pfn, ksmt_frame_mapcount(pfn), maps);
 		return 0;
 	}
 	return pfn;
@@ -518,7 +478,7 @@ static void join_then_cow(struct __test_metadata *_metadata,
 
 		ksmt_layout_make_unique(&s->l[0], s->base[0], i,
 					ksmt_unique_key(seed + 1, i));
-		ent = pagemap_of(s->pid[0], page);
+		ent = ksmt_pagemap_of(s->pid[0], page);
 		EXPECT_TRUE(PAGEMAP_PRESENT(ent) && (ent & PM_MMAP_EXCLUSIVE));
 		EXPECT_NE(after[g], PAGEMAP_PFN(ent));
 		written++;
@@ -683,9 +643,9 @@ TEST_F_TIMEOUT(migrate, mbind_shared_and_single, KSMT_TEST_TIMEOUT)
 	ksmt_layout_make_unique(pair, pb, 1, ksmt_unique_key(0xd230, 1));
 	ASSERT_EQ(0, ksmt_run(1));
 	sharers_settle(_metadata, &s, true, f0);
-	single = frame_of(getpid(), pb);
+	single = ksmt_frame_of(getpid(), pb);
 	ASSERT_NE(0UL, single);
-	EXPECT_EQ(1, frame_mapcount(single));
+	EXPECT_EQ(1, ksmt_frame_mapcount(single));
 	ASSERT_EQ(0, ksmt_run(0));
 	ASSERT_EQ(0, ksmt_read_counters(&c0));
 	expect_groups_on(_metadata, &s, 0);
@@ -701,11 +661,11 @@ TEST_F_TIMEOUT(migrate, mbind_shared_and_single, KSMT_TEST_TIMEOUT)
 
 	EXPECT_EQ(0, sys_mbind(pb, pair->npages * PAGE, MPOL_BIND, 1,
 			       MPOL_MF_MOVE));
-	moved = frame_of(getpid(), pb);
+	moved = ksmt_frame_of(getpid(), pb);
 	EXPECT_NE(0UL, moved);
 	EXPECT_NE(single, moved);
 	EXPECT_EQ(1, ksmt_page_node(pb));
-	EXPECT_EQ(1, frame_mapcount(moved));
+	EXPECT_EQ(1, ksmt_frame_mapcount(moved));
 	expect_counters_as(_metadata, &c0);
 	ksmt_expect_layout(_metadata, pair, pb);
 	ASSERT_EQ(0, ksmt_run(1));
@@ -714,9 +674,9 @@ TEST_F_TIMEOUT(migrate, mbind_shared_and_single, KSMT_TEST_TIMEOUT)
 	/* A new copy of the single one's content joins it where it went. */
 	ASSERT_EQ(0, sharers_add_region(&s, 0xd2a0, 1, 1, 0xd240));
 	sharers_settle(_metadata, &s, true, NULL);
-	EXPECT_EQ(moved, frame_of(getpid(), pb));
-	EXPECT_EQ(moved, frame_of(getpid(), s.extra_base[1]));
-	EXPECT_EQ(2, frame_mapcount(moved));
+	EXPECT_EQ(moved, ksmt_frame_of(getpid(), pb));
+	EXPECT_EQ(moved, ksmt_frame_of(getpid(), s.extra_base[1]));
+	EXPECT_EQ(2, ksmt_frame_mapcount(moved));
 
 	ASSERT_EQ(0, ksmt_run(0));
 	ASSERT_EQ(0, ksmt_read_counters(&c0));
@@ -878,8 +838,9 @@ static size_t sharers_in_block(const struct sharers *s,
 
 	for (j = 0; j < s->n; j++)
 		for (i = 0; i < s->l[j].npages; i++)
-			if (block_of(b, 1, frame_of(s->pid[j],
-						    s->base[j] + i * PAGE)))
+			if (block_of(b, 1,
+				     ksmt_frame_of(s->pid[j],
+						   s->base[j] + i * PAGE)))
 				in++;
 	return in;
 }
@@ -1336,16 +1297,16 @@ static void hwpoison_shared(struct __test_metadata *_metadata, bool early,
 		x[j] = index_of_group(&v[j].l, 0);
 		ASSERT_LE(0, x[j]);
 	}
-	fx = frame_of(v[0].pid, v[0].base + x[0] * PAGE);
+	fx = ksmt_frame_of(v[0].pid, v[0].base + x[0] * PAGE);
 	ASSERT_NE(0UL, fx);
 	*frame = fx;
 	for (j = 1; j < 3; j++)
-		EXPECT_EQ(fx, frame_of(v[j].pid, v[j].base + x[j] * PAGE));
-	EXPECT_EQ(3, frame_mapcount(fx));
+		EXPECT_EQ(fx, ksmt_frame_of(v[j].pid, v[j].base + x[j] * PAGE));
+	EXPECT_EQ(3, ksmt_frame_mapcount(fx));
 	y = index_of_group(&v[3].l, 0);
-	fy = frame_of(v[3].pid, v[3].base + y * PAGE);
+	fy = ksmt_frame_of(v[3].pid, v[3].base + y * PAGE);
 	ASSERT_NE(0UL, fy);
-	EXPECT_EQ(2, frame_mapcount(fy));
+	EXPECT_EQ(2, ksmt_frame_mapcount(fy));
 
 	ASSERT_EQ(0, ksmt_run(0));
 	ASSERT_EQ(0, ksmt_write_file(EARLY_KILL, early ? "1" : "0"));
@@ -1373,7 +1334,7 @@ static void hwpoison_shared(struct __test_metadata *_metadata, bool early,
 	for (j = 0; j < 3; j++) {
 		char *page = v[j].base + x[j] * PAGE;
 
-		EXPECT_EQ(0UL, frame_of(v[j].pid, page));
+		EXPECT_EQ(0UL, ksmt_frame_of(v[j].pid, page));
 		EXPECT_TRUE(swapped_at(v[j].pid, page));
 	}
 	for (j = 2; j >= 0; j--) {
@@ -1394,8 +1355,8 @@ static void hwpoison_shared(struct __test_metadata *_metadata, bool early,
 	ASSERT_EQ(0, victim_ask(&v[3], 'v', -1, &r));
 	EXPECT_EQ(-1, r.bad);
 	EXPECT_EQ(0, r.sigbus);
-	EXPECT_EQ(fy, frame_of(v[3].pid, v[3].base + y * PAGE));
-	EXPECT_EQ(2, frame_mapcount(fy));
+	EXPECT_EQ(fy, ksmt_frame_of(v[3].pid, v[3].base + y * PAGE));
+	EXPECT_EQ(2, ksmt_frame_mapcount(fy));
 
 	/* ksmd drops the poisoned page's mappings, and only those. */
 	for (j = 0; j < 3; j++)
@@ -1450,16 +1411,16 @@ TEST_F_TIMEOUT(poison, hwpoison_then_same_content, KSMT_TEST_TIMEOUT)
 	victims_settle(_metadata, v, 2, NULL);
 	x = index_of_group(&v[0].l, 0);
 	ASSERT_LE(0, x);
-	fx = frame_of(v[0].pid, v[0].base + x * PAGE);
+	fx = ksmt_frame_of(v[0].pid, v[0].base + x * PAGE);
 	ASSERT_NE(0UL, fx);
-	EXPECT_EQ(2, frame_mapcount(fx));
+	EXPECT_EQ(2, ksmt_frame_mapcount(fx));
 	self->poisoned[0] = fx;
 
 	ASSERT_EQ(0, ksmt_run(0));
 	ASSERT_EQ(0, victim_ask(&v[0], 'p', x, &r));
 	EXPECT_EQ(0, r.err);
 	EXPECT_TRUE(frame_flag(fx, KPF_HWPOISON));
-	EXPECT_EQ(0, frame_mapcount(fx));
+	EXPECT_EQ(0, ksmt_frame_mapcount(fx));
 	for (j = 0; j < 2; j++)
 		v[j].l.state[index_of_group(&v[j].l, 0)] = KSMT_UNMAPPED;
 	ASSERT_EQ(0, ksmt_run(1));
@@ -1477,13 +1438,13 @@ TEST_F_TIMEOUT(poison, hwpoison_then_same_content, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_read_counters(&c1));
 	EXPECT_EQ(c0.shared + 1, c1.shared);
 	EXPECT_EQ(c0.sharing + 1, c1.sharing);
-	f = frame_of(getpid(), p);
+	f = ksmt_frame_of(getpid(), p);
 	EXPECT_NE(0UL, f);
-	EXPECT_EQ(f, frame_of(getpid(), p + PAGE));
+	EXPECT_EQ(f, ksmt_frame_of(getpid(), p + PAGE));
 	EXPECT_NE(fx, f);
 	EXPECT_FALSE(frame_flag(f, KPF_HWPOISON));
-	EXPECT_EQ(2, frame_mapcount(f));
-	EXPECT_EQ(0, frame_mapcount(fx));
+	EXPECT_EQ(2, ksmt_frame_mapcount(f));
+	EXPECT_EQ(0, ksmt_frame_mapcount(fx));
 	ksmt_expect_layout(_metadata, &copies, p);
 	ASSERT_EQ(0, ksmt_run(1));
 
@@ -1539,7 +1500,7 @@ TEST_F_TIMEOUT(poison, soft_offline, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, madvise(s.base[0], s.l[0].npages * PAGE,
 			     MADV_UNMERGEABLE));
 	for (i = 0; i < s.l[0].npages; i++) {
-		u64 ent = pagemap_of(s.pid[0], s.base[0] + i * PAGE);
+		u64 ent = ksmt_pagemap_of(s.pid[0], s.base[0] + i * PAGE);
 
 		EXPECT_TRUE(PAGEMAP_PRESENT(ent) && (ent & PM_MMAP_EXCLUSIVE));
 		s.l[0].state[i] = KSMT_UNTRACKED;
@@ -1635,7 +1596,7 @@ static void expect_swapped_in(struct __test_metadata *_metadata,
 	int g;
 
 	for (g = 0; g < s->groups; g++) {
-		u64 ent = pagemap_of(s->pid[who],
+		u64 ent = ksmt_pagemap_of(s->pid[who],
 				     s->base[who] + s->idx[who][g] * PAGE);
 		unsigned long pfn = PAGEMAP_PFN(ent);
 
@@ -1649,9 +1610,9 @@ static void expect_swapped_in(struct __test_metadata *_metadata,
 		EXPECT_NE(first[g], pfn);
 		EXPECT_FALSE(frame_flag(pfn, KPF_SWAPCACHE));
 		/* The first one's page is still there, still its own. */
-		EXPECT_EQ(first[g], frame_of(s->pid[1], s->base[1] +
+		EXPECT_EQ(first[g], ksmt_frame_of(s->pid[1], s->base[1] +
 					     s->idx[1][g] * PAGE));
-		EXPECT_EQ(1, frame_mapcount(first[g]));
+		EXPECT_EQ(1, ksmt_frame_mapcount(first[g]));
 	}
 }
 
@@ -1694,7 +1655,7 @@ TEST_F_TIMEOUT(swap, fault_copies_for_other_sharers, KSMT_TEST_TIMEOUT)
 			out += swapped_at(s.pid[0], page);
 			continue;
 		}
-		EXPECT_EQ(f0[k], frame_of(s.pid[0], page));
+		EXPECT_EQ(f0[k], ksmt_frame_of(s.pid[0], page));
 	}
 	EXPECT_EQ((size_t)unique[0], out);
 

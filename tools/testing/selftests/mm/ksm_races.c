@@ -127,37 +127,13 @@ static void test_end(struct __test_metadata *_metadata, unsigned long before)
 
 /* ---- page frames ------------------------------------------------------ */
 
-/* The /proc/self/pagemap entries of npages pages at base. */
-static int pagemap_range(const void *base, size_t npages, u64 *ents)
-{
-	size_t len = npages * sizeof(*ents), done = 0;
-	off_t off = (uintptr_t)base / PAGE * sizeof(*ents);
-	int fd, err = 0;
-
-	fd = open("/proc/self/pagemap", O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)ents + done, len - done,
-				  off + done);
-
-		if (n <= 0) {
-			err = n < 0 ? -errno : -EIO;
-			break;
-		}
-		done += n;
-	}
-	close(fd);
-	return err;
-}
-
 /* The frames (0: nothing present) of npages pages at base; NULL on error. */
 static u64 *frames_of(const void *base, size_t npages)
 {
 	u64 *ents = calloc(npages ? npages : 1, sizeof(*ents));
 	size_t i;
 
-	if (!ents || pagemap_range(base, npages, ents)) {
+	if (!ents || ksmt_pagemap(0, base, npages, ents)) {
 		free(ents);
 		return NULL;
 	}
@@ -813,7 +789,7 @@ static long count_unprotected(const char *p, size_t npages)
 	long n = 0;
 	size_t i;
 
-	if (!ents || pagemap_range(p, npages, ents)) {
+	if (!ents || ksmt_pagemap(0, p, npages, ents)) {
 		free(ents);
 		return -1;
 	}
@@ -988,7 +964,7 @@ static size_t pick_targets(const struct ksmt_layout *l, const char *p,
 	size_t i, n = 0;
 	int pass;
 
-	if (!ents || pagemap_range(p, l->npages, ents)) {
+	if (!ents || ksmt_pagemap(0, p, l->npages, ents)) {
 		free(ents);
 		return 0;
 	}
@@ -2162,14 +2138,9 @@ static u64 swapc_key(int round, size_t i)
 /* How many of the region's pages are swap entries. */
 static size_t swapc_swapped(const char *p)
 {
-	u64 ents[SWAPC_PAGES];
-	size_t i, n = 0;
+	long n = ksmt_swapped(0, p, SWAPC_PAGES);
 
-	if (pagemap_range(p, SWAPC_PAGES, ents))
-		return 0;
-	for (i = 0; i < SWAPC_PAGES; i++)
-		n += !!(ents[i] & PM_SWAP);
-	return n;
+	return n < 0 ? 0 : n;
 }
 
 static bool swapc_all_out(void *arg)

@@ -27,8 +27,7 @@ int ksmf_pfn_excl(const void *addr, unsigned long *pfn, bool *exclusive)
 	u64 ent;
 	int err;
 
-	err = ksmt_pread_u64("/proc/self/pagemap",
-			     (uintptr_t)addr / KSMF_PAGE * sizeof(ent), &ent);
+	err = ksmt_pagemap(0, addr, 1, &ent);
 	if (err)
 		return err;
 	*pfn = 0;

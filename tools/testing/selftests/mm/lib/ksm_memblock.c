@@ -26,33 +26,6 @@
 /* kpageflags bits above the UAPI ones (include/linux/kernel-page-flags.h). */
 #define KPF_RESERVED_BIT	32
 
-/*
- * The frames of the n pages at addr of the caller into pfn[] (0 where
- * none is present), in one read. Returns 0 or -errno.
- */
-int frames_of_range(const char *addr, size_t n, unsigned long *pfn)
-{
-	u64 *ent = calloc(n, sizeof(*ent));
-	ssize_t got = -1;
-	size_t i;
-	int fd;
-
-	fd = open("/proc/self/pagemap", O_RDONLY);
-	if (ent && fd >= 0)
-		got = pread(fd, ent, n * sizeof(*ent),
-			    (uintptr_t)addr / PAGE * sizeof(*ent));
-	if (fd >= 0)
-		close(fd);
-	if (got != (ssize_t)(n * sizeof(*ent))) {
-		free(ent);
-		return -EIO;
-	}
-	for (i = 0; i < n; i++)
-		pfn[i] = PAGEMAP_PRESENT(ent[i]) ? PAGEMAP_PFN(ent[i]) : 0;
-	free(ent);
-	return 0;
-}
-
 int bind_to_node(int node)
 {
 	unsigned long mask = 1UL << node;
@@ -99,8 +72,8 @@ int filler_take_until(struct filler *f, size_t max, unsigned long lo,
 	while (f->taken + chunk <= max) {
 		for (i = f->taken; i < f->taken + chunk; i++)
 			f->base[i * PAGE] = 1;
-		if (frames_of_range(f->base + f->taken * PAGE, chunk,
-				    f->pfn + f->taken))
+		if (ksmt_frames(f->base + f->taken * PAGE, chunk,
+				f->pfn + f->taken))
 			return -EIO;
 		for (i = f->taken; i < f->taken + chunk; i++)
 			if (f->pfn[i] >= lo && f->pfn[i] < hi)

@@ -13,8 +13,6 @@
 
 #define MEMDIR		"/sys/devices/system/memory"
 
-/* The frames of n pages at addr into pfn[] (0: none); 0 or -errno. */
-int frames_of_range(const char *addr, size_t n, unsigned long *pfn);
 /* The caller's memory policy: bound to node, or the default if < 0. */
 int bind_to_node(int node);
 /* The caller kept to the CPU it runs on; 0 or -errno. */

@@ -4,7 +4,8 @@
  * the constants here, and by concern ksm_sysfs.h (the files of KSM, the
  * knobs, the counters, waiting for ksmd), ksm_pages.h (page contents,
  * layouts and the model of what they merge into), ksm_procs.h (workers,
- * holders, children) and ksm_numa.h (nodes and moving pages).
+ * holders, children), ksm_numa.h (nodes and moving pages) and
+ * ksm_frames.h (what pages map: pagemap, kpageflags).
  */
 #ifndef KSM_UTIL_H
 #define KSM_UTIL_H
@@ -38,5 +39,6 @@
 #include "ksm_pages.h"
 #include "ksm_procs.h"
 #include "ksm_numa.h"
+#include "ksm_frames.h"
 
 #endif /* KSM_UTIL_H */
