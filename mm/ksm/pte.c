@@ -4,7 +4,8 @@
  * folio of a scanned page (splitting a large one), write-protect the PTE
  * that maps it, and point that PTE at the KSM page (or the zero page) in
  * place of the old page. merge.c decides what to merge; this file does
- * it, and calls no other file of mm/ksm/.
+ * it. Of the rest of mm/ksm/ it uses only objects.c's count of zero pages
+ * (through ksm_map_zero_page()).
  */
 
 #include <linux/mm.h>
