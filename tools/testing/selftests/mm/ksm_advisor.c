@@ -29,7 +29,6 @@
 #include "../kselftest_harness.h"
 #include "lib/ksm_util.h"
 #include "lib/ksm_harness.h"
-#include "lib/ksm_features_util.h"
 
 #define DEFAULT_PAGES	100	/* pages_to_scan with advisor_mode none */
 
@@ -51,7 +50,7 @@ FIXTURE_TEARDOWN(adv)
 	char mode[64];
 
 	if (self->traced)
-		EXPECT_EQ(0, ksmf_trace_restore());
+		EXPECT_EQ(0, ksmt_trace_restore());
 	/* Stopped and unmerged, the advisor off, then the saved values. */
 	EXPECT_EQ(0, ksmt_run(2));
 	EXPECT_EQ(0, ksmt_write("advisor_mode", "none"));
@@ -164,7 +163,7 @@ static int advisor_lines(const char *text, long *pages, int max)
 	char rest[256];
 	int n = 0;
 
-	while (n < max && ksmf_trace_next(&pos, "ksm_advisor", rest,
+	while (n < max && ksmt_trace_next(&pos, "ksm_advisor", rest,
 					  sizeof(rest), NULL)) {
 		long long secs;
 		unsigned int cpu;
@@ -210,10 +209,10 @@ TEST_F_TIMEOUT(adv, convergence, 90)
 		ksmt_fill_page(p + i * PAGE, ksmt_unique_key(0xad01, i));
 	ASSERT_EQ(0, ksmt_mergeable(p, CONV_PAGES));
 
-	if (ksmf_tracefs() && ksmf_event_exists("ksm_advisor")) {
+	if (ksmt_tracefs() && ksmt_event_exists("ksm_advisor")) {
 		self->traced = true;
-		ASSERT_EQ(0, ksmf_trace_clear());
-		ASSERT_EQ(0, ksmf_event_enable("ksm_advisor", true));
+		ASSERT_EQ(0, ksmt_trace_clear());
+		ASSERT_EQ(0, ksmt_event_enable("ksm_advisor", true));
 	}
 
 	fs = ksmt_full_scans();
@@ -270,8 +269,8 @@ TEST_F_TIMEOUT(adv, convergence, 90)
 	if (self->traced) {
 		char *text;
 
-		ASSERT_EQ(0, ksmf_event_enable("ksm_advisor", false));
-		text = ksmf_trace_read();
+		ASSERT_EQ(0, ksmt_event_enable("ksm_advisor", false));
+		text = ksmt_trace_read();
 		ASSERT_NE(NULL, text);
 		lines = advisor_lines(text, logged, CONV_PASSES + 1);
 		free(text);

@@ -54,7 +54,6 @@
 #include "vm_util.h"
 #include "lib/ksm_util.h"
 #include "lib/ksm_harness.h"
-#include "lib/ksm_features_util.h"
 #include "lib/ksm_swap.h"
 #include "lib/ksm_memblock.h"
 

@@ -46,7 +46,6 @@
 #include "../kselftest_harness.h"
 #include "lib/ksm_util.h"
 #include "lib/ksm_harness.h"
-#include "lib/ksm_features_util.h"
 
 #ifndef PR_SET_MEMORY_MERGE
 #define PR_SET_MEMORY_MERGE	67
@@ -71,11 +70,11 @@ static int xprctl(int op, unsigned long a2, unsigned long a3,
 static int wait_one_ksm_page(const char *p, long npages, int timeout_s)
 {
 	double deadline = ksmt_now() + timeout_s;
-	struct ksmf_census cs;
+	struct ksmt_census cs;
 	int err;
 
 	for (;;) {
-		err = ksmf_census(p, npages, &cs);
+		err = ksmt_census(p, npages, &cs);
 		if (err)
 			return err;
 		if (cs.distinct == 1 && cs.shared == npages)
@@ -174,7 +173,7 @@ FIXTURE_SETUP(feat)
 {
 	if (!ksmt_start_clean(_metadata))
 		SKIP(return, "KSM sysfs missing or not root");
-	ASSERT_NE(0UL, ksmf_zero_pfn());
+	ASSERT_NE(0UL, ksmt_zero_pfn());
 }
 
 FIXTURE_TEARDOWN(feat)
@@ -206,7 +205,7 @@ static void expect_zero_pages(struct __test_metadata *_metadata, long zero)
 TEST_F_TIMEOUT(feat, zero_pages_counted, KSMT_TEST_TIMEOUT)
 {
 	const long n = 64, half = n / 2;
-	struct ksmf_census cs;
+	struct ksmt_census cs;
 	long i;
 	char *p;
 
@@ -216,13 +215,13 @@ TEST_F_TIMEOUT(feat, zero_pages_counted, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_run(1));
 	ASSERT_EQ(0, ksmt_settle(4));
 	expect_zero_pages(_metadata, n);
-	ASSERT_EQ(0, ksmf_census(p, n, &cs));
+	ASSERT_EQ(0, ksmt_census(p, n, &cs));
 	EXPECT_EQ(n, cs.zero);
 	EXPECT_EQ(1, cs.distinct);
 
 	ASSERT_EQ(0, madvise(p, half * PAGE, MADV_UNMERGEABLE));
 	expect_zero_pages(_metadata, n - half);
-	ASSERT_EQ(0, ksmf_census(p, half, &cs));
+	ASSERT_EQ(0, ksmt_census(p, half, &cs));
 	EXPECT_EQ(0, cs.absent);
 	EXPECT_EQ(0, cs.zero);
 	EXPECT_EQ(half, cs.distinct);
@@ -231,7 +230,7 @@ TEST_F_TIMEOUT(feat, zero_pages_counted, KSMT_TEST_TIMEOUT)
 	for (i = half; i < n; i++)
 		ksmt_fill_page(p + i * PAGE, ksmt_unique_key(0xf001, i));
 	expect_zero_pages(_metadata, 0);
-	ASSERT_EQ(0, ksmf_census(p + half * PAGE, n - half, &cs));
+	ASSERT_EQ(0, ksmt_census(p + half * PAGE, n - half, &cs));
 	EXPECT_EQ(0, cs.zero);
 	EXPECT_EQ(n - half, cs.distinct);
 
@@ -268,7 +267,7 @@ TEST_F_TIMEOUT(feat, zero_pages_off, KSMT_TEST_TIMEOUT)
 {
 	const long n = 64;
 	struct ksmt_counters c;
-	struct ksmf_census cs;
+	struct ksmt_census cs;
 	struct ksmt_stat st;
 	char *p;
 
@@ -284,7 +283,7 @@ TEST_F_TIMEOUT(feat, zero_pages_off, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_read_stat(0, &st));
 	EXPECT_EQ(0, st.zero_pages);
 	EXPECT_EQ(n, st.merging_pages);
-	ASSERT_EQ(0, ksmf_census(p, n, &cs));
+	ASSERT_EQ(0, ksmt_census(p, n, &cs));
 	EXPECT_EQ(1, cs.distinct);
 	EXPECT_EQ(n, cs.shared);
 	EXPECT_EQ(0, cs.zero);
@@ -305,7 +304,7 @@ TEST_F_TIMEOUT(feat, chains, KSMT_TEST_TIMEOUT)
 	const long kpages = (copies + limit - 1) / limit;
 	struct ksmt_layout l, one;
 	struct ksmt_counters c;
-	struct ksmf_census cs;
+	struct ksmt_census cs;
 	char *p, *q;
 
 	ASSERT_EQ(0, ksmt_write_long("max_page_sharing", limit));
@@ -323,7 +322,7 @@ TEST_F_TIMEOUT(feat, chains, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(0, c.unshared + c.volatile_);
 	EXPECT_EQ(1, ksmt_get("stable_node_chains"));
 	EXPECT_EQ(kpages, ksmt_get("stable_node_dups"));
-	ASSERT_EQ(0, ksmf_census(p, copies, &cs));
+	ASSERT_EQ(0, ksmt_census(p, copies, &cs));
 	EXPECT_EQ(kpages, cs.distinct);
 	EXPECT_EQ(copies, cs.shared);
 	EXPECT_EQ(limit, cs.max_map);
@@ -408,8 +407,8 @@ TEST_F_TIMEOUT(feat, unmerge_last_mapping_keeps_page, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(n, ksmt_get("pages_shared"));
 	ASSERT_EQ(n, ksmt_get("pages_sharing"));
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, ksmf_pfn(p + i * PAGE, &ksm_pfn[i]));
-		ASSERT_EQ(0, ksmf_pfn(p + (n + i) * PAGE, &pfn));
+		ASSERT_EQ(0, ksmt_pfn(p + i * PAGE, &ksm_pfn[i]));
+		ASSERT_EQ(0, ksmt_pfn(p + (n + i) * PAGE, &pfn));
 		ASSERT_EQ(ksm_pfn[i], pfn);
 	}
 
@@ -417,10 +416,10 @@ TEST_F_TIMEOUT(feat, unmerge_last_mapping_keeps_page, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, madvise(p, 2 * n * PAGE, MADV_UNMERGEABLE));
 	cow1 = ksmt_vmstat("cow_ksm");
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, ksmf_pfn_excl(p + i * PAGE, &pfn, &excl));
+		ASSERT_EQ(0, ksmt_pfn_excl(p + i * PAGE, &pfn, &excl));
 		EXPECT_NE(ksm_pfn[i], pfn);
 		EXPECT_TRUE(excl);
-		ASSERT_EQ(0, ksmf_pfn_excl(p + (n + i) * PAGE, &pfn, &excl));
+		ASSERT_EQ(0, ksmt_pfn_excl(p + (n + i) * PAGE, &pfn, &excl));
 		EXPECT_EQ(ksm_pfn[i], pfn);
 		EXPECT_TRUE(excl);
 	}
@@ -478,22 +477,22 @@ TEST_F_TIMEOUT(feat, numa, KSMT_TEST_TIMEOUT)
 {
 	const u64 key = ksmt_group_key(0xf201, 0);
 	const long k = 3;
-	struct ksmf_census ca, cb;
+	struct ksmt_census ca, cb;
 	struct ksmt_counters c;
 	long i;
 	char *pa, *pb;
 
 	if (!ksmt_exists("merge_across_nodes"))
 		SKIP(return, "no merge_across_nodes (CONFIG_NUMA=n)");
-	if (!ksmf_node_has_memory(0) || !ksmf_node_has_memory(1))
+	if (!ksmt_node_has_memory(0) || !ksmt_node_has_memory(1))
 		SKIP(return, "needs memory on NUMA nodes 0 and 1");
 	ASSERT_EQ(0, ksmt_write("merge_across_nodes", "0"));
 	pa = map_on_node(k, 0, key);
 	ASSERT_NE(MAP_FAILED, pa);
 	pb = map_on_node(k, 1, key);
 	ASSERT_NE(MAP_FAILED, pb);
-	ASSERT_EQ(0, ksmf_off_node(pa, k, 0));
-	ASSERT_EQ(0, ksmf_off_node(pb, k, 1));
+	ASSERT_EQ(0, ksmt_off_node(pa, k, 0));
+	ASSERT_EQ(0, ksmt_off_node(pb, k, 1));
 
 	ASSERT_EQ(0, ksmt_run(1));
 	ASSERT_EQ(0, ksmt_settle(4));
@@ -501,15 +500,15 @@ TEST_F_TIMEOUT(feat, numa, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(2, c.shared);
 	EXPECT_EQ(2 * (k - 1), c.sharing);
 	EXPECT_EQ(0, c.unshared + c.volatile_);
-	ASSERT_EQ(0, ksmf_census(pa, k, &ca));
-	ASSERT_EQ(0, ksmf_census(pb, k, &cb));
+	ASSERT_EQ(0, ksmt_census(pa, k, &ca));
+	ASSERT_EQ(0, ksmt_census(pb, k, &cb));
 	EXPECT_EQ(1, ca.distinct);
 	EXPECT_EQ(k, ca.shared);
 	EXPECT_EQ(1, cb.distinct);
 	EXPECT_EQ(k, cb.shared);
 	EXPECT_NE(ca.first, cb.first);
-	EXPECT_EQ(0, ksmf_off_node(pa, k, 0));
-	EXPECT_EQ(0, ksmf_off_node(pb, k, 1));
+	EXPECT_EQ(0, ksmt_off_node(pa, k, 0));
+	EXPECT_EQ(0, ksmt_off_node(pb, k, 1));
 
 	ASSERT_EQ(0, ksmt_run(2));
 	ASSERT_EQ(0, ksmt_write("merge_across_nodes", "1"));
@@ -518,8 +517,8 @@ TEST_F_TIMEOUT(feat, numa, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_read_counters(&c));
 	EXPECT_EQ(1, c.shared);
 	EXPECT_EQ(2 * k - 1, c.sharing);
-	ASSERT_EQ(0, ksmf_census(pa, k, &ca));
-	ASSERT_EQ(0, ksmf_census(pb, k, &cb));
+	ASSERT_EQ(0, ksmt_census(pa, k, &ca));
+	ASSERT_EQ(0, ksmt_census(pb, k, &cb));
 	EXPECT_EQ(1, ca.distinct);
 	EXPECT_EQ(k, ca.shared);
 	EXPECT_EQ(1, cb.distinct);
@@ -756,7 +755,7 @@ TEST_F_TIMEOUT(feat, prctl_merge_off, KSMT_TEST_TIMEOUT)
 {
 	const u64 key = ksmt_group_key(0xf601, 0);
 	const long k = 16;
-	struct ksmf_census cs;
+	struct ksmt_census cs;
 	long merging, i;
 	char *p;
 
@@ -770,7 +769,7 @@ TEST_F_TIMEOUT(feat, prctl_merge_off, KSMT_TEST_TIMEOUT)
 
 	ASSERT_EQ(0, xprctl(PR_SET_MEMORY_MERGE, 0, 0, 0, 0));
 	EXPECT_EQ(0, xprctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0));
-	ASSERT_EQ(0, ksmf_census(p, k, &cs));
+	ASSERT_EQ(0, ksmt_census(p, k, &cs));
 	EXPECT_EQ(0, cs.absent);
 	EXPECT_EQ(k, cs.distinct);
 	EXPECT_EQ(0, cs.shared);
@@ -780,7 +779,7 @@ TEST_F_TIMEOUT(feat, prctl_merge_off, KSMT_TEST_TIMEOUT)
 	/* A registered area keeps ksmd's full scans going. */
 	ASSERT_EQ(0, ksmt_ticker());
 	ASSERT_EQ(0, ksmt_settle(4));
-	ASSERT_EQ(0, ksmf_census(p, k, &cs));
+	ASSERT_EQ(0, ksmt_census(p, k, &cs));
 	EXPECT_EQ(k, cs.distinct);
 	EXPECT_EQ(0, cs.shared);
 	ASSERT_EQ(0, ksmt_read_merging_pages(0, &merging));
@@ -798,9 +797,9 @@ static const char *no_tracing(void)
 
 	if (!ksmt_available())
 		return "KSM sysfs missing or not root";
-	if (!ksmf_tracefs())
+	if (!ksmt_tracefs())
 		return "no tracefs";
-	snprintf(dir, sizeof(dir), "%s/events/ksm", ksmf_tracefs());
+	snprintf(dir, sizeof(dir), "%s/events/ksm", ksmt_tracefs());
 	if (access(dir, F_OK))
 		return "no KSM tracepoints";
 	return NULL;
@@ -948,8 +947,8 @@ TEST_F(event, format)
 {
 	char text[4096], fields[512], fmt[256];
 
-	ASSERT_TRUE(ksmf_event_exists(variant->name));
-	ASSERT_EQ(0, ksmf_event_read(variant->name, "format", text,
+	ASSERT_TRUE(ksmt_event_exists(variant->name));
+	ASSERT_EQ(0, ksmt_event_read(variant->name, "format", text,
 				     sizeof(text)));
 	ASSERT_EQ(0, parse_format(text, fields, sizeof(fields), fmt,
 				  sizeof(fmt)));
@@ -969,12 +968,12 @@ FIXTURE_SETUP(trace)
 	if (why)
 		SKIP(return, "%s", why);
 	ASSERT_EQ(0, ksmt_reset());
-	ASSERT_EQ(0, ksmf_trace_clear());
+	ASSERT_EQ(0, ksmt_trace_clear());
 }
 
 FIXTURE_TEARDOWN(trace)
 {
-	EXPECT_EQ(0, ksmf_trace_restore());
+	EXPECT_EQ(0, ksmt_trace_restore());
 	EXPECT_EQ(0, ksmt_restore_knobs());
 }
 
@@ -1000,7 +999,7 @@ static bool merge_one_page_line(const char *rest, unsigned long *pfn,
 TEST_F_TIMEOUT(trace, small_merge, KSMT_TEST_TIMEOUT)
 {
 	const long k = 8, z = 8;
-	unsigned long fs0, fs1, kpfn = 0, zero = ksmf_zero_pfn();
+	unsigned long fs0, fs1, kpfn = 0, zero = ksmt_zero_pfn();
 	long starts = 0, merges = 0, i;
 	struct ksmt_counters c;
 	struct ksmt_layout l;
@@ -1014,14 +1013,14 @@ TEST_F_TIMEOUT(trace, small_merge, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&l, 1, k, 0, z, 0xf401, 0xf402, 51));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, ksmf_event_enable("ksm_start_scan", true));
-	ASSERT_EQ(0, ksmf_event_enable("ksm_merge_one_page", true));
+	ASSERT_EQ(0, ksmt_event_enable("ksm_start_scan", true));
+	ASSERT_EQ(0, ksmt_event_enable("ksm_merge_one_page", true));
 	fs0 = ksmt_full_scans();
 	ASSERT_EQ(0, ksmt_run(1));
 	ASSERT_EQ(0, ksmt_settle(4));
 	fs1 = ksmt_full_scans();
-	ASSERT_EQ(0, ksmf_event_enable("ksm_start_scan", false));
-	ASSERT_EQ(0, ksmf_event_enable("ksm_merge_one_page", false));
+	ASSERT_EQ(0, ksmt_event_enable("ksm_start_scan", false));
+	ASSERT_EQ(0, ksmt_event_enable("ksm_merge_one_page", false));
 
 	ASSERT_EQ(0, ksmt_read_counters(&c));
 	EXPECT_EQ(1, c.shared);
@@ -1029,13 +1028,13 @@ TEST_F_TIMEOUT(trace, small_merge, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(z, c.zero_pages);
 	for (i = 0; i < (long)l.npages && !kpfn; i++)
 		if (l.klass[i] == 0)
-			ASSERT_EQ(0, ksmf_pfn(p + i * PAGE, &kpfn));
+			ASSERT_EQ(0, ksmt_pfn(p + i * PAGE, &kpfn));
 	ASSERT_NE(0UL, kpfn);
 
-	text = ksmf_trace_read();
+	text = ksmt_trace_read();
 	ASSERT_NE(NULL, text);
 	pos = text;
-	while (ksmf_trace_next(&pos, "ksm_start_scan", rest, sizeof(rest),
+	while (ksmt_trace_next(&pos, "ksm_start_scan", rest, sizeof(rest),
 			       NULL)) {
 		long seq = -1;
 
@@ -1052,7 +1051,7 @@ TEST_F_TIMEOUT(trace, small_merge, KSMT_TEST_TIMEOUT)
 	EXPECT_GE((long)(fs1 - fs0) + 1, starts);
 
 	pos = text;
-	while (ksmf_trace_next(&pos, "ksm_merge_one_page", rest, sizeof(rest),
+	while (ksmt_trace_next(&pos, "ksm_merge_one_page", rest, sizeof(rest),
 			       NULL)) {
 		unsigned long pfn = 0;
 		int err = -1;
@@ -1080,7 +1079,7 @@ TEST_F_TIMEOUT(trace, small_merge, KSMT_TEST_TIMEOUT)
 TEST_F_TIMEOUT(trace, zero_page_merges, KSMT_TEST_TIMEOUT)
 {
 	const long z = 16;
-	unsigned long zero = ksmf_zero_pfn();
+	unsigned long zero = ksmt_zero_pfn();
 	long merges = 0, lines = 0;
 	struct ksmt_counters c;
 	char rest[256], *text, *p;
@@ -1090,17 +1089,17 @@ TEST_F_TIMEOUT(trace, zero_page_merges, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_write("use_zero_pages", "1"));
 	p = map_zero(z);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, ksmf_event_enable("ksm_merge_one_page", true));
+	ASSERT_EQ(0, ksmt_event_enable("ksm_merge_one_page", true));
 	ASSERT_EQ(0, ksmt_run(1));
 	ASSERT_EQ(0, ksmt_settle(4));
-	ASSERT_EQ(0, ksmf_event_enable("ksm_merge_one_page", false));
+	ASSERT_EQ(0, ksmt_event_enable("ksm_merge_one_page", false));
 	ASSERT_EQ(0, ksmt_read_counters(&c));
 	ASSERT_EQ(z, c.zero_pages);
 
-	text = ksmf_trace_read();
+	text = ksmt_trace_read();
 	ASSERT_NE(NULL, text);
 	pos = text;
-	while (ksmf_trace_next(&pos, "ksm_merge_one_page", rest, sizeof(rest),
+	while (ksmt_trace_next(&pos, "ksm_merge_one_page", rest, sizeof(rest),
 			       NULL)) {
 		unsigned long pfn = 0;
 		int err = -1;
@@ -1136,19 +1135,19 @@ TEST_F_TIMEOUT(trace, merge_with_ksm_page, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&l, 1, k, 0, 0, 0xf801, 0xf802, 52));
 	p = ksmt_layout_map(&l);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, ksmf_event_enable("ksm_merge_with_ksm_page", true));
+	ASSERT_EQ(0, ksmt_event_enable("ksm_merge_with_ksm_page", true));
 	ASSERT_EQ(0, ksmt_run(1));
 	ASSERT_EQ(0, ksmt_settle(4));
-	ASSERT_EQ(0, ksmf_event_enable("ksm_merge_with_ksm_page", false));
+	ASSERT_EQ(0, ksmt_event_enable("ksm_merge_with_ksm_page", false));
 	ASSERT_EQ(0, ksmt_read_counters(&c));
 	ASSERT_EQ(1, c.shared);
 	ASSERT_EQ(k - 1, c.sharing);
-	ASSERT_EQ(0, ksmf_pfn(p, &kpfn));
+	ASSERT_EQ(0, ksmt_pfn(p, &kpfn));
 
-	text = ksmf_trace_read();
+	text = ksmt_trace_read();
 	ASSERT_NE(NULL, text);
 	pos = text;
-	while (ksmf_trace_next(&pos, "ksm_merge_with_ksm_page", rest,
+	while (ksmt_trace_next(&pos, "ksm_merge_with_ksm_page", rest,
 			       sizeof(rest), NULL)) {
 		bool ksm = !strncmp(rest, "ksm ", 4);
 		unsigned long pfn = 0;
@@ -1188,8 +1187,8 @@ TEST_F_TIMEOUT(trace, enter_exit, KSMT_TEST_TIMEOUT)
 	const char *pos;
 	pid_t pid;
 
-	ASSERT_EQ(0, ksmf_event_enable("ksm_enter", true));
-	ASSERT_EQ(0, ksmf_event_enable("ksm_exit", true));
+	ASSERT_EQ(0, ksmt_event_enable("ksm_enter", true));
+	ASSERT_EQ(0, ksmt_event_enable("ksm_exit", true));
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
@@ -1200,13 +1199,13 @@ TEST_F_TIMEOUT(trace, enter_exit, KSMT_TEST_TIMEOUT)
 		_exit(p == MAP_FAILED || ksmt_mergeable(p, 1));
 	}
 	EXPECT_EQ(0, child_status(pid));
-	ASSERT_EQ(0, ksmf_event_enable("ksm_enter", false));
-	ASSERT_EQ(0, ksmf_event_enable("ksm_exit", false));
+	ASSERT_EQ(0, ksmt_event_enable("ksm_enter", false));
+	ASSERT_EQ(0, ksmt_event_enable("ksm_exit", false));
 
-	text = ksmf_trace_read();
+	text = ksmt_trace_read();
 	ASSERT_NE(NULL, text);
 	pos = text;
-	while (ksmf_trace_next(&pos, "ksm_enter", rest, sizeof(rest), &who)) {
+	while (ksmt_trace_next(&pos, "ksm_enter", rest, sizeof(rest), &who)) {
 		if (who != pid)
 			continue;
 		enters++;
@@ -1215,7 +1214,7 @@ TEST_F_TIMEOUT(trace, enter_exit, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(1, enters);
 	ASSERT_EQ(0, strncmp(mm, "mm ", 3));
 	pos = text;
-	while (ksmf_trace_next(&pos, "ksm_exit", rest, sizeof(rest), NULL))
+	while (ksmt_trace_next(&pos, "ksm_exit", rest, sizeof(rest), NULL))
 		if (!strcmp(rest, mm))
 			exits++;
 	EXPECT_EQ(1, exits);

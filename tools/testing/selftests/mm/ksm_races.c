@@ -64,7 +64,6 @@
 #include "thp_settings.h"
 #include "lib/ksm_util.h"
 #include "lib/ksm_harness.h"
-#include "lib/ksm_features_util.h"
 #include "lib/ksm_cgroup.h"
 #include "lib/ksm_swap.h"
 
@@ -209,7 +208,7 @@ static long count_huge(const void *base, size_t npages)
 static long count_shared_frames(const char *base, size_t npages, size_t from,
 				size_t to)
 {
-	unsigned long zero = ksmf_zero_pfn();
+	unsigned long zero = ksmt_zero_pfn();
 	u64 *pfn = frames_of(base, npages);
 	long shared = 0;
 	size_t i, j;
@@ -2049,7 +2048,7 @@ TEST_F_TIMEOUT(memcg, unmerge_copies_page_charged_elsewhere,
 	ASSERT_NE(MAP_FAILED, p);
 	for (i = 0; i < MEMCG_PAGES; i++) {
 		ksmt_fill_page(p + i * PAGE, ksmt_group_key(MEMCG_NS, i));
-		ASSERT_EQ(0, ksmf_pfn(p + i * PAGE, &own[i]));
+		ASSERT_EQ(0, ksmt_pfn(p + i * PAGE, &own[i]));
 	}
 	ASSERT_EQ(0, ksmt_mergeable(p, MEMCG_PAGES));
 	ASSERT_EQ(0, ksmt_send(self->ch.down[1], 'g'));
@@ -2060,7 +2059,7 @@ TEST_F_TIMEOUT(memcg, unmerge_copies_page_charged_elsewhere,
 	ASSERT_EQ(MEMCG_PAGES, ksmt_get("pages_shared"));
 	ASSERT_EQ(MEMCG_PAGES, ksmt_get("pages_sharing"));
 	for (i = 0; i < MEMCG_PAGES; i++) {
-		ASSERT_EQ(0, ksmf_pfn(p + i * PAGE, &ksm[i]));
+		ASSERT_EQ(0, ksmt_pfn(p + i * PAGE, &ksm[i]));
 		theirs += ksm[i] != own[i];
 	}
 	TH_LOG("%d of %d KSM pages were the child's", theirs, MEMCG_PAGES);
@@ -2072,7 +2071,7 @@ TEST_F_TIMEOUT(memcg, unmerge_copies_page_charged_elsewhere,
 	ASSERT_EQ('k', c);
 	ASSERT_EQ(0, madvise(p, MEMCG_PAGES * PAGE, MADV_UNMERGEABLE));
 	for (i = 0; i < MEMCG_PAGES; i++) {
-		ASSERT_EQ(0, ksmf_pfn(p + i * PAGE, &pfn));
+		ASSERT_EQ(0, ksmt_pfn(p + i * PAGE, &pfn));
 		/* Kept if it was ours, else a copy. */
 		EXPECT_EQ(ksm[i] == own[i], ksm[i] == pfn);
 		EXPECT_TRUE(ksmt_page_is(p + i * PAGE,

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "vm_util.h"
@@ -100,4 +102,98 @@ long ksmt_frame_mapcount(unsigned long pfn)
 	if (ksmt_pread_u64("/proc/kpagecount", pfn * sizeof(count), &count))
 		return -1;
 	return count;
+}
+
+int ksmt_pfn_excl(const void *addr, unsigned long *pfn, bool *exclusive)
+{
+	u64 ent;
+	int err;
+
+	err = ksmt_pagemap(0, addr, 1, &ent);
+	if (err)
+		return err;
+	*pfn = 0;
+	*exclusive = ent & PM_MMAP_EXCLUSIVE;
+	if (!PAGEMAP_PRESENT(ent))
+		return 0;
+	*pfn = PAGEMAP_PFN(ent);
+	return *pfn ? 0 : -EPERM;
+}
+
+int ksmt_pfn(const void *addr, unsigned long *pfn)
+{
+	bool exclusive;
+
+	return ksmt_pfn_excl(addr, pfn, &exclusive);
+}
+
+unsigned long ksmt_zero_pfn(void)
+{
+	static unsigned long zero_pfn;
+	unsigned long pfn = 0;
+	void *p;
+
+	if (zero_pfn)
+		return zero_pfn;
+	p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	/* A read fault of a small page maps the shared zero page. */
+	if (!madvise(p, PAGE, MADV_NOHUGEPAGE) &&
+	    !madvise(p, PAGE, MADV_POPULATE_READ) && !ksmt_pfn(p, &pfn))
+		zero_pfn = pfn;
+	munmap(p, PAGE);
+	return zero_pfn;
+}
+
+static int ksmt_cmp_ulong(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a;
+	unsigned long y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int ksmt_census(const void *base, size_t npages, struct ksmt_census *c)
+{
+	unsigned long zero = ksmt_zero_pfn(), *pfns;
+	size_t i, n = 0, run;
+	int err = 0;
+
+	memset(c, 0, sizeof(*c));
+	pfns = calloc(npages ? npages : 1, sizeof(*pfns));
+	if (!pfns)
+		return -ENOMEM;
+	for (i = 0; i < npages; i++) {
+		unsigned long pfn;
+		bool exclusive;
+
+		err = ksmt_pfn_excl((const char *)base + i * PAGE, &pfn,
+				    &exclusive);
+		if (err)
+			goto out;
+		if (!pfn) {
+			c->absent++;
+			continue;
+		}
+		if (!c->first)
+			c->first = pfn;
+		pfns[n++] = pfn;
+		if (pfn == zero)
+			c->zero++;
+		else if (!exclusive)
+			c->shared++;
+	}
+	qsort(pfns, n, sizeof(*pfns), ksmt_cmp_ulong);
+	for (i = 0; i < n; i += run) {
+		for (run = 1; i + run < n && pfns[i + run] == pfns[i]; run++)
+			;
+		c->distinct++;
+		if ((long)run > c->max_map)
+			c->max_map = run;
+	}
+out:
+	free(pfns);
+	return err;
 }

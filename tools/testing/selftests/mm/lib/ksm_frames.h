@@ -6,7 +6,9 @@
  * reader of the tests. Part of ksm_util.h.
  *
  * /proc/kpageflags is no help to tell KSM pages: 6.12 reports KPF_KSM for
- * every anonymous page.
+ * every anonymous page. Pages that map one frame in a process that did
+ * not fork share it through KSM; pagemap's "exclusively mapped" bit tells
+ * a page mapped once from one mapped more than once.
  */
 #ifndef KSM_FRAMES_H
 #define KSM_FRAMES_H
@@ -29,6 +31,28 @@ unsigned long ksmt_frame_of(pid_t pid, const void *addr);
 int ksmt_frames(const void *addr, size_t n, unsigned long *pfn);
 /* How many of n pages of process pid are swap entries; -errno. */
 long ksmt_swapped(pid_t pid, const void *addr, size_t n);
+
+/*
+ * The page frame mapped at addr in *pfn, 0 if none is present. Returns 0,
+ * -EPERM if pagemap hides frame numbers (not root), or another -errno.
+ */
+int ksmt_pfn(const void *addr, unsigned long *pfn);
+/* The same, and whether the frame is mapped only there, in *exclusive. */
+int ksmt_pfn_excl(const void *addr, unsigned long *pfn, bool *exclusive);
+/* The frame of the shared zero page (0 if it cannot be found). */
+unsigned long ksmt_zero_pfn(void);
+
+/* What the npages pages of a region map. */
+struct ksmt_census {
+	long absent;		/* pages with nothing present */
+	long distinct;		/* distinct frames among the present pages */
+	long shared;		/* pages whose frame is mapped more than once */
+	long zero;		/* pages that map the zero page */
+	long max_map;		/* most pages of the region on one frame */
+	unsigned long first;	/* frame of the first present page */
+};
+
+int ksmt_census(const void *base, size_t npages, struct ksmt_census *c);
 
 /* The /proc/kpageflags word of a frame, 0 if it cannot be read. */
 u64 ksmt_frame_flags(unsigned long pfn);

@@ -97,3 +97,54 @@ long ksmt_move_to_node(char *base, size_t npages, int node)
 {
 	return ksmt_move_pages(0, base, npages, node, NULL);
 }
+
+long ksmt_off_node(const void *base, size_t npages, int node)
+{
+	long off = 0;
+	size_t i;
+
+	for (i = 0; i < npages; i++) {
+		const void *page = (const char *)base + i * PAGE;
+		int status = -ENOENT;
+
+		/* move_pages(2) without nodes: where each page is. */
+		if (syscall(__NR_move_pages, 0, 1UL, &page, NULL, &status, 0) ||
+		    status != node)
+			off++;
+	}
+	return off;
+}
+
+bool ksmt_node_has_memory(int node)
+{
+	char buf[256], *s;
+	ssize_t n;
+	int fd;
+
+	fd = open("/sys/devices/system/node/has_memory", O_RDONLY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* A list such as "0-1" or "0,2-3". */
+	for (s = buf; *s && *s != '\n'; ) {
+		char *end;
+		long lo = strtol(s, &end, 10), hi = lo;
+
+		if (end == s)
+			return false;
+		if (*end == '-') {
+			s = end + 1;
+			hi = strtol(s, &end, 10);
+			if (end == s)
+				return false;
+		}
+		if (node >= lo && node <= hi)
+			return true;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return false;
+}

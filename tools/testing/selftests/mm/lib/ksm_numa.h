@@ -37,4 +37,9 @@ long ksmt_move_pages(pid_t pid, char *base, size_t npages, int node,
 /* ksmt_move_pages() of the caller's own pages. */
 long ksmt_move_to_node(char *base, size_t npages, int node);
 
+/* Node of every page of a region: the number of pages not on node. */
+long ksmt_off_node(const void *base, size_t npages, int node);
+/* Whether a NUMA node has memory (/sys/devices/system/node/has_memory). */
+bool ksmt_node_has_memory(int node);
+
 #endif /* KSM_NUMA_H */

@@ -4,8 +4,9 @@
  * the constants here, and by concern ksm_sysfs.h (the files of KSM, the
  * knobs, the counters, waiting for ksmd), ksm_pages.h (page contents,
  * layouts and the model of what they merge into), ksm_procs.h (workers,
- * holders, children), ksm_numa.h (nodes and moving pages) and
- * ksm_frames.h (what pages map: pagemap, kpageflags).
+ * holders, children), ksm_numa.h (nodes and moving pages),
+ * ksm_frames.h (what pages map: pagemap, kpageflags) and ksm_trace.h
+ * (KSM's tracepoints).
  */
 #ifndef KSM_UTIL_H
 #define KSM_UTIL_H
@@ -40,5 +41,6 @@
 #include "ksm_procs.h"
 #include "ksm_numa.h"
 #include "ksm_frames.h"
+#include "ksm_trace.h"
 
 #endif /* KSM_UTIL_H */
