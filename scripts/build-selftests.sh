@@ -50,8 +50,10 @@ build "$SELF/ksm_tests" -w "$UP/ksm_tests.c" "$UP/vm_util.c" "$UP/thp_settings.c
 build "$SELF/ksm_functional_tests" -w "$UP/ksm_functional_tests.c" \
 	"$UP/vm_util.c" "$UP/thp_settings.c"
 
-# The workload driver of 'make bench' (tools/mm/), on our test helpers.
-build "$SELF/ksm_bench" "-Wall -Wextra -Werror" "$TOP/tools/mm/ksm_bench.c" \
+# The workload driver of 'make bench' (tools/mm/), on our test helpers,
+# found through the include path.
+build "$SELF/ksm_bench" "-Wall -Wextra -Werror -I$OURS/lib" \
+	"$TOP/tools/mm/ksm_bench.c" \
 	"$OURS"/lib/ksm_{sysfs,pages,procs,numa,frames}.c
 
 [ $# -gt 0 ] || : >"$SELF/our-tests"

@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../testing/selftests/mm/lib/ksm_util.h"
+#include "ksm_util.h"
 #include "ksmd_proc.h"
 
 #define MAX_PROCS		8
