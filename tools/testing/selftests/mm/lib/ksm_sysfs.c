@@ -34,22 +34,9 @@ bool ksmt_exists(const char *name)
 int ksmt_read_str(const char *name, char *buf, size_t len)
 {
 	char path[256];
-	ssize_t n;
-	int fd, err;
 
 	snprintf(path, sizeof(path), KSMT_DIR "/%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	buf[n] = '\0';
-	while (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	return 0;
+	return ksmt_read_file(path, buf, len);
 }
 
 int ksmt_read_long(const char *name, long *val)
@@ -78,22 +65,10 @@ unsigned long ksmt_page_size(void)
 
 int ksmt_write(const char *name, const char *val)
 {
-	size_t len = strlen(val);
 	char path[256];
-	ssize_t n;
-	int fd, err = 0;
 
 	snprintf(path, sizeof(path), KSMT_DIR "/%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, len);
-	if (n < 0)
-		err = -errno;
-	else if ((size_t)n != len)
-		err = -EIO;
-	close(fd);
-	return err;
+	return ksmt_write_file(path, val);
 }
 
 int ksmt_write_long(const char *name, long val)
@@ -183,23 +158,12 @@ int ksmt_read_counters(struct ksmt_counters *c)
 static int ksmt_read_proc(pid_t pid, const char *file, char *buf, size_t len)
 {
 	char path[64];
-	ssize_t n;
-	int fd, err;
 
 	if (pid)
 		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	else
 		snprintf(path, sizeof(path), "/proc/self/%s", file);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	buf[n] = '\0';
-	return 0;
+	return ksmt_read_file(path, buf, len);
 }
 
 int ksmt_read_stat(pid_t pid, struct ksmt_stat *st)
