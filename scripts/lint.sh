@@ -10,6 +10,9 @@
 #                     every page-table walker whose lock is taken
 #                     conditionally (pte_offset_map_lock(); upstream
 #                     mm/ksm.c and mm/madvise.c get the same)
+#   lint/layers       each file of mm/ksm/ uses only files of lower layers
+#                     of Documentation/mm/ksm.rst's table of source files
+#                     (scripts/ksm_layers.py, on the W=1 objects)
 # Prints PASS/FAIL lines like the test runner; exits non-zero on a FAIL.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -42,6 +45,16 @@ if [ "$VARIANT" = ours ]; then
 		echo "PASS lint/w1-sparse"
 	else
 		echo "FAIL lint/w1-sparse ($(echo "$bad" | head -n1); see $out/w1-sparse.log)"
+		rc=1
+	fi
+	# Each file of mm/ksm/ uses only files of lower layers of
+	# Documentation/mm/ksm.rst's table (read from the objects just built).
+	if python3 "$TOP/scripts/ksm_layers.py" "$TOP/Documentation/mm/ksm.rst" \
+		"$lint_out/mm/ksm" >"$out/layers.log" 2>&1; then
+		echo "PASS lint/layers"
+	else
+		why=$(grep -m1 '^UP ' "$out/layers.log" || tail -n1 "$out/layers.log")
+		echo "FAIL lint/layers ($why; see $out/layers.log)"
 		rc=1
 	fi
 fi
