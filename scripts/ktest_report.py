@@ -158,6 +158,10 @@ def parse_kunit(lines):
 
 KCSAN_HEAD = re.compile(r'BUG: KCSAN: (.*?)\s*$')
 KCSAN_TAIL = re.compile(r'Reported by Kernel Concurrency Sanitizer|^(\[[^]]*\]\s*)?=+\s*$')
+# The line that starts one of a report's accesses, and whether it is marked
+# (atomic, READ_ONCE/WRITE_ONCE, data_race ...).
+KCSAN_ACCESS = re.compile(r'\b(?:read|write|read-write)( \(marked\))?'
+                          r'(?: \(reordered\))? to 0x[0-9a-f]+ of \d+ bytes')
 FRAME = re.compile(r'^(?:\[[^]]*\]\s*)?\s*([A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+')
 
 
@@ -170,25 +174,44 @@ def kcsan_reports(lines):
     """Splits KCSAN's reports out of the console.
 
     Returns (the other lines, reports), each report a tuple of its title
-    ('data-race in f / g') and the functions of its stacks, top first.
+    ('data-race in f / g'), the functions of its stacks, top first, and its
+    accesses: for each, whether it is marked and the functions of its
+    stack.
     """
     rest, reports, current = [], [], None
     for line in lines:
         m = KCSAN_HEAD.search(line)
         if m:
-            current = (m.group(1), [])
+            current = (m.group(1), [], [])
             reports.append(current)
             continue
         if current is not None:
             if KCSAN_TAIL.search(line):
                 current = None
                 continue
+            a = KCSAN_ACCESS.search(line)
+            if a:
+                current[2].append((bool(a.group(1)), []))
+                continue
             f = FRAME.match(line)
             if f:
                 current[1].append(base_symbol(f.group(1)))
+                if current[2]:
+                    current[2][-1][1].append(base_symbol(f.group(1)))
             continue
         rest.append(line)
     return rest, reports
+
+
+def marked_here_plain_elsewhere(accesses, symbols):
+    """Whether a two-sided race has its marked side(s) in our code and
+    its plain side(s) outside it: the plain access is the one that races."""
+    ours = [marked for marked, frames in accesses
+            if frames and frames[0] in symbols]
+    others = [marked for marked, frames in accesses
+              if not (frames and frames[0] in symbols)]
+    return len(accesses) == 2 and ours and others and all(ours) and \
+        not any(others)
 
 
 def kcsan_verdict(reports, symbols, out):
@@ -198,16 +221,21 @@ def kcsan_verdict(reports, symbols, out):
     is one of ours (symbols: the text symbols of mm/ksm/), or when it names
     one function only (a race at unknown origin: the other side is user
     space or a device, so the kernel's one access is made for whoever is
-    in its stack) and a frame of its stack is ours. It is listed as 'under
-    ours' when only a deeper frame of a two-sided race is ours, and as
-    'elsewhere' when no frame is. Every distinct title goes to out with its
-    count and class.
+    in its stack) and a frame of its stack is ours. Where our access is
+    marked (an atomic bit operation inlined into our function, say) and
+    the other, plain, access is not ours, the race is the plain access's:
+    'under ours'. It is listed as 'under ours' too when only a deeper frame
+    of a two-sided race is ours, and as 'elsewhere' when no frame is.
+    Every distinct title goes to out with its count and class.
     """
     classes = {}
-    for title, frames in reports:
+    for title, frames, accesses in reports:
         named = title.split(' in ', 1)[-1].split(' / ')
         deeper = any(f in symbols for f in frames)
-        if any(base_symbol(f.strip()) in symbols for f in named) or \
+        if any(base_symbol(f.strip()) in symbols for f in named) and \
+                marked_here_plain_elsewhere(accesses, symbols):
+            cls = 'under-ours'
+        elif any(base_symbol(f.strip()) in symbols for f in named) or \
                 (len(named) == 1 and deeper):
             cls = 'ours'
         elif deeper:
