@@ -31,12 +31,40 @@ bool ksmt_exists(const char *name)
 	return access(path, F_OK) == 0;
 }
 
+/*
+ * At most len - 1 bytes of a file into buf, NUL-terminated, exactly as
+ * the kernel wrote them: the format of KSM's files is part of what the
+ * tests check, to the newline. 0 or -errno.
+ */
+static int ksmt_read_raw(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	buf[n] = '\0';
+	return 0;
+}
+
 int ksmt_read_str(const char *name, char *buf, size_t len)
 {
 	char path[256];
+	size_t n;
+	int err;
 
 	snprintf(path, sizeof(path), KSMT_DIR "/%s", name);
-	return ksmt_read_file(path, buf, len);
+	err = ksmt_read_raw(path, buf, len);
+	/* The newline goes, nothing else: a stray blank is a bug to see. */
+	for (n = err ? 0 : strlen(buf); n > 0 && buf[n - 1] == '\n'; n--)
+		buf[n - 1] = '\0';
+	return err;
 }
 
 int ksmt_read_long(const char *name, long *val)
@@ -163,7 +191,7 @@ static int ksmt_read_proc(pid_t pid, const char *file, char *buf, size_t len)
 		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	else
 		snprintf(path, sizeof(path), "/proc/self/%s", file);
-	return ksmt_read_file(path, buf, len);
+	return ksmt_read_raw(path, buf, len);
 }
 
 int ksmt_read_stat(pid_t pid, struct ksmt_stat *st)
