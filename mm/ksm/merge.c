@@ -8,9 +8,7 @@
  */
 
 #include <linux/mm.h>
-#include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
-#include <linux/pagewalk.h>
 #include <linux/rmap.h>
 #include <linux/swap.h>
 
