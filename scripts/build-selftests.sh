@@ -7,6 +7,9 @@
 # tools/testing/selftests/mm/ of this repository, and the benchmark's
 # workload driver tools/mm/ksm_bench.c. The list of our kselftests goes to
 # build/selftests/our-tests. A program is rebuilt only when a source changed.
+# Each of our programs is a ksm_*.c file with a main(), linked with the
+# test library (lib/*.c) and its own parts, if any (ksm_stress_*.c for
+# ksm_stress).
 #
 # With program names as arguments (e.g. 'ksm_tests ksm_bench'), builds only
 # those and leaves the list alone.
@@ -56,16 +59,27 @@ build "$SELF/ksm_bench" "-Wall -Wextra -Werror -I$OURS/lib" \
 	"$TOP/tools/mm/ksm_bench.c" \
 	"$OURS"/lib/ksm_{sysfs,pages,procs,numa,frames}.c
 
+# is_program FILE: whether FILE has a main() (kselftest_harness's or its
+# own). A program NAME's other parts are the NAME_*.c files without one.
+is_program() {
+	grep -qE '^(TEST_HARNESS_MAIN|int main\()' "$1"
+}
+
 [ $# -gt 0 ] || : >"$SELF/our-tests"
 for src in "$OURS"/ksm_*.c; do
 	[ -e "$src" ] || continue
+	is_program "$src" || continue
 	name=$(basename "$src" .c)
+	parts=()
+	for part in "$OURS/${name}"_*.c; do
+		[ -e "$part" ] && ! is_program "$part" && parts+=("$part")
+	done
 	# -Wextra minus what upstream code compiled in trips on: const
 	# return types in thp_settings.[ch], an unused handler argument and
 	# setjmp() in kselftest_harness.h.
 	build "$SELF/$name" "-Wall -Wextra -Werror -Wno-ignored-qualifiers
 		-Wno-unused-parameter -Wno-clobbered" \
-		"$src" "$UP/vm_util.c" "$UP/thp_settings.c" \
+		"$src" "${parts[@]}" "$UP/vm_util.c" "$UP/thp_settings.c" \
 		$(ls "$OURS"/lib/*.c 2>/dev/null)
 	if [ $# -eq 0 ]; then
 		echo "$name" >>"$SELF/our-tests"

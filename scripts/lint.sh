@@ -59,10 +59,12 @@ if [ "$VARIANT" = ours ]; then
 	fi
 fi
 if [ "$VARIANT" = ours ]; then
-	# Only our suites: some of upstream's need packages we do not use.
+	# Only our suites (the ksm_*.c files with a main(); the others are
+	# parts of one): some of upstream's need packages we do not use.
 	ks=$BUILD/headers
 	mapfile -t suites < <(cd "$TOP/tools/testing/selftests/mm" &&
-		ls ksm_*.c | sed 's/\.c$//')
+		grep -lE '^(TEST_HARNESS_MAIN|int main\()' ksm_*.c |
+		sed 's/\.c$//')
 	rm -rf "$ks/kselftest/mm"
 	mkdir -p "$ks/kselftest/mm"
 	if [ -f "$ks/usr/include/linux/mman.h" ] &&
