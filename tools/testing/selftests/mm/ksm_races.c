@@ -77,69 +77,7 @@
 #define KPF_THP		22
 #define THP_SYSFS	"/sys/kernel/mm/transparent_hugepage"
 
-/* Taints of a BUG or oops, a bad page, a WARNING and a soft lockup. */
-#define TAINT_BAD	((1UL << 5) | (1UL << 7) | (1UL << 9) | (1UL << 14))
-
-/* ---- small helpers ---------------------------------------------------- */
-
-static long file_long(const char *path)
-{
-	char buf[64] = "";
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
-}
-
-static unsigned long read_taint(void)
-{
-	long taint = file_long("/proc/sys/kernel/tainted");
-
-	return taint > 0 ? taint : 0;
-}
-
-/* When the test of this process started (each test runs in its own). */
-static double test_started;
-
-/* The start of every fixture's setup: the kernel's taint flags so far. */
-static unsigned long test_begin(void)
-{
-	test_started = ksmt_now();
-	return read_taint();
-}
-
-/* The end of every teardown: no new taint; how long the test took. */
-static void test_end(struct __test_metadata *_metadata, unsigned long before)
-{
-	unsigned long added = read_taint() & ~before & TAINT_BAD;
-
-	if (added)
-		TH_LOG("the kernel got tainted (%#lx): see the console", added);
-	EXPECT_EQ(0UL, added);
-	TH_LOG("took %.1f s", ksmt_now() - test_started);
-}
-
 /* ---- page frames ------------------------------------------------------ */
-
-/* The frames (0: nothing present) of npages pages at base; NULL on error. */
-static u64 *frames_of(const void *base, size_t npages)
-{
-	u64 *ents = calloc(npages ? npages : 1, sizeof(*ents));
-	size_t i;
-
-	if (!ents || ksmt_pagemap(0, base, npages, ents)) {
-		free(ents);
-		return NULL;
-	}
-	for (i = 0; i < npages; i++)
-		ents[i] = PAGEMAP_PRESENT(ents[i]) ? PAGEMAP_PFN(ents[i]) : 0;
-	return ents;
-}
 
 /*
  * Whether the hpage-aligned range at base is one whole huge page: frames
@@ -147,7 +85,7 @@ static u64 *frames_of(const void *base, size_t npages)
  */
 static bool is_one_thp(const void *base)
 {
-	u64 *pfn = frames_of(base, HPAGE_NR), flags;
+	u64 *pfn = ksmt_frames_of(base, HPAGE_NR), flags;
 	bool huge = false;
 	size_t i;
 	int fd;
@@ -173,7 +111,7 @@ static bool is_one_thp(const void *base)
 /* Pages among npages at base that are part of a huge page (KPF_THP). */
 static long count_huge(const void *base, size_t npages)
 {
-	u64 *pfn = frames_of(base, npages), flags;
+	u64 *pfn = ksmt_frames_of(base, npages), flags;
 	long huge = 0;
 	size_t i;
 	int fd;
@@ -201,171 +139,7 @@ static long count_huge(const void *base, size_t npages)
 	return huge;
 }
 
-/*
- * Pages in [from, to) of the npages at base that share their frame with
- * another page of the range or map the zero page: none, once unmerged.
- */
-static long count_shared_frames(const char *base, size_t npages, size_t from,
-				size_t to)
-{
-	unsigned long zero = ksmt_zero_pfn();
-	u64 *pfn = frames_of(base, npages);
-	long shared = 0;
-	size_t i, j;
-
-	if (!pfn || !zero) {
-		free(pfn);
-		return -1;
-	}
-	for (i = from; i < to; i++) {
-		if (!pfn[i])
-			continue;
-		if (pfn[i] == zero) {
-			shared++;
-			continue;
-		}
-		for (j = 0; j < npages; j++)
-			if (j != i && pfn[j] == pfn[i])
-				break;
-		shared += j < npages;
-	}
-	free(pfn);
-	return shared;
-}
-
-struct keyed_frame {
-	u64 key;
-	u64 pfn;
-};
-
-static int cmp_by_key(const void *a, const void *b)
-{
-	const struct keyed_frame *x = a, *y = b;
-
-	if (x->key != y->key)
-		return x->key < y->key ? -1 : 1;
-	return x->pfn < y->pfn ? -1 : x->pfn > y->pfn;
-}
-
-static int cmp_by_pfn(const void *a, const void *b)
-{
-	const struct keyed_frame *x = a, *y = b;
-
-	if (x->pfn != y->pfn)
-		return x->pfn < y->pfn ? -1 : 1;
-	return x->key < y->key ? -1 : x->key > y->key;
-}
-
-/*
- * What merging must have made of the tracked pages of n layouts of ours
- * mapped at bases: the copies of a content map one frame, and pages of
- * different contents never share one. Returns the number of pages out of
- * line (logged), or -1 if the frames cannot be read.
- */
-static long frames_off_model(struct ksmt_layout *const *ls,
-			     char *const *bases, int n)
-{
-	struct keyed_frame *kf;
-	size_t i, k, total = 0, cnt = 0;
-	long off = 0;
-	int j;
-
-	for (j = 0; j < n; j++)
-		total += ls[j]->npages;
-	kf = calloc(total ? total : 1, sizeof(*kf));
-	if (!kf)
-		return -1;
-	for (j = 0; j < n; j++) {
-		u64 *pfn = frames_of(bases[j], ls[j]->npages);
-
-		if (!pfn) {
-			free(kf);
-			return -1;
-		}
-		for (i = 0; i < ls[j]->npages; i++) {
-			if (ls[j]->state[i] != KSMT_TRACKED)
-				continue;
-			kf[cnt].key = ls[j]->key[i];
-			kf[cnt++].pfn = pfn[i];
-		}
-		free(pfn);
-	}
-	qsort(kf, cnt, sizeof(*kf), cmp_by_key);
-	for (i = 0; i < cnt; i = k) {
-		for (k = i + 1; k < cnt && kf[k].key == kf[i].key; k++)
-			if (kf[k].pfn != kf[i].pfn)
-				off++;
-	}
-	if (off)
-		fprintf(stderr, "# %ld copies do not map their content's frame\n",
-			off);
-	qsort(kf, cnt, sizeof(*kf), cmp_by_pfn);
-	for (i = 0; i + 1 < cnt; i++) {
-		if (kf[i].pfn == kf[i + 1].pfn && kf[i].key != kf[i + 1].key) {
-			fprintf(stderr, "# frame %#llx holds two contents\n",
-				(unsigned long long)kf[i].pfn);
-			off++;
-		}
-	}
-	free(kf);
-	return off;
-}
-
-/* ---- counters --------------------------------------------------------- */
-
-/*
- * With ksmd stopped, and pids[] (0: us) the only processes that use KSM:
- * the global counters are the sum of their ksm_stat. KSM pages and their
- * sharers are the pages that map them; tracked pages are rmap items; the
- * profit of the processes exceeds general_profit by the pages_shared
- * that are counted as merging pages but save nothing.
- */
-static void expect_sum_of_stats(struct __test_metadata *_metadata,
-				const pid_t *pids, int n)
-{
-	struct ksmt_stat st, sum = { 0 };
-	struct ksmt_counters c;
-	int i;
-
-	ASSERT_EQ(0, ksmt_read_counters(&c));
-	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, ksmt_read_stat(pids[i], &st));
-		sum.rmap_items += st.rmap_items;
-		sum.merging_pages += st.merging_pages;
-		sum.zero_pages += st.zero_pages;
-		sum.profit += st.profit;
-	}
-	if (c.shared + c.sharing != sum.merging_pages ||
-	    c.shared + c.sharing + c.unshared + c.volatile_ != sum.rmap_items ||
-	    c.zero_pages != sum.zero_pages) {
-		TH_LOG("global: shared %ld sharing %ld unshared %ld volatile %ld zero %ld",
-		       c.shared, c.sharing, c.unshared, c.volatile_,
-		       c.zero_pages);
-		TH_LOG("ksm_stat: merging %ld rmap_items %ld zero %ld",
-		       sum.merging_pages, sum.rmap_items, sum.zero_pages);
-	}
-	EXPECT_EQ(c.shared + c.sharing, sum.merging_pages);
-	EXPECT_EQ(c.shared + c.sharing + c.unshared + c.volatile_,
-		  sum.rmap_items);
-	EXPECT_EQ(c.zero_pages, sum.zero_pages);
-	EXPECT_EQ(c.shared * (long)PAGE, sum.profit - c.general_profit);
-}
-
-/* Every global counter is zero right now (after run=2, say). */
-static void expect_all_zero_now(struct __test_metadata *_metadata)
-{
-	struct ksmt_counters c;
-
-	ASSERT_EQ(0, ksmt_read_counters(&c));
-	EXPECT_EQ(0, c.shared);
-	EXPECT_EQ(0, c.sharing);
-	EXPECT_EQ(0, c.unshared);
-	EXPECT_EQ(0, c.volatile_);
-	EXPECT_EQ(0, c.zero_pages);
-	EXPECT_EQ(0, c.general_profit);
-	EXPECT_EQ(0, ksmt_get("stable_node_chains"));
-	EXPECT_EQ(0, ksmt_get("stable_node_dups"));
-}
+/* ---- layouts ---------------------------------------------------------- */
 
 /* Gives page i of a layout the content of group g (written if base). */
 static void layout_make_group(struct ksmt_layout *l, char *base, size_t i,
@@ -459,7 +233,7 @@ FIXTURE(thp) {
 
 FIXTURE_SETUP(thp)
 {
-	self->taint = test_begin();
+	self->taint = ksmt_test_begin();
 	if (!thp_saver || !(thp_supported_orders() & (1UL << HPAGE_ORDER)))
 		SKIP(return, "no PMD-sized THP (or not root)");
 	if (!ksmt_start_clean(_metadata))
@@ -470,7 +244,7 @@ FIXTURE_TEARDOWN(thp)
 {
 	thp_restore_settings();
 	EXPECT_EQ(0, ksmt_restore_knobs());
-	test_end(_metadata, self->taint);
+	ksmt_test_end(_metadata, self->taint);
 }
 
 /*
@@ -511,7 +285,7 @@ TEST_F_TIMEOUT(thp, split_to_merge, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_run(1));
 
 	ksmt_settle_and_check(_metadata, ls, 4, false, false);
-	EXPECT_EQ(0, frames_off_model(ls, bases, 4));
+	EXPECT_EQ(0, ksmt_frames_off_model(ls, bases, 4));
 	for (j = 0; j < 3; j++) {
 		EXPECT_EQ(0, count_huge(bases[j], HPAGE_NR));
 		ksmt_expect_layout(_metadata, ls[j], bases[j]);
@@ -528,7 +302,7 @@ TEST_F_TIMEOUT(thp, split_to_merge, KSMT_TEST_TIMEOUT)
 	for (j = 0; j < 4; j++)
 		ksmt_expect_layout(_metadata, ls[j], bases[j]);
 	ksmt_settle_and_check(_metadata, ls, 4, false, true);
-	EXPECT_EQ(0, frames_off_model(ls, bases, 4));
+	EXPECT_EQ(0, ksmt_frames_off_model(ls, bases, 4));
 
 	for (j = 0; j < 4; j++) {
 		ASSERT_EQ(0, munmap(bases[j], ls[j]->npages * PAGE));
@@ -648,7 +422,7 @@ TEST_F_TIMEOUT(thp, khugepaged_race, KSMT_TEST_TIMEOUT)
 	size_t i;
 
 	thp_madvise_only(0, 16 * HPAGE_NR);
-	collapsed = file_long(THP_SYSFS "/khugepaged/pages_collapsed");
+	collapsed = ksmt_file_long(THP_SYSFS "/khugepaged/pages_collapsed");
 	ASSERT_LE(0, collapsed);
 
 	/*
@@ -693,7 +467,7 @@ TEST_F_TIMEOUT(thp, khugepaged_race, KSMT_TEST_TIMEOUT)
 				     &collapses);
 		}
 		ASSERT_EQ(0, ksmt_run(0));
-		expect_sum_of_stats(_metadata, &me, 1);
+		ksmt_expect_sum_of_stats(_metadata, &me, 1);
 		for (j = 0; j < RACE_MERGED; j++) {
 			ksmt_expect_layout(_metadata, &m[j], pm[j]);
 			huge_seen += count_huge(pm[j], HPAGE_NR / 2) > 0;
@@ -706,7 +480,7 @@ TEST_F_TIMEOUT(thp, khugepaged_race, KSMT_TEST_TIMEOUT)
 	/* The plain ranges are never split again: the rest were merged ones. */
 	for (j = 0; j < RACE_PLAIN; j++)
 		plain_huge += is_one_thp(pu[j]);
-	collapsed = file_long(THP_SYSFS "/khugepaged/pages_collapsed") -
+	collapsed = ksmt_file_long(THP_SYSFS "/khugepaged/pages_collapsed") -
 		    collapsed - plain_huge;
 	TH_LOG("khugepaged collapsed %ld plain, %ld merged ranges",
 	       plain_huge, collapsed);
@@ -720,7 +494,7 @@ TEST_F_TIMEOUT(thp, khugepaged_race, KSMT_TEST_TIMEOUT)
 	/* khugepaged stopped: ksmd splits what it collapsed and settles. */
 	thp_write_string("enabled", "never");
 	ksmt_settle_and_check(_metadata, lm, RACE_MERGED, false, false);
-	EXPECT_EQ(0, frames_off_model(lm, pm, RACE_MERGED));
+	EXPECT_EQ(0, ksmt_frames_off_model(lm, pm, RACE_MERGED));
 	for (j = 0; j < RACE_MERGED; j++)
 		ksmt_expect_layout(_metadata, &m[j], pm[j]);
 	for (j = 0; j < RACE_PLAIN; j++)
@@ -735,7 +509,7 @@ TEST_F_TIMEOUT(thp, khugepaged_race, KSMT_TEST_TIMEOUT)
 		ksmt_layout_free(&u[j]);
 	}
 	ASSERT_EQ(0, ksmt_run(2));
-	expect_all_zero_now(_metadata);
+	ksmt_expect_all_zero_now(_metadata);
 }
 
 /* ---- userfaultfd write-protect ---------------------------------------- */
@@ -879,7 +653,7 @@ FIXTURE_SETUP(uffd)
 {
 	const char *skip;
 
-	self->taint = test_begin();
+	self->taint = ksmt_test_begin();
 	self->fd = -1;
 	if (!ksmt_start_clean(_metadata))
 		SKIP(return, "KSM sysfs missing or not root");
@@ -895,7 +669,7 @@ FIXTURE_TEARDOWN(uffd)
 	if (self->fd >= 0)
 		close(self->fd);
 	EXPECT_EQ(0, ksmt_restore_knobs());
-	test_end(_metadata, self->taint);
+	ksmt_test_end(_metadata, self->taint);
 }
 
 /*
@@ -1063,7 +837,7 @@ TEST_F_TIMEOUT(uffd, unmerge_keeps_wp, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, uffd_set_wp(self->fd, p, l.npages * PAGE, true));
 
 	ASSERT_EQ(0, madvise(p, l.npages * PAGE, MADV_UNMERGEABLE));
-	EXPECT_EQ(0, count_shared_frames(p, l.npages, 0, l.npages));
+	EXPECT_EQ(0, ksmt_count_shared_frames(p, l.npages, 0, l.npages));
 	EXPECT_EQ(0, count_unprotected(p, l.npages));
 	ksmt_expect_layout(_metadata, &l, p);
 	for (i = 0; i < l.npages; i++)
@@ -1093,7 +867,7 @@ FIXTURE(races) {
 
 FIXTURE_SETUP(races)
 {
-	self->taint = test_begin();
+	self->taint = ksmt_test_begin();
 	if (!ksmt_start_clean(_metadata))
 		SKIP(return, "KSM sysfs missing or not root");
 	ASSERT_EQ(0, ksmt_run(1));
@@ -1102,7 +876,7 @@ FIXTURE_SETUP(races)
 FIXTURE_TEARDOWN(races)
 {
 	EXPECT_EQ(0, ksmt_restore_knobs());
-	test_end(_metadata, self->taint);
+	ksmt_test_end(_metadata, self->taint);
 }
 
 /* Pages of a layout read through /proc/self/mem: -1 if all as they should. */
@@ -1152,7 +926,7 @@ TEST_F_TIMEOUT(races, prot_none_merge, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, mprotect(p, l.npages * PAGE, PROT_NONE));
 	ASSERT_EQ(0, ksmt_mergeable(p, l.npages));
 	ksmt_settle_and_check(_metadata, ls, 1, true, false);
-	EXPECT_EQ(0, frames_off_model(ls, &p, 1));
+	EXPECT_EQ(0, ksmt_frames_off_model(ls, &p, 1));
 
 	fd = open("/proc/self/mem", O_RDWR);
 	ASSERT_LE(0, fd);
@@ -1168,7 +942,7 @@ TEST_F_TIMEOUT(races, prot_none_merge, KSMT_TEST_TIMEOUT)
 	}
 	EXPECT_EQ(-1, mem_layout_check(fd, &l, p));
 	ksmt_settle_and_check(_metadata, ls, 1, true, true);
-	EXPECT_EQ(0, frames_off_model(ls, &p, 1));
+	EXPECT_EQ(0, ksmt_frames_off_model(ls, &p, 1));
 	EXPECT_EQ(-1, mem_layout_check(fd, &l, p));
 	free(buf);
 	close(fd);
@@ -1204,21 +978,21 @@ TEST_F_TIMEOUT(races, prot_none_unmerge, KSMT_TEST_TIMEOUT)
 
 	half = l.npages / 2;
 	ASSERT_EQ(0, madvise(p, half * PAGE, MADV_UNMERGEABLE));
-	EXPECT_EQ(0, count_shared_frames(p, l.npages, 0, half));
+	EXPECT_EQ(0, ksmt_count_shared_frames(p, l.npages, 0, half));
 	for (i = 0; i < half; i++)
 		l.state[i] = KSMT_UNTRACKED;
 	ksmt_settle_and_check(_metadata, ls, 1, true, true);
-	EXPECT_EQ(0, frames_off_model(ls, &p, 1));
+	EXPECT_EQ(0, ksmt_frames_off_model(ls, &p, 1));
 
 	ASSERT_EQ(0, ksmt_run(2));
-	expect_all_zero_now(_metadata);
-	EXPECT_EQ(0, count_shared_frames(p, l.npages, 0, l.npages));
+	ksmt_expect_all_zero_now(_metadata);
+	EXPECT_EQ(0, ksmt_count_shared_frames(p, l.npages, 0, l.npages));
 
 	ASSERT_EQ(0, mprotect(p, l.npages * PAGE, PROT_READ | PROT_WRITE));
 	ksmt_expect_layout(_metadata, &l, p);
 	ASSERT_EQ(0, ksmt_run(1));
 	ksmt_settle_and_check(_metadata, ls, 1, true, false);
-	EXPECT_EQ(0, frames_off_model(ls, &p, 1));
+	EXPECT_EQ(0, ksmt_frames_off_model(ls, &p, 1));
 	for (i = half; i < l.npages; i += 5)
 		ksmt_layout_make_unique(&l, p, i, ksmt_unique_key(0xd213, i));
 	ksmt_expect_layout(_metadata, &l, p);
@@ -1343,7 +1117,7 @@ TEST_F_TIMEOUT(races, mremap_during_migration, KSMT_TEST_TIMEOUT)
 	/* Still reachable: merged again and unmerged, no page stays shared. */
 	EXPECT_TRUE(remap_wait_merged());
 	ASSERT_EQ(0, madvise(cur, len, MADV_UNMERGEABLE));
-	EXPECT_EQ(0, count_shared_frames(cur, REMAP_PAGES, 0, REMAP_PAGES));
+	EXPECT_EQ(0, ksmt_count_shared_frames(cur, REMAP_PAGES, 0, REMAP_PAGES));
 	ASSERT_EQ(0, munmap(cur, len));
 	ksmt_assert_all_zero(_metadata);
 }
@@ -1572,7 +1346,7 @@ FIXTURE_SETUP(churn)
 {
 	struct ksmt_counters c;
 
-	self->taint = test_begin();
+	self->taint = ksmt_test_begin();
 	if (!ksmt_available())
 		SKIP(return, "KSM sysfs missing or not root");
 	signal(SIGPIPE, SIG_IGN);
@@ -1591,7 +1365,7 @@ FIXTURE_SETUP(churn)
 FIXTURE_TEARDOWN(churn)
 {
 	EXPECT_EQ(0, ksmt_restore_knobs());
-	test_end(_metadata, self->taint);
+	ksmt_test_end(_metadata, self->taint);
 }
 
 /*
@@ -1649,7 +1423,7 @@ TEST_F_TIMEOUT(churn, exit_and_fork, KSMT_TEST_TIMEOUT)
 
 	/* The holders alone: exact, and their data intact. */
 	ASSERT_EQ(0, ksmt_settle(3));
-	expect_sum_of_stats(_metadata, ch.holder, 2);
+	ksmt_expect_sum_of_stats(_metadata, ch.holder, 2);
 	ASSERT_EQ(0, ksmt_expect_layouts(hl, 2, false, false, &e, each));
 	ASSERT_EQ(0, ksmt_read_counters(&c));
 	ksmt_expect_global(_metadata, &c, &e);
@@ -1809,7 +1583,7 @@ FIXTURE_SETUP(oom)
 	struct ksmt_layout *ls[] = { &self->h.l };
 	const char *why;
 
-	self->taint = test_begin();
+	self->taint = ksmt_test_begin();
 	if (!ksmt_available())
 		SKIP(return, "KSM sysfs missing or not root");
 	/* We and the holder (which inherits it) are never the victim. */
@@ -1840,7 +1614,7 @@ FIXTURE_TEARDOWN(oom)
 	ksmt_cgroup_remove(&self->cg);
 	EXPECT_EQ(0, ksmt_restore_knobs());
 	ksmt_layout_free(&self->h.l);
-	test_end(_metadata, self->taint);
+	ksmt_test_end(_metadata, self->taint);
 }
 
 /*
@@ -1889,7 +1663,7 @@ static void oom_scenario(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, ksmt_read_stat(pid, &st));
 	TH_LOG("child merged %ld pages in %.1f s; cgroup memory.current %ld",
 	       st.merging_pages, ksmt_now() - started,
-	       file_long(OOM_CG "/memory.current"));
+	       ksmt_file_long(OOM_CG "/memory.current"));
 	started = ksmt_now();
 	EXPECT_LE(OOM_PAGES, st.merging_pages);
 
@@ -1923,7 +1697,7 @@ static void oom_scenario(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, ksmt_read_stat(h->pid, &st));
 	ksmt_expect_stat(_metadata, &st, &e);
 	ASSERT_EQ(0, ksmt_run(2));
-	expect_all_zero_now(_metadata);
+	ksmt_expect_all_zero_now(_metadata);
 	EXPECT_EQ(0, ksmt_holder_verify(&h->ch));
 
 	ksmt_chan_close(&h->ch);
@@ -1933,7 +1707,7 @@ static void oom_scenario(struct __test_metadata *_metadata,
 	h->pid = 0;
 	EXPECT_TRUE(status >= 0 && WIFEXITED(status) && !WEXITSTATUS(status));
 	TH_LOG("cgroup memory.current afterwards: %ld",
-	       file_long(OOM_CG "/memory.current"));
+	       ksmt_file_long(OOM_CG "/memory.current"));
 }
 
 TEST_F_TIMEOUT(oom, madvise_unmergeable, KSMT_TEST_TIMEOUT)
@@ -2000,7 +1774,7 @@ FIXTURE_SETUP(memcg)
 	const char *why;
 
 	self->pid = -1;
-	self->taint = test_begin();
+	self->taint = ksmt_test_begin();
 	if (!ksmt_start_clean(_metadata))
 		SKIP(return, "KSM sysfs missing or not root");
 	why = ksmt_cgroup_make(&self->cg, MEMCG_CG_NAME);
@@ -2018,7 +1792,7 @@ FIXTURE_TEARDOWN(memcg)
 	ksmt_chan_close(&self->ch);
 	ksmt_cgroup_remove(&self->cg);
 	EXPECT_EQ(0, ksmt_restore_knobs());
-	test_end(_metadata, self->taint);
+	ksmt_test_end(_metadata, self->taint);
 }
 
 /*
@@ -2107,7 +1881,7 @@ FIXTURE_SETUP(swapcache)
 	const char *why;
 
 	self->p = MAP_FAILED;
-	self->taint = test_begin();
+	self->taint = ksmt_test_begin();
 	if (!ksmt_start_clean(_metadata))
 		SKIP(return, "KSM sysfs missing or not root");
 	why = ksmt_swap_env_up(&self->env, "32M", SWAPC_CG_NAME);
@@ -2125,7 +1899,7 @@ FIXTURE_TEARDOWN(swapcache)
 		munmap(self->p, SWAPC_PAGES * PAGE);
 	ksmt_swap_env_down(&self->env);
 	EXPECT_EQ(0, ksmt_restore_knobs());
-	test_end(_metadata, self->taint);
+	ksmt_test_end(_metadata, self->taint);
 }
 
 /* Pages 2i and 2i + 1 are twins: one KSM page per pair once merged. */

@@ -197,3 +197,117 @@ out:
 	free(pfns);
 	return err;
 }
+
+u64 *ksmt_frames_of(const void *base, size_t npages)
+{
+	u64 *ents = calloc(npages ? npages : 1, sizeof(*ents));
+	size_t i;
+
+	if (!ents || ksmt_pagemap(0, base, npages, ents)) {
+		free(ents);
+		return NULL;
+	}
+	for (i = 0; i < npages; i++)
+		ents[i] = PAGEMAP_PRESENT(ents[i]) ? PAGEMAP_PFN(ents[i]) : 0;
+	return ents;
+}
+
+long ksmt_count_shared_frames(const char *base, size_t npages, size_t from,
+			      size_t to)
+{
+	unsigned long zero = ksmt_zero_pfn();
+	u64 *pfn = ksmt_frames_of(base, npages);
+	long shared = 0;
+	size_t i, j;
+
+	if (!pfn || !zero) {
+		free(pfn);
+		return -1;
+	}
+	for (i = from; i < to; i++) {
+		if (!pfn[i])
+			continue;
+		if (pfn[i] == zero) {
+			shared++;
+			continue;
+		}
+		for (j = 0; j < npages; j++)
+			if (j != i && pfn[j] == pfn[i])
+				break;
+		shared += j < npages;
+	}
+	free(pfn);
+	return shared;
+}
+
+struct keyed_frame {
+	u64 key;
+	u64 pfn;
+};
+
+static int cmp_by_key(const void *a, const void *b)
+{
+	const struct keyed_frame *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->pfn < y->pfn ? -1 : x->pfn > y->pfn;
+}
+
+static int cmp_by_pfn(const void *a, const void *b)
+{
+	const struct keyed_frame *x = a, *y = b;
+
+	if (x->pfn != y->pfn)
+		return x->pfn < y->pfn ? -1 : 1;
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+long ksmt_frames_off_model(struct ksmt_layout *const *ls, char *const *bases,
+			   int n)
+{
+	struct keyed_frame *kf;
+	size_t i, k, total = 0, cnt = 0;
+	long off = 0;
+	int j;
+
+	for (j = 0; j < n; j++)
+		total += ls[j]->npages;
+	kf = calloc(total ? total : 1, sizeof(*kf));
+	if (!kf)
+		return -1;
+	for (j = 0; j < n; j++) {
+		u64 *pfn = ksmt_frames_of(bases[j], ls[j]->npages);
+
+		if (!pfn) {
+			free(kf);
+			return -1;
+		}
+		for (i = 0; i < ls[j]->npages; i++) {
+			if (ls[j]->state[i] != KSMT_TRACKED)
+				continue;
+			kf[cnt].key = ls[j]->key[i];
+			kf[cnt++].pfn = pfn[i];
+		}
+		free(pfn);
+	}
+	qsort(kf, cnt, sizeof(*kf), cmp_by_key);
+	for (i = 0; i < cnt; i = k) {
+		for (k = i + 1; k < cnt && kf[k].key == kf[i].key; k++)
+			if (kf[k].pfn != kf[i].pfn)
+				off++;
+	}
+	if (off)
+		fprintf(stderr, "# %ld copies do not map their content's frame\n",
+			off);
+	qsort(kf, cnt, sizeof(*kf), cmp_by_pfn);
+	for (i = 0; i + 1 < cnt; i++) {
+		if (kf[i].pfn == kf[i + 1].pfn && kf[i].key != kf[i + 1].key) {
+			fprintf(stderr, "# frame %#llx holds two contents\n",
+				(unsigned long long)kf[i].pfn);
+			off++;
+		}
+	}
+	free(kf);
+	return off;
+}

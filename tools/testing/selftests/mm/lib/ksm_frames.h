@@ -2,7 +2,8 @@
 /*
  * Frames for the KSM kselftests: what the pages of a process map, read
  * from /proc/<pid>/pagemap (frame numbers need root), and what
- * /proc/kpageflags and /proc/kpagecount say of a frame. The one pagemap
+ * /proc/kpageflags and /proc/kpagecount say of a frame, and whether the
+ * frames of layouts are shared as their contents say. The one pagemap
  * reader of the tests. Part of ksm_util.h.
  *
  * /proc/kpageflags is no help to tell KSM pages: 6.12 reports KPF_KSM for
@@ -17,6 +18,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <linux/types.h>
+
+struct ksmt_layout;
 
 /*
  * The pagemap entries of n pages at addr of process pid (0: the caller)
@@ -53,6 +56,25 @@ struct ksmt_census {
 };
 
 int ksmt_census(const void *base, size_t npages, struct ksmt_census *c);
+
+/* The frames (0: nothing present) of npages pages at base; NULL on error. */
+u64 *ksmt_frames_of(const void *base, size_t npages);
+
+/*
+ * Pages in [from, to) of the npages at base that share their frame with
+ * another page of the range or map the zero page: none, once unmerged.
+ */
+long ksmt_count_shared_frames(const char *base, size_t npages, size_t from,
+			      size_t to);
+
+/*
+ * What merging must have made of the tracked pages of n layouts of ours
+ * mapped at bases: the copies of a content map one frame, and pages of
+ * different contents never share one. Returns the number of pages out of
+ * line (logged), or -1 if the frames cannot be read.
+ */
+long ksmt_frames_off_model(struct ksmt_layout *const *ls, char *const *bases,
+			   int n);
 
 /* The /proc/kpageflags word of a frame, 0 if it cannot be read. */
 u64 ksmt_frame_flags(unsigned long pfn);

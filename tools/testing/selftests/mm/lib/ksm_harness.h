@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Assertions on KSM counters for the KSM kselftests; include after
- * kselftest_harness.h and ksm_util.h. Each takes the test's _metadata,
- * so failures count for the calling test.
+ * Assertions on KSM counters for the KSM kselftests, and the check of the
+ * kernel's taint at the end of a test; include after kselftest_harness.h
+ * and ksm_util.h. Each takes the test's _metadata, so failures count for
+ * the calling test.
  */
 #ifndef KSM_HARNESS_H
 #define KSM_HARNESS_H
@@ -149,6 +150,72 @@ static inline void ksmt_settle_and_check(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, ksmt_read_stat(0, &st));
 	ksmt_expect_stat(_metadata, &st, &e);
 	ASSERT_EQ(0, ksmt_run(1));
+}
+
+/*
+ * With ksmd stopped, and pids[] (0: us) the only processes that use KSM:
+ * the global counters are the sum of their ksm_stat. KSM pages and their
+ * sharers are the pages that map them; tracked pages are rmap items; the
+ * profit of the processes exceeds general_profit by the pages_shared
+ * that are counted as merging pages but save nothing.
+ */
+static inline void ksmt_expect_sum_of_stats(struct __test_metadata *_metadata,
+					    const pid_t *pids, int n)
+{
+	struct ksmt_stat st, sum = { 0 };
+	struct ksmt_counters c;
+	int i;
+
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, ksmt_read_stat(pids[i], &st));
+		sum.rmap_items += st.rmap_items;
+		sum.merging_pages += st.merging_pages;
+		sum.zero_pages += st.zero_pages;
+		sum.profit += st.profit;
+	}
+	if (c.shared + c.sharing != sum.merging_pages ||
+	    c.shared + c.sharing + c.unshared + c.volatile_ != sum.rmap_items ||
+	    c.zero_pages != sum.zero_pages) {
+		TH_LOG("global: shared %ld sharing %ld unshared %ld volatile %ld zero %ld",
+		       c.shared, c.sharing, c.unshared, c.volatile_,
+		       c.zero_pages);
+		TH_LOG("ksm_stat: merging %ld rmap_items %ld zero %ld",
+		       sum.merging_pages, sum.rmap_items, sum.zero_pages);
+	}
+	EXPECT_EQ(c.shared + c.sharing, sum.merging_pages);
+	EXPECT_EQ(c.shared + c.sharing + c.unshared + c.volatile_,
+		  sum.rmap_items);
+	EXPECT_EQ(c.zero_pages, sum.zero_pages);
+	EXPECT_EQ(c.shared * (long)PAGE, sum.profit - c.general_profit);
+}
+
+/* Every global counter is zero right now (after run=2, say). */
+static inline void ksmt_expect_all_zero_now(struct __test_metadata *_metadata)
+{
+	struct ksmt_counters c;
+
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	EXPECT_EQ(0, c.shared);
+	EXPECT_EQ(0, c.sharing);
+	EXPECT_EQ(0, c.unshared);
+	EXPECT_EQ(0, c.volatile_);
+	EXPECT_EQ(0, c.zero_pages);
+	EXPECT_EQ(0, c.general_profit);
+	EXPECT_EQ(0, ksmt_get("stable_node_chains"));
+	EXPECT_EQ(0, ksmt_get("stable_node_dups"));
+}
+
+/* The end of every teardown: no new taint; how long the test took. */
+static inline void ksmt_test_end(struct __test_metadata *_metadata,
+				 unsigned long before)
+{
+	unsigned long added = ksmt_read_taint() & ~before & KSMT_TAINT_BAD;
+
+	if (added)
+		TH_LOG("the kernel got tainted (%#lx): see the console", added);
+	EXPECT_EQ(0UL, added);
+	TH_LOG("took %.1f s", ksmt_now() - ksmt_test_started);
 }
 
 #endif /* KSM_HARNESS_H */

@@ -5,8 +5,8 @@
  * knobs, the counters, waiting for ksmd), ksm_pages.h (page contents,
  * layouts and the model of what they merge into), ksm_procs.h (workers,
  * holders, children), ksm_numa.h (nodes and moving pages),
- * ksm_frames.h (what pages map: pagemap, kpageflags) and ksm_trace.h
- * (KSM's tracepoints).
+ * ksm_frames.h (what pages map: pagemap, kpageflags), ksm_trace.h
+ * (KSM's tracepoints) and ksm_taint.h (the kernel's taint flags).
  */
 #ifndef KSM_UTIL_H
 #define KSM_UTIL_H
@@ -42,5 +42,6 @@
 #include "ksm_numa.h"
 #include "ksm_frames.h"
 #include "ksm_trace.h"
+#include "ksm_taint.h"
 
 #endif /* KSM_UTIL_H */
