@@ -622,6 +622,20 @@ long ksmt_meminfo(const char *field)
 	return ksmt_field_in("/proc/meminfo", field, ':');
 }
 
+long ksmt_file_long(const char *path)
+{
+	char buf[64] = "";
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
 long ksmt_file_field(const char *path, const char *key)
 {
 	return ksmt_field_in(path, key, ' ');

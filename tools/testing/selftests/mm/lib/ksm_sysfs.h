@@ -114,6 +114,8 @@ long ksmt_ksm_objects(bool slots);
 
 /* A field of /proc/meminfo in kB (per-CPU deltas folded in), or -1. */
 long ksmt_meminfo(const char *field);
+/* The number at the start of a file, -1 if it cannot be read. */
+long ksmt_file_long(const char *path);
 /* The number after "key " in a file of such lines, or -1. */
 long ksmt_file_field(const char *path, const char *key);
 /*

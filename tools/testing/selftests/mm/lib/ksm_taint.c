@@ -2,25 +2,7 @@
 /*
  * The kernel's taint flags for the KSM kselftests; see ksm_taint.h.
  */
-#include <fcntl.h>
-#include <stdlib.h>
-#include <unistd.h>
-
 #include "ksm_util.h"
-
-long ksmt_file_long(const char *path)
-{
-	char buf[64] = "";
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
-}
 
 unsigned long ksmt_read_taint(void)
 {

@@ -3,8 +3,7 @@
  * The kernel's taint flags for the KSM kselftests: read at the start of
  * every fixture's setup (ksmt_test_begin()), then checked at the end of
  * its teardown (ksmt_test_end() in ksm_harness.h): no test may taint the
- * kernel (a WARNING, a bad page, an oops). Also the reader of a number
- * in a /proc or /sys file this is built on. Part of ksm_util.h.
+ * kernel (a WARNING, a bad page, an oops). Part of ksm_util.h.
  */
 #ifndef KSM_TAINT_H
 #define KSM_TAINT_H
@@ -12,8 +11,6 @@
 /* Taints of a BUG or oops, a bad page, a WARNING and a soft lockup. */
 #define KSMT_TAINT_BAD	((1UL << 5) | (1UL << 7) | (1UL << 9) | (1UL << 14))
 
-/* The number at the start of a file, -1 if it cannot be read. */
-long ksmt_file_long(const char *path);
 /* The kernel's taint flags, 0 if they cannot be read. */
 unsigned long ksmt_read_taint(void);
 
