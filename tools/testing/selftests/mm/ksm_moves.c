@@ -48,44 +48,12 @@
 #include "lib/ksm_cgroup.h"
 #include "lib/ksm_swap.h"
 #include "lib/ksm_memblock.h"
+#include "lib/ksm_sharers.h"
+#include "lib/ksm_sharers_check.h"
 
-/* Processes sharing contents in one test, the test itself included. */
-#define MAX_PROCS	4
-/* Regions of the test's own besides its first one. */
-#define MAX_EXTRA	3
-#define MAX_GROUPS	64
 #ifndef MADV_SOFT_OFFLINE
 #define MADV_SOFT_OFFLINE	101
 #endif
-
-/* Whether addr of process pid is a swap (or poison) entry. */
-static bool swapped_at(pid_t pid, const void *addr)
-{
-	return ksmt_pagemap_of(pid, addr) & PM_SWAP;
-}
-
-static bool frame_flag(unsigned long pfn, int bit)
-{
-	return ksmt_frame_flags(pfn) & (1ULL << bit);
-}
-
-/* The KSM: line of /proc/<pid>/smaps_rollup in kB, -1 if not found. */
-static long ksm_kb_of(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "KSM: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
 
 static long sys_move_pages(pid_t pid, unsigned long n, void **pages,
 			   const int *nodes, int *status, int flags)
@@ -138,295 +106,9 @@ static void drain_lru_batches(void)
 		sys_move_pages(0, 1, &page, &node, &status, 0);
 }
 
-/* A free address range of npages, reserved PROT_NONE. */
-static char *reserve(size_t npages)
-{
-	return mmap(NULL, npages * PAGE, PROT_NONE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-}
-
-/*
- * Sharers: the test itself (process 0) and holders (ksmt_spawn_holder_at,
- * processes 1..n-1), each with a region of the same group contents, one
- * copy of each group per process, among unique pages. The test may map
- * more regions later (extra), with group contents of the same groups.
- */
-struct sharers {
-	int n;
-	pid_t pid[MAX_PROCS];
-	struct ksmt_chan ch[MAX_PROCS];
-	struct ksmt_layout l[MAX_PROCS];
-	char *base[MAX_PROCS];
-	int groups;
-	u64 group_ns;
-	/* Page index of group g in region j, fixed when it is mapped. */
-	size_t idx[MAX_PROCS][MAX_GROUPS];
-	int nextra;
-	struct ksmt_layout extra[MAX_EXTRA];
-	char *extra_base[MAX_EXTRA];
-	size_t extra_idx[MAX_EXTRA][MAX_GROUPS];
-};
-
-static void index_groups(const struct ksmt_layout *l, size_t *idx)
-{
-	size_t i;
-
-	for (i = 0; i < l->npages; i++)
-		if (l->klass[i] >= 0)
-			idx[l->klass[i]] = i;
-}
-
-/*
- * Maps n regions of groups group contents and unique[j] unique pages in
- * n processes; ns picks the contents. Returns 0 or -errno.
- */
-static int sharers_start(struct sharers *s, int n, int groups,
-			 const int *unique, u64 ns)
-{
-	struct ksmt_layout *one[1];
-	int j, err;
-
-	memset(s, 0, sizeof(*s));
-	if (n > MAX_PROCS || groups > MAX_GROUPS)
-		return -E2BIG;
-	s->groups = groups;
-	s->group_ns = ns;
-	for (j = 0; j < n; j++) {
-		err = ksmt_layout_init(&s->l[j], groups, 1, unique[j], 0, ns,
-				       ns + 1 + j, ns + 100 + j);
-		if (err)
-			return err;
-		index_groups(&s->l[j], s->idx[j]);
-		s->n = j + 1;
-	}
-	s->pid[0] = getpid();
-	/* The holders first: none may inherit the test's region. */
-	for (j = 1; j < n; j++) {
-		s->base[j] = reserve(s->l[j].npages);
-		if (s->base[j] == MAP_FAILED)
-			return -ENOMEM;
-		one[0] = &s->l[j];
-		s->pid[j] = ksmt_spawn_holder_at(&s->ch[j], one, 1,
-						 &s->base[j]);
-		if (s->pid[j] <= 0)
-			return s->pid[j] ? s->pid[j] : -ECHILD;
-	}
-	s->base[0] = ksmt_layout_map(&s->l[0]);
-	return s->base[0] == MAP_FAILED ? -ENOMEM : 0;
-}
-
-/*
- * One more region of the test's own: per_group copies of groups group
- * contents of namespace ns (those of the sharers if ns is their
- * group_ns). Returns 0 or -errno.
- */
-static int sharers_add_region(struct sharers *s, u64 ns, int groups,
-			      int per_group, u64 seed)
-{
-	struct ksmt_layout *l = &s->extra[s->nextra];
-	int err;
-
-	if (s->nextra == MAX_EXTRA || groups > MAX_GROUPS)
-		return -E2BIG;
-	err = ksmt_layout_init(l, groups, per_group, 0, 0, ns, seed, seed);
-	if (err)
-		return err;
-	s->extra_base[s->nextra] = ksmt_layout_map(l);
-	if (s->extra_base[s->nextra] == MAP_FAILED) {
-		ksmt_layout_free(l);
-		return -ENOMEM;
-	}
-	index_groups(l, s->extra_idx[s->nextra]);
-	s->nextra++;
-	return 0;
-}
-
-/* One more region of the test's own with a copy of every group. */
-static int sharers_add_extra(struct sharers *s, u64 seed)
-{
-	return sharers_add_region(s, s->group_ns, s->groups, 1, seed);
-}
-
-/* Ends the holders (each checks its data once more) and unmaps. */
-static void sharers_stop(struct __test_metadata *_metadata,
-			 struct sharers *s)
-{
-	int j, status;
-
-	for (j = 1; j < s->n; j++) {
-		if (s->pid[j] <= 0)
-			continue;
-		/*
-		 * Holders forked later hold copies of this one's pipes, so
-		 * closing ours is no end of file for it: ask it to quit.
-		 */
-		ksmt_send(s->ch[j].down[1], 'q');
-		ksmt_chan_close(&s->ch[j]);
-		status = ksmt_waitpid(s->pid[j], KSMT_SCAN_TIMEOUT);
-		if (status < 0)
-			ksmt_kill(s->pid[j]);
-		EXPECT_TRUE(status >= 0 && WIFEXITED(status) &&
-			    !WEXITSTATUS(status));
-		munmap(s->base[j], s->l[j].npages * PAGE);
-	}
-	if (s->n && s->base[0] && s->base[0] != MAP_FAILED)
-		munmap(s->base[0], s->l[0].npages * PAGE);
-	for (j = 0; j < s->nextra; j++) {
-		munmap(s->extra_base[j], s->extra[j].npages * PAGE);
-		ksmt_layout_free(&s->extra[j]);
-	}
-	for (j = 0; j < s->n; j++)
-		ksmt_layout_free(&s->l[j]);
-	s->n = 0;
-	s->nextra = 0;
-}
-
-/* Every process's data as it should be. */
-static void sharers_verify(struct __test_metadata *_metadata,
-			   struct sharers *s)
-{
-	int j;
-
-	ksmt_expect_layout(_metadata, &s->l[0], s->base[0]);
-	for (j = 0; j < s->nextra; j++)
-		ksmt_expect_layout(_metadata, &s->extra[j], s->extra_base[j]);
-	for (j = 1; j < s->n; j++)
-		EXPECT_EQ(0, ksmt_holder_verify(&s->ch[j]));
-}
-
-/*
- * The counters the model expects: in total, and for each process (the
- * test's extra regions added to its own). merged as for
- * ksmt_expect_layouts().
- */
-static int sharers_expect(struct sharers *s, bool merged,
-			  struct ksmt_expect *total, struct ksmt_expect *each)
-{
-	struct ksmt_layout *ls[MAX_PROCS + MAX_EXTRA];
-	struct ksmt_expect per[MAX_PROCS + MAX_EXTRA];
-	int j, k = 0, err;
-
-	for (j = 0; j < s->n; j++)
-		ls[k++] = &s->l[j];
-	for (j = 0; j < s->nextra; j++)
-		ls[k++] = &s->extra[j];
-	err = ksmt_expect_layouts(ls, k, false, merged, total, per);
-	if (err)
-		return err;
-	for (j = 0; j < s->n; j++)
-		each[j] = per[j];
-	for (j = 0; j < s->nextra; j++) {
-		each[0].rmap_items += per[s->n + j].rmap_items;
-		each[0].merging += per[s->n + j].merging;
-	}
-	return 0;
-}
-
-/*
- * The frame of group g: every page that still holds the group's content,
- * in every process, must map one and the same frame, mapped exactly that
- * many times. Returns the frame, 0 on a mismatch (reported).
- */
-static unsigned long group_frame(struct __test_metadata *_metadata,
-				 struct sharers *s, int g)
-{
-	unsigned long pfn = 0, got;
-	long maps = 0;
-	int j;
-
-	for (j = 0; j < s->n + s->nextra; j++) {
-		const struct ksmt_layout *l = j < s->n ? &s->l[j] :
-					      &s->extra[j - s->n];
-		size_t i = j < s->n ? s->idx[j][g] :
-			   s->extra_idx[j - s->n][g];
-		char *base = j < s->n ? s->base[j] : s->extra_base[j - s->n];
-		pid_t pid = j < s->n ? s->pid[j] : s->pid[0];
-
-		if (l->group_ns != s->group_ns || l->klass[i] != g ||
-		    l->state[i] != KSMT_TRACKED)
-			continue;
-		got = ksmt_frame_of(pid, base + i * PAGE);
-		if (!pfn)
-			pfn = got;
-		maps++;
-		if (!got || got != pfn) {
-			TH_LOG("group %d: region %d maps frame %#lx, not %#lx",
-			       g, j, got, pfn);
-			return 0;
-		}
-	}
-	if (maps && ksmt_frame_mapcount(pfn) != maps) {
-		TH_LOG("group %d: frame %#lx mapped %ld times, not %ld", g,
-		       pfn, ksmt_frame_mapcount(pfn), maps);
-		return 0;
-	}
-	return pfn;
-}
-
-/* The frames of all groups into pfn[]; the number of groups that fail. */
-static int sharers_frames(struct __test_metadata *_metadata,
-			  struct sharers *s, unsigned long *pfn)
-{
-	int g, bad = 0;
-
-	for (g = 0; g < s->groups; g++) {
-		pfn[g] = group_frame(_metadata, s, g);
-		if (!pfn[g])
-			bad++;
-	}
-	return bad;
-}
-
-/*
- * With ksmd stopped: the global counters, each process's ksm_stat and
- * its KSM: total against the model, and every group on one frame.
- */
-static void sharers_expect_now(struct __test_metadata *_metadata,
-			       struct sharers *s, bool merged,
-			       unsigned long *pfn)
-{
-	struct ksmt_expect e, each[MAX_PROCS];
-	unsigned long frames[MAX_GROUPS];
-	struct ksmt_counters c;
-	struct ksmt_stat st;
-	int j;
-
-	ASSERT_EQ(0, sharers_expect(s, merged, &e, each));
-	ASSERT_EQ(0, ksmt_read_counters(&c));
-	ksmt_expect_global(_metadata, &c, &e);
-	for (j = 0; j < s->n; j++) {
-		ASSERT_EQ(0, ksmt_read_stat(s->pid[j], &st));
-		ksmt_expect_stat(_metadata, &st, &each[j]);
-		EXPECT_EQ(each[j].merging * (long)(PAGE / 1024),
-			  ksm_kb_of(s->pid[j]));
-	}
-	EXPECT_EQ(0, sharers_frames(_metadata, s, pfn ? pfn : frames));
-}
-
-/* Lets ksmd settle, checks as sharers_expect_now(); ksmd runs again. */
-static void sharers_settle(struct __test_metadata *_metadata,
-			   struct sharers *s, bool merged, unsigned long *pfn)
-{
-	ASSERT_EQ(0, ksmt_settle(4));
-	sharers_expect_now(_metadata, s, merged, pfn);
-	ASSERT_EQ(0, ksmt_run(1));
-}
-
-/* How many groups are on another frame in now[] than in then[]. */
-static int frames_moved(const struct sharers *s, const unsigned long *then,
-			const unsigned long *now)
-{
-	int g, moved = 0;
-
-	for (g = 0; g < s->groups; g++)
-		if (then[g] != now[g])
-			moved++;
-	return moved;
-}
-
 /* Every page of every process that holds a group's content is on node. */
 static void expect_groups_on(struct __test_metadata *_metadata,
-			     struct sharers *s, int node)
+			     struct ksmt_sharers *s, int node)
 {
 	int g, j, off = 0;
 
@@ -442,70 +124,6 @@ static void expect_groups_on(struct __test_metadata *_metadata,
 				off++;
 		}
 	EXPECT_EQ(0, off);
-}
-
-/*
- * After a KSM page moved: new copies of every group, in a new region of
- * the test, merge into the KSM page where it is now (pages_sharing grows
- * by exactly one per group, no new KSM page); then the test writes the
- * page of every other group in its first region: the writer gets a
- * private copy, the others keep the shared frame and their data.
- */
-static void join_then_cow(struct __test_metadata *_metadata,
-			  struct sharers *s, u64 seed)
-{
-	unsigned long before[MAX_GROUPS], after[MAX_GROUPS];
-	struct ksmt_counters c0, c1;
-	int g, written = 0;
-
-	ASSERT_EQ(0, ksmt_settle(2));
-	ASSERT_EQ(0, ksmt_read_counters(&c0));
-	ASSERT_EQ(0, sharers_frames(_metadata, s, before));
-	ASSERT_EQ(0, ksmt_run(1));
-
-	ASSERT_EQ(0, sharers_add_extra(s, seed));
-	sharers_settle(_metadata, s, false, after);
-	ASSERT_EQ(0, ksmt_read_counters(&c1));
-	EXPECT_EQ(c0.shared, c1.shared);
-	EXPECT_EQ(c0.sharing + s->groups, c1.sharing);
-	EXPECT_EQ(0, frames_moved(s, before, after));
-
-	ASSERT_EQ(0, ksmt_run(0));
-	for (g = 0; g < s->groups; g += 2) {
-		size_t i = s->idx[0][g];
-		char *page = s->base[0] + i * PAGE;
-		u64 ent;
-
-		ksmt_layout_make_unique(&s->l[0], s->base[0], i,
-					ksmt_unique_key(seed + 1, i));
-		ent = ksmt_pagemap_of(s->pid[0], page);
-		EXPECT_TRUE(PAGEMAP_PRESENT(ent) && (ent & PM_MMAP_EXCLUSIVE));
-		EXPECT_NE(after[g], PAGEMAP_PFN(ent));
-		written++;
-	}
-	ASSERT_LT(0, written);
-	sharers_verify(_metadata, s);
-	/* The others still map the frame they shared, one mapping less. */
-	EXPECT_EQ(0, sharers_frames(_metadata, s, before));
-	EXPECT_EQ(0, frames_moved(s, before, after));
-	ASSERT_EQ(0, ksmt_run(1));
-	sharers_settle(_metadata, s, false, NULL);
-	ASSERT_EQ(0, ksmt_read_counters(&c1));
-	EXPECT_EQ(c0.shared, c1.shared);
-	EXPECT_EQ(c0.sharing + s->groups - written, c1.sharing);
-}
-
-/* The global counters now against a reading c0 taken before. */
-static void expect_counters_as(struct __test_metadata *_metadata,
-			       const struct ksmt_counters *c0)
-{
-	struct ksmt_counters c;
-
-	ASSERT_EQ(0, ksmt_read_counters(&c));
-	EXPECT_EQ(c0->shared, c.shared);
-	EXPECT_EQ(c0->sharing, c.sharing);
-	EXPECT_EQ(c0->unshared + c0->volatile_, c.unshared + c.volatile_);
-	EXPECT_EQ(c0->general_profit, c.general_profit);
 }
 
 /* Migration: move_pages(2), mbind(2), compaction. */
@@ -544,21 +162,22 @@ FIXTURE_TEARDOWN(migrate)
 TEST_F_TIMEOUT(migrate, move_pages_shared, KSMT_TEST_TIMEOUT)
 {
 	const int unique[] = { 8, 8, 8 }, groups = 16;
-	unsigned long f0[MAX_GROUPS], f1[MAX_GROUPS], f2[MAX_GROUPS];
-	int nodes[MAX_GROUPS * 4], status[MAX_GROUPS * 4];
-	void *pages[MAX_GROUPS * 4];
+	unsigned long f0[KSMT_MAX_GROUPS], f1[KSMT_MAX_GROUPS];
+	unsigned long f2[KSMT_MAX_GROUPS];
+	int nodes[KSMT_MAX_GROUPS * 4], status[KSMT_MAX_GROUPS * 4];
+	void *pages[KSMT_MAX_GROUPS * 4];
 	struct ksmt_counters c0;
-	struct sharers s;
+	struct ksmt_sharers s;
 	size_t i, n;
 
-	ASSERT_EQ(0, sharers_start(&s, 3, groups, unique, 0xd100));
+	ASSERT_EQ(0, ksmt_sharers_start(&s, 3, groups, unique, 0xd100));
 	n = s.l[0].npages;
-	sharers_settle(_metadata, &s, false, NULL);
+	ksmt_sharers_settle(_metadata, &s, false, NULL);
 
 	/* Everything of the test's on node 0 first, ksmd stopped. */
 	ASSERT_EQ(0, ksmt_run(0));
 	ASSERT_EQ(0, move_all(_metadata, 0, s.base[0], n, 0));
-	ASSERT_EQ(0, sharers_frames(_metadata, &s, f0));
+	ASSERT_EQ(0, ksmt_sharers_frames(_metadata, &s, f0));
 	expect_groups_on(_metadata, &s, 0);
 	ASSERT_EQ(0, ksmt_read_counters(&c0));
 
@@ -570,18 +189,18 @@ TEST_F_TIMEOUT(migrate, move_pages_shared, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(0, sys_move_pages(0, n, pages, nodes, status, 0));
 	for (i = 0; i < n; i++)
 		EXPECT_EQ(s.l[0].klass[i] >= 0 ? -EACCES : 1, status[i]);
-	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
-	EXPECT_EQ(0, frames_moved(&s, f0, f1));
+	ASSERT_EQ(0, ksmt_sharers_frames(_metadata, &s, f1));
+	EXPECT_EQ(0, ksmt_frames_moved(&s, f0, f1));
 	expect_groups_on(_metadata, &s, 0);
 
 	ASSERT_EQ(0, move_all(_metadata, 0, s.base[0], n, 1));
-	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
-	EXPECT_EQ(groups, frames_moved(&s, f0, f1));
+	ASSERT_EQ(0, ksmt_sharers_frames(_metadata, &s, f1));
+	EXPECT_EQ(groups, ksmt_frames_moved(&s, f0, f1));
 	expect_groups_on(_metadata, &s, 1);
-	expect_counters_as(_metadata, &c0);
-	sharers_verify(_metadata, &s);
+	ksmt_expect_counters_as(_metadata, &c0);
+	ksmt_sharers_verify(_metadata, &s);
 	ASSERT_EQ(0, ksmt_run(1));
-	sharers_settle(_metadata, &s, false, NULL);
+	ksmt_sharers_settle(_metadata, &s, false, NULL);
 
 	/*
 	 * Back to node 0, moved from a holder's side, ksmd scanning: a page
@@ -590,14 +209,14 @@ TEST_F_TIMEOUT(migrate, move_pages_shared, KSMT_TEST_TIMEOUT)
 	 */
 	ASSERT_EQ(0, move_all(_metadata, s.pid[1], s.base[1], s.l[1].npages,
 			      0));
-	ASSERT_EQ(0, sharers_frames(_metadata, &s, f2));
-	EXPECT_EQ(groups, frames_moved(&s, f1, f2));
+	ASSERT_EQ(0, ksmt_sharers_frames(_metadata, &s, f2));
+	EXPECT_EQ(groups, ksmt_frames_moved(&s, f1, f2));
 	expect_groups_on(_metadata, &s, 0);
-	sharers_verify(_metadata, &s);
-	sharers_settle(_metadata, &s, false, NULL);
+	ksmt_sharers_verify(_metadata, &s);
+	ksmt_sharers_settle(_metadata, &s, false, NULL);
 
-	join_then_cow(_metadata, &s, 0xd110);
-	sharers_stop(_metadata, &s);
+	ksmt_join_then_cow(_metadata, &s, 0xd110);
+	ksmt_sharers_stop(_metadata, &s);
 	ksmt_assert_all_zero(_metadata);
 }
 
@@ -620,21 +239,21 @@ static long sys_mbind(void *addr, size_t len, int mode, int node,
 TEST_F_TIMEOUT(migrate, mbind_shared_and_single, KSMT_TEST_TIMEOUT)
 {
 	const int unique[] = { 8, 8, 8 }, groups = 16;
-	unsigned long f0[MAX_GROUPS], f1[MAX_GROUPS];
+	unsigned long f0[KSMT_MAX_GROUPS], f1[KSMT_MAX_GROUPS];
 	unsigned long single, moved;
 	struct ksmt_layout *pair;
 	struct ksmt_counters c0;
-	struct sharers s;
+	struct ksmt_sharers s;
 	char *pb;
 	size_t i, n;
 
-	ASSERT_EQ(0, sharers_start(&s, 3, groups, unique, 0xd200));
+	ASSERT_EQ(0, ksmt_sharers_start(&s, 3, groups, unique, 0xd200));
 	/* Two copies of a content only the test has. */
-	ASSERT_EQ(0, sharers_add_region(&s, 0xd2a0, 1, 2, 0xd220));
+	ASSERT_EQ(0, ksmt_sharers_add_region(&s, 0xd2a0, 1, 2, 0xd220));
 	pair = &s.extra[0];
 	pb = s.extra_base[0];
 	n = s.l[0].npages;
-	sharers_settle(_metadata, &s, false, f0);
+	ksmt_sharers_settle(_metadata, &s, false, f0);
 
 	ASSERT_EQ(0, ksmt_run(0));
 	ASSERT_EQ(0, move_all(_metadata, 0, s.base[0], n, 0));
@@ -642,7 +261,7 @@ TEST_F_TIMEOUT(migrate, mbind_shared_and_single, KSMT_TEST_TIMEOUT)
 	/* Copy-on-write of one of the pair: the other maps its KSM page alone. */
 	ksmt_layout_make_unique(pair, pb, 1, ksmt_unique_key(0xd230, 1));
 	ASSERT_EQ(0, ksmt_run(1));
-	sharers_settle(_metadata, &s, true, f0);
+	ksmt_sharers_settle(_metadata, &s, true, f0);
 	single = ksmt_frame_of(getpid(), pb);
 	ASSERT_NE(0UL, single);
 	EXPECT_EQ(1, ksmt_frame_mapcount(single));
@@ -652,8 +271,8 @@ TEST_F_TIMEOUT(migrate, mbind_shared_and_single, KSMT_TEST_TIMEOUT)
 
 	EXPECT_EQ(0, sys_mbind(s.base[0], n * PAGE, MPOL_BIND, 1,
 			       MPOL_MF_MOVE));
-	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
-	EXPECT_EQ(0, frames_moved(&s, f0, f1));
+	ASSERT_EQ(0, ksmt_sharers_frames(_metadata, &s, f1));
+	EXPECT_EQ(0, ksmt_frames_moved(&s, f0, f1));
 	expect_groups_on(_metadata, &s, 0);
 	for (i = 0; i < n; i++)
 		if (s.l[0].klass[i] < 0)
@@ -666,32 +285,32 @@ TEST_F_TIMEOUT(migrate, mbind_shared_and_single, KSMT_TEST_TIMEOUT)
 	EXPECT_NE(single, moved);
 	EXPECT_EQ(1, ksmt_page_node(pb));
 	EXPECT_EQ(1, ksmt_frame_mapcount(moved));
-	expect_counters_as(_metadata, &c0);
+	ksmt_expect_counters_as(_metadata, &c0);
 	ksmt_expect_layout(_metadata, pair, pb);
 	ASSERT_EQ(0, ksmt_run(1));
-	sharers_settle(_metadata, &s, true, NULL);
+	ksmt_sharers_settle(_metadata, &s, true, NULL);
 
 	/* A new copy of the single one's content joins it where it went. */
-	ASSERT_EQ(0, sharers_add_region(&s, 0xd2a0, 1, 1, 0xd240));
-	sharers_settle(_metadata, &s, true, NULL);
+	ASSERT_EQ(0, ksmt_sharers_add_region(&s, 0xd2a0, 1, 1, 0xd240));
+	ksmt_sharers_settle(_metadata, &s, true, NULL);
 	EXPECT_EQ(moved, ksmt_frame_of(getpid(), pb));
 	EXPECT_EQ(moved, ksmt_frame_of(getpid(), s.extra_base[1]));
 	EXPECT_EQ(2, ksmt_frame_mapcount(moved));
 
 	ASSERT_EQ(0, ksmt_run(0));
 	ASSERT_EQ(0, ksmt_read_counters(&c0));
-	ASSERT_EQ(0, sharers_frames(_metadata, &s, f0));
+	ASSERT_EQ(0, ksmt_sharers_frames(_metadata, &s, f0));
 	EXPECT_EQ(0, sys_mbind(s.base[0], n * PAGE, MPOL_BIND, 1,
 			       MPOL_MF_MOVE_ALL));
-	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
-	EXPECT_EQ(groups, frames_moved(&s, f0, f1));
+	ASSERT_EQ(0, ksmt_sharers_frames(_metadata, &s, f1));
+	EXPECT_EQ(groups, ksmt_frames_moved(&s, f0, f1));
 	expect_groups_on(_metadata, &s, 1);
-	expect_counters_as(_metadata, &c0);
-	sharers_verify(_metadata, &s);
+	ksmt_expect_counters_as(_metadata, &c0);
+	ksmt_sharers_verify(_metadata, &s);
 	ASSERT_EQ(0, ksmt_run(1));
-	sharers_settle(_metadata, &s, true, NULL);
+	ksmt_sharers_settle(_metadata, &s, true, NULL);
 
-	sharers_stop(_metadata, &s);
+	ksmt_sharers_stop(_metadata, &s);
 	ksmt_assert_all_zero(_metadata);
 }
 
@@ -736,11 +355,11 @@ static long lru_frames(unsigned long start, unsigned long end)
 TEST_F_TIMEOUT(migrate, compaction, KSMT_TEST_TIMEOUT)
 {
 	const int unique[] = { 4, 4, 4 }, groups = 32;
-	unsigned long f0[MAX_GROUPS], f1[MAX_GROUPS], zs, ze, above;
+	unsigned long f0[KSMT_MAX_GROUPS], f1[KSMT_MAX_GROUPS], zs, ze, above;
 	const size_t fill = 8192;
 	struct ksmt_counters c0;
 	size_t i, holes = 0;
-	struct sharers s;
+	struct ksmt_sharers s;
 	int g, k, up = 0;
 	long below;
 
@@ -748,9 +367,9 @@ TEST_F_TIMEOUT(migrate, compaction, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, pin_to_one_cpu());
 	ASSERT_EQ(0, bind_to_node(1));
 	ASSERT_EQ(0, filler_take_until(&self->filler[0], fill, 0, 0, 0));
-	ASSERT_EQ(0, sharers_start(&s, 3, groups, unique, 0xd300));
+	ASSERT_EQ(0, ksmt_sharers_start(&s, 3, groups, unique, 0xd300));
 	ASSERT_EQ(0, filler_take_until(&self->filler[1], fill, 0, 0, 0));
-	sharers_settle(_metadata, &s, false, f0);
+	ksmt_sharers_settle(_metadata, &s, false, f0);
 	expect_groups_on(_metadata, &s, 1);
 	/* The pageblock (2 MiB) after the one of the highest KSM page. */
 	for (above = 0, g = 0; g < groups; g++)
@@ -771,22 +390,22 @@ TEST_F_TIMEOUT(migrate, compaction, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_run(0));
 	ASSERT_EQ(0, ksmt_read_counters(&c0));
 	ASSERT_EQ(0, ksmt_write_file("/proc/sys/vm/compact_memory", "1"));
-	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
+	ASSERT_EQ(0, ksmt_sharers_frames(_metadata, &s, f1));
 	for (g = 0; g < groups; g++)
 		if (f1[g] >= above && f1[g] < ze)
 			up++;
 	EXPECT_EQ(groups, up);
-	EXPECT_EQ(groups, frames_moved(&s, f0, f1));
+	EXPECT_EQ(groups, ksmt_frames_moved(&s, f0, f1));
 	expect_groups_on(_metadata, &s, 1);
-	expect_counters_as(_metadata, &c0);
-	sharers_verify(_metadata, &s);
+	ksmt_expect_counters_as(_metadata, &c0);
+	ksmt_sharers_verify(_metadata, &s);
 	ASSERT_EQ(0, ksmt_run(1));
-	sharers_settle(_metadata, &s, false, NULL);
+	ksmt_sharers_settle(_metadata, &s, false, NULL);
 	filler_release(&self->filler[0]);
 	filler_release(&self->filler[1]);
 
-	join_then_cow(_metadata, &s, 0xd310);
-	sharers_stop(_metadata, &s);
+	ksmt_join_then_cow(_metadata, &s, 0xd310);
+	ksmt_sharers_stop(_metadata, &s);
 	ksmt_assert_all_zero(_metadata);
 }
 
@@ -830,7 +449,7 @@ FIXTURE_TEARDOWN(offline)
 #define OFFLINE_TIMEOUT	20
 
 /* How many pages of the sharers' first regions are frames of block b. */
-static size_t sharers_in_block(const struct sharers *s,
+static size_t sharers_in_block(const struct ksmt_sharers *s,
 			       const struct mem_block *b)
 {
 	size_t i, in = 0;
@@ -851,7 +470,8 @@ static size_t sharers_in_block(const struct sharers *s,
  * some page lands elsewhere; says how it went.
  */
 static void sharers_start_in_block(struct __test_metadata *_metadata,
-				   struct sharers *s, struct filler *filler,
+				   struct ksmt_sharers *s,
+				   struct filler *filler,
 				   const struct mem_block *b, int groups,
 				   const int *unique)
 {
@@ -867,7 +487,7 @@ static void sharers_start_in_block(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, filler_take_until(filler, ze - zs, b->start,
 					       b->end, PLACE_FRAMES));
 		filler_free_in(filler, b->start, b->end, PLACE_FRAMES);
-		ASSERT_EQ(0, sharers_start(s, 3, groups, unique, 0xd400));
+		ASSERT_EQ(0, ksmt_sharers_start(s, 3, groups, unique, 0xd400));
 		for (total = 0, j = 0; j < s->n; j++)
 			total += s->l[j].npages;
 		in = sharers_in_block(s, b);
@@ -875,7 +495,7 @@ static void sharers_start_in_block(struct __test_metadata *_metadata,
 			break;
 		TH_LOG("attempt %d: %zu of %zu pages in memory%d; again",
 		       attempt, in, total, b->id);
-		sharers_stop(_metadata, s);
+		ksmt_sharers_stop(_metadata, s);
 		filler_release(filler);
 	}
 	TH_LOG("memory%d (node %d): %zu of %zu pages of the sharers in it, attempt %d",
@@ -906,13 +526,13 @@ static int offline_block(const struct mem_block *b)
 TEST_F_TIMEOUT(offline, movable_block, KSMT_TEST_TIMEOUT)
 {
 	const int unique[] = { 4, 4, 4 }, groups = 32;
-	unsigned long f0[MAX_GROUPS], f1[MAX_GROUPS];
+	unsigned long f0[KSMT_MAX_GROUPS], f1[KSMT_MAX_GROUPS];
 	struct mem_block blocks[64];
 	const struct mem_block *b;
 	int nblocks, movable, g, in_b = 0;
 	struct ksmt_counters c0;
 	char state[32];
-	struct sharers s;
+	struct ksmt_sharers s;
 
 	nblocks = offlinable_blocks(blocks, ARRAY_SIZE(blocks), &movable);
 	if (!movable)
@@ -926,7 +546,7 @@ TEST_F_TIMEOUT(offline, movable_block, KSMT_TEST_TIMEOUT)
 	b = &blocks[0];
 	sharers_start_in_block(_metadata, &s, &self->filler, b, groups,
 			       unique);
-	sharers_settle(_metadata, &s, false, f0);
+	ksmt_sharers_settle(_metadata, &s, false, f0);
 	for (g = 0; g < groups; g++)
 		if (block_of(b, 1, f0[g]))
 			in_b++;
@@ -944,16 +564,16 @@ TEST_F_TIMEOUT(offline, movable_block, KSMT_TEST_TIMEOUT)
 	EXPECT_STREQ("offline", state);
 
 	ASSERT_EQ(0, ksmt_run(0));
-	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
-	EXPECT_EQ(in_b, frames_moved(&s, f0, f1));
+	ASSERT_EQ(0, ksmt_sharers_frames(_metadata, &s, f1));
+	EXPECT_EQ(in_b, ksmt_frames_moved(&s, f0, f1));
 	for (g = 0; g < groups; g++)
 		EXPECT_EQ(NULL, block_of(b, 1, f1[g]));
-	expect_counters_as(_metadata, &c0);
-	sharers_verify(_metadata, &s);
+	ksmt_expect_counters_as(_metadata, &c0);
+	ksmt_sharers_verify(_metadata, &s);
 	ASSERT_EQ(0, ksmt_run(1));
-	sharers_settle(_metadata, &s, false, NULL);
+	ksmt_sharers_settle(_metadata, &s, false, NULL);
 
-	join_then_cow(_metadata, &s, 0xd410);
+	ksmt_join_then_cow(_metadata, &s, 0xd410);
 
 	ASSERT_EQ(0, block_set_state(b->id, "online_movable"));
 	self->offlined = -1;
@@ -962,7 +582,7 @@ TEST_F_TIMEOUT(offline, movable_block, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, block_read(b->id, "valid_zones", state, sizeof(state)));
 	EXPECT_STREQ("Movable", state);
 
-	sharers_stop(_metadata, &s);
+	ksmt_sharers_stop(_metadata, &s);
 	ksmt_assert_all_zero(_metadata);
 }
 
@@ -1115,7 +735,7 @@ static int victim_start(struct victim *v)
 	char c = 0;
 	int err;
 
-	v->base = reserve(v->l.npages);
+	v->base = ksmt_reserve(v->l.npages);
 	if (v->base == MAP_FAILED)
 		return -ENOMEM;
 	err = ksmt_chan_open(&v->ch);
@@ -1243,7 +863,7 @@ static void victims_settle(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, ksmt_read_stat(v[j].pid, &st));
 		ksmt_expect_stat(_metadata, &st, &each[j]);
 		EXPECT_EQ((each[j].merging + (poisoned ? poisoned[j] : 0)) *
-			  (long)(PAGE / 1024), ksm_kb_of(v[j].pid));
+			  (long)(PAGE / 1024), ksmt_ksm_kb_of(v[j].pid));
 	}
 	ASSERT_EQ(0, ksmt_run(1));
 }
@@ -1327,15 +947,15 @@ static void hwpoison_shared(struct __test_metadata *_metadata, bool early,
 	}
 	ASSERT_EQ(0, victim_ask(&v[3], 's', 0, &r));
 	EXPECT_EQ(0, r.sigbus);
-	EXPECT_TRUE(frame_flag(fx, KPF_HWPOISON));
-	EXPECT_FALSE(frame_flag(fy, KPF_HWPOISON));
+	EXPECT_TRUE(ksmt_frame_flag(fx, KPF_HWPOISON));
+	EXPECT_FALSE(ksmt_frame_flag(fy, KPF_HWPOISON));
 
 	/* No process maps the frame any more: a poison entry instead. */
 	for (j = 0; j < 3; j++) {
 		char *page = v[j].base + x[j] * PAGE;
 
 		EXPECT_EQ(0UL, ksmt_frame_of(v[j].pid, page));
-		EXPECT_TRUE(swapped_at(v[j].pid, page));
+		EXPECT_TRUE(ksmt_swapped_at(v[j].pid, page));
 	}
 	for (j = 2; j >= 0; j--) {
 		char *page = v[j].base + x[j] * PAGE;
@@ -1419,7 +1039,7 @@ TEST_F_TIMEOUT(poison, hwpoison_then_same_content, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_run(0));
 	ASSERT_EQ(0, victim_ask(&v[0], 'p', x, &r));
 	EXPECT_EQ(0, r.err);
-	EXPECT_TRUE(frame_flag(fx, KPF_HWPOISON));
+	EXPECT_TRUE(ksmt_frame_flag(fx, KPF_HWPOISON));
 	EXPECT_EQ(0, ksmt_frame_mapcount(fx));
 	for (j = 0; j < 2; j++)
 		v[j].l.state[index_of_group(&v[j].l, 0)] = KSMT_UNMAPPED;
@@ -1442,7 +1062,7 @@ TEST_F_TIMEOUT(poison, hwpoison_then_same_content, KSMT_TEST_TIMEOUT)
 	EXPECT_NE(0UL, f);
 	EXPECT_EQ(f, ksmt_frame_of(getpid(), p + PAGE));
 	EXPECT_NE(fx, f);
-	EXPECT_FALSE(frame_flag(f, KPF_HWPOISON));
+	EXPECT_FALSE(ksmt_frame_flag(f, KPF_HWPOISON));
 	EXPECT_EQ(2, ksmt_frame_mapcount(f));
 	EXPECT_EQ(0, ksmt_frame_mapcount(fx));
 	ksmt_expect_layout(_metadata, &copies, p);
@@ -1467,34 +1087,34 @@ TEST_F_TIMEOUT(poison, hwpoison_then_same_content, KSMT_TEST_TIMEOUT)
 TEST_F_TIMEOUT(poison, soft_offline, KSMT_TEST_TIMEOUT)
 {
 	const int unique[] = { 4, 4, 4 }, groups = 8, offlined = 2;
-	unsigned long f0[MAX_GROUPS], f1[MAX_GROUPS];
+	unsigned long f0[KSMT_MAX_GROUPS], f1[KSMT_MAX_GROUPS];
 	struct ksmt_counters c0;
-	struct sharers s;
+	struct ksmt_sharers s;
 	size_t i;
 	int g;
 
-	ASSERT_EQ(0, sharers_start(&s, 3, groups, unique, 0xd800));
-	sharers_settle(_metadata, &s, false, f0);
+	ASSERT_EQ(0, ksmt_sharers_start(&s, 3, groups, unique, 0xd800));
+	ksmt_sharers_settle(_metadata, &s, false, f0);
 	ASSERT_EQ(0, ksmt_run(0));
 	ASSERT_EQ(0, ksmt_read_counters(&c0));
 
 	for (g = 0; g < offlined; g++)
 		EXPECT_EQ(0, madvise(s.base[0] + s.idx[0][g] * PAGE, PAGE,
 				     MADV_SOFT_OFFLINE));
-	ASSERT_EQ(0, sharers_frames(_metadata, &s, f1));
-	EXPECT_EQ(offlined, frames_moved(&s, f0, f1));
+	ASSERT_EQ(0, ksmt_sharers_frames(_metadata, &s, f1));
+	EXPECT_EQ(offlined, ksmt_frames_moved(&s, f0, f1));
 	for (g = 0; g < offlined; g++) {
 		self->poisoned[2 + g] = f0[g];
 		EXPECT_NE(f0[g], f1[g]);
-		EXPECT_TRUE(frame_flag(f0[g], KPF_HWPOISON));
-		EXPECT_FALSE(frame_flag(f1[g], KPF_HWPOISON));
+		EXPECT_TRUE(ksmt_frame_flag(f0[g], KPF_HWPOISON));
+		EXPECT_FALSE(ksmt_frame_flag(f1[g], KPF_HWPOISON));
 	}
-	expect_counters_as(_metadata, &c0);
-	sharers_verify(_metadata, &s);
+	ksmt_expect_counters_as(_metadata, &c0);
+	ksmt_sharers_verify(_metadata, &s);
 	ASSERT_EQ(0, ksmt_run(1));
-	sharers_settle(_metadata, &s, false, NULL);
+	ksmt_sharers_settle(_metadata, &s, false, NULL);
 
-	join_then_cow(_metadata, &s, 0xd810);
+	ksmt_join_then_cow(_metadata, &s, 0xd810);
 
 	/* Unmerging: every page of the test's first region its own. */
 	ASSERT_EQ(0, madvise(s.base[0], s.l[0].npages * PAGE,
@@ -1505,10 +1125,10 @@ TEST_F_TIMEOUT(poison, soft_offline, KSMT_TEST_TIMEOUT)
 		EXPECT_TRUE(PAGEMAP_PRESENT(ent) && (ent & PM_MMAP_EXCLUSIVE));
 		s.l[0].state[i] = KSMT_UNTRACKED;
 	}
-	sharers_verify(_metadata, &s);
-	sharers_settle(_metadata, &s, false, NULL);
+	ksmt_sharers_verify(_metadata, &s);
+	ksmt_sharers_settle(_metadata, &s, false, NULL);
 
-	sharers_stop(_metadata, &s);
+	ksmt_sharers_stop(_metadata, &s);
 	ksmt_assert_all_zero(_metadata);
 }
 
@@ -1548,21 +1168,21 @@ FIXTURE_TEARDOWN(swap)
 }
 
 /* Pages of all the sharers' first regions that are out in swap. */
-static size_t sharers_swapped(const struct sharers *s)
+static size_t sharers_swapped(const struct ksmt_sharers *s)
 {
 	size_t i, out = 0;
 	int j;
 
 	for (j = 0; j < s->n; j++)
 		for (i = 0; i < s->l[j].npages; i++)
-			if (swapped_at(s->pid[j], s->base[j] + i * PAGE))
+			if (ksmt_swapped_at(s->pid[j], s->base[j] + i * PAGE))
 				out++;
 	return out;
 }
 
 static bool sharers_all_out(void *arg)
 {
-	const struct sharers *s = arg;
+	const struct ksmt_sharers *s = arg;
 	size_t total = 0;
 	int j;
 
@@ -1576,7 +1196,7 @@ static bool sharers_all_out(void *arg)
  * are out, for RECLAIM_TIMEOUT seconds at most. Returns the pages out.
  */
 static size_t reclaim_sharers(const struct ksmt_cgroup *cg,
-			      struct sharers *s)
+			      struct ksmt_sharers *s)
 {
 	ksmt_cgroup_reclaim_until(cg, sharers_all_out, s, RECLAIM_TIMEOUT);
 	return sharers_swapped(s);
@@ -1591,7 +1211,8 @@ static size_t reclaim_sharers(const struct ksmt_cgroup *cg,
  * own, not in the swap cache.
  */
 static void expect_swapped_in(struct __test_metadata *_metadata,
-			      struct sharers *s, int who, unsigned long *first)
+			      struct ksmt_sharers *s, int who,
+			      unsigned long *first)
 {
 	int g;
 
@@ -1604,11 +1225,11 @@ static void expect_swapped_in(struct __test_metadata *_metadata,
 		EXPECT_TRUE(!!(ent & PM_MMAP_EXCLUSIVE));
 		if (who == 1) {
 			first[g] = pfn;
-			EXPECT_TRUE(frame_flag(pfn, KPF_SWAPCACHE));
+			EXPECT_TRUE(ksmt_frame_flag(pfn, KPF_SWAPCACHE));
 			continue;
 		}
 		EXPECT_NE(first[g], pfn);
-		EXPECT_FALSE(frame_flag(pfn, KPF_SWAPCACHE));
+		EXPECT_FALSE(ksmt_frame_flag(pfn, KPF_SWAPCACHE));
 		/* The first one's page is still there, still its own. */
 		EXPECT_EQ(first[g], ksmt_frame_of(s->pid[1], s->base[1] +
 					     s->idx[1][g] * PAGE));
@@ -1631,17 +1252,17 @@ static void expect_swapped_in(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(swap, fault_copies_for_other_sharers, KSMT_TEST_TIMEOUT)
 {
 	const int unique[] = { 40, 8, 8, 8 }, groups = 16;
-	unsigned long f0[MAX_GROUPS], first[MAX_GROUPS];
+	unsigned long f0[KSMT_MAX_GROUPS], first[KSMT_MAX_GROUPS];
 	size_t i, n, out, total = 0;
-	struct sharers s;
+	struct ksmt_sharers s;
 	long copies0;
 	int j;
 
-	ASSERT_EQ(0, sharers_start(&s, 4, groups, unique, 0xd900));
+	ASSERT_EQ(0, ksmt_sharers_start(&s, 4, groups, unique, 0xd900));
 	n = s.l[0].npages;
 	for (j = 0; j < s.n; j++)
 		total += s.l[j].npages;
-	sharers_settle(_metadata, &s, false, f0);
+	ksmt_sharers_settle(_metadata, &s, false, f0);
 
 	ASSERT_EQ(0, ksmt_run(0));
 	drain_lru_batches();
@@ -1652,7 +1273,7 @@ TEST_F_TIMEOUT(swap, fault_copies_for_other_sharers, KSMT_TEST_TIMEOUT)
 		int k = s.l[0].klass[i];
 
 		if (k < 0) {
-			out += swapped_at(s.pid[0], page);
+			out += ksmt_swapped_at(s.pid[0], page);
 			continue;
 		}
 		EXPECT_EQ(f0[k], ksmt_frame_of(s.pid[0], page));
@@ -1680,12 +1301,12 @@ TEST_F_TIMEOUT(swap, fault_copies_for_other_sharers, KSMT_TEST_TIMEOUT)
 	}
 	EXPECT_EQ(0U, sharers_swapped(&s));
 	for (j = 0; j < s.n; j++)
-		EXPECT_EQ(0, ksm_kb_of(s.pid[j]));
+		EXPECT_EQ(0, ksmt_ksm_kb_of(s.pid[j]));
 
 	ASSERT_EQ(0, ksmt_run(1));
-	sharers_settle(_metadata, &s, false, NULL);
-	join_then_cow(_metadata, &s, 0xd910);
-	sharers_stop(_metadata, &s);
+	ksmt_sharers_settle(_metadata, &s, false, NULL);
+	ksmt_join_then_cow(_metadata, &s, 0xd910);
+	ksmt_sharers_stop(_metadata, &s);
 	ksmt_assert_all_zero(_metadata);
 }
 

@@ -169,6 +169,13 @@ static void ksmt_holder(struct ksmt_chan *ch, struct ksmt_layout *const *ls,
 	}
 }
 
+/* A free address range of npages, reserved PROT_NONE. */
+char *ksmt_reserve(size_t npages)
+{
+	return mmap(NULL, npages * PAGE, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
 pid_t ksmt_spawn_holder(struct ksmt_chan *ch, struct ksmt_layout *const *ls,
 			int n)
 {

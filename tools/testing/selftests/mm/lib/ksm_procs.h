@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Processes for the KSM kselftests: a channel to a forked worker, waiting
- * for and killing children, and holders: processes that map layouts and
- * check them on request. Part of ksm_util.h.
+ * for and killing children, and holders: processes that map layouts (at
+ * address ranges the caller may reserve) and check them on request. Part
+ * of ksm_util.h.
  */
 #ifndef KSM_PROCS_H
 #define KSM_PROCS_H
@@ -40,6 +41,8 @@ pid_t ksmt_spawn_holder(struct ksmt_chan *ch, struct ksmt_layout *const *ls,
 /* The same, with layout j mapped at at[j] (a range the caller reserved). */
 pid_t ksmt_spawn_holder_at(struct ksmt_chan *ch, struct ksmt_layout *const *ls,
 			   int n, char *const *at);
+/* A free address range of npages, reserved PROT_NONE (MAP_FAILED if not). */
+char *ksmt_reserve(size_t npages);
 /* Asks a holder to verify its pages: 0 if good, else -errno or -EBADMSG. */
 int ksmt_holder_verify(struct ksmt_chan *ch);
 
