@@ -453,13 +453,6 @@ TEST_F_TIMEOUT(life, munmap_middle, KSMT_TEST_TIMEOUT)
 	ksmt_layout_free(&l);
 }
 
-/* A free address range of npages, reserved PROT_NONE. */
-static char *reserve(size_t npages)
-{
-	return mmap(NULL, npages * PAGE, PROT_NONE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-}
-
 /*
  * mremap() moving a merged range: the data moves intact, the pages merge
  * again at the new place and the counters come back to what they were.
@@ -477,7 +470,7 @@ TEST_F_TIMEOUT(life, mremap_move, KSMT_TEST_TIMEOUT)
 	ASSERT_NE(MAP_FAILED, p);
 	ksmt_settle_and_check(_metadata, ls, 1, false, false);
 
-	dst = reserve(l.npages);
+	dst = ksmt_reserve(l.npages);
 	ASSERT_NE(MAP_FAILED, dst);
 	q = mremap(p, l.npages * PAGE, l.npages * PAGE,
 		   MREMAP_MAYMOVE | MREMAP_FIXED, dst);
@@ -489,7 +482,7 @@ TEST_F_TIMEOUT(life, mremap_move, KSMT_TEST_TIMEOUT)
 	/* The middle third moves on its own. */
 	from = l.npages / 3;
 	to = 2 * l.npages / 3;
-	dst = reserve(to - from);
+	dst = ksmt_reserve(to - from);
 	ASSERT_NE(MAP_FAILED, dst);
 	part = mremap(q + from * PAGE, (to - from) * PAGE, (to - from) * PAGE,
 		      MREMAP_MAYMOVE | MREMAP_FIXED, dst);
@@ -1010,7 +1003,7 @@ TEST_F_TIMEOUT(swap, shared_across_processes, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_layout_init(&a, n, 5, u, 0, 0xcd01, 0xcd02, 65));
 	ASSERT_EQ(0, ksmt_layout_init(&b, n, 4, u, 0, 0xcd01, 0xcd03, 66));
 	total = a.npages + b.npages;
-	pb = reserve(b.npages);
+	pb = ksmt_reserve(b.npages);
 	ASSERT_NE(MAP_FAILED, pb);
 	pid = ksmt_spawn_holder_at(&ch, lb, 1, &pb);
 	ASSERT_LT(0, pid);
