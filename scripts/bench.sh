@@ -43,6 +43,7 @@ settings() {
 	echo "BENCH_MERGE_PROCS=4"
 	echo "BENCH_MIXED_PROCS=8"
 	echo "BENCH_UNMERGE_PROCS=2"
+	echo "BENCH_COPIES_PROCS=8"
 	echo "KSMG_MEM=128 KSMG_SHARED=48 KSMG_UNIQUE=16"
 	if [ "$QUICK" = 1 ]; then
 		echo "BENCH_GUESTS=2"
@@ -53,6 +54,8 @@ settings() {
 		echo "BENCH_MIXED_MIB=16"
 		echo "BENCH_COW_MIB=25"
 		echo "BENCH_UNMERGE_MIB=32"
+		echo "BENCH_COPIES_MIB=16"
+		echo "BENCH_SPARSE_MIB=256"
 	else
 		echo "BENCH_GUESTS=4"
 		echo "BENCH_LIMIT=120"
@@ -62,6 +65,8 @@ settings() {
 		echo "BENCH_MIXED_MIB=64"
 		echo "BENCH_COW_MIB=100"
 		echo "BENCH_UNMERGE_MIB=128"
+		echo "BENCH_COPIES_MIB=64"
+		echo "BENCH_SPARSE_MIB=1024"
 	fi
 }
 

@@ -5,7 +5,8 @@
 # puts the settings in front: BENCH_PAGES_TO_SCAN, BENCH_LIMIT (longest
 # wait for ksmd, s), BENCH_MERGE_PROCS/MIB, BENCH_SCAN_MIB,
 # BENCH_MIXED_PROCS/MIB, BENCH_DIRTY_PCT, BENCH_COW_MIB,
-# BENCH_UNMERGE_PROCS/MIB, BENCH_KSM_TESTS_MIB, and BENCH_GUESTS with the
+# BENCH_UNMERGE_PROCS/MIB, BENCH_COPIES_PROCS/MIB, BENCH_SPARSE_MIB,
+# BENCH_KSM_TESTS_MIB, and BENCH_GUESTS with the
 # guests' KSMG_MEM, KSMG_SHARED and KSMG_UNIQUE.
 #
 # Runs the workloads of tools/mm/ksm_bench in a fixed order, each framed by
@@ -69,6 +70,11 @@ workload scan -m "$BENCH_SCAN_MIB" -s 3
 workload mixed -n "$BENCH_MIXED_PROCS" -m "$BENCH_MIXED_MIB" -d "$BENCH_DIRTY_PCT"
 workload cow -m "$BENCH_COW_MIB" -r 9
 workload unmerge -n "$BENCH_UNMERGE_PROCS" -m "$BENCH_UNMERGE_MIB"
+workload copies -n "$BENCH_COPIES_PROCS" -m "$BENCH_COPIES_MIB"
+workload zero -n "$BENCH_COPIES_PROCS" -m "$BENCH_COPIES_MIB" -z 0
+workload zero -n "$BENCH_COPIES_PROCS" -m "$BENCH_COPIES_MIB" -z 1
+workload sparse -m "$BENCH_SPARSE_MIB" -g 16 -s 3
+workload sparse -m "$BENCH_SPARSE_MIB" -g 512 -s 3
 # ksm_tests sets run=2, sleep_millisecs=0 and pages_to_scan itself; every
 # other knob is at the boot default ksm_bench left behind, on both kernels.
 upstream P

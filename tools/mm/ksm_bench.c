@@ -21,9 +21,10 @@
  * /proc/<pid>/stat, in clock ticks (USER_HZ).
  *
  * Usage: ksm_bench [-p pages_to_scan] [-n procs] [-m MiB] [-t seconds]
- *                  [-s scans] [-d dirty%] [-r rounds] WORKLOAD
- * WORKLOAD is one of: knobs merge scan mixed cow unmerge guests (see
- * usage()).
+ *                  [-s scans] [-d dirty%] [-r rounds] [-z 0|1] [-g stride]
+ *                  WORKLOAD
+ * WORKLOAD is one of: knobs merge scan mixed cow unmerge copies zero sparse
+ * guests (see usage()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,6 +58,10 @@
 #define GUEST_STABLE_SCANS	2
 /* 'cow': most rounds in one run. */
 #define MAX_ROUNDS		9
+/* 'scan': passes over the pages for the hashing floor. */
+#define FLOOR_PASSES		3
+/* 'sparse': least ksmd CPU time measured, s (its clock ticks 10 ms). */
+#define SPARSE_MIN_CPU_S	0.5
 
 /* Name spaces of the page contents, one per workload. */
 #define NS_MERGE		0x6d65726765ULL
@@ -65,6 +70,8 @@
 #define NS_WRITER		0x7772697465ULL
 #define NS_COW			0x636f77ULL
 #define NS_UNMERGE		0x756e6d657267ULL
+#define NS_COPIES		0x636f70696573ULL
+#define NS_SPARSE		0x737061727365ULL
 
 struct bench_opts {
 	long pages_to_scan;
@@ -74,6 +81,8 @@ struct bench_opts {
 	int scans;		/* 'scan': full scans measured */
 	int dirty_pct;		/* 'mixed': writer's pages dirtied a second */
 	int rounds;		/* 'cow': rounds, each with its control */
+	int zero;		/* 'copies': -1, or zero with use_zero_pages */
+	int stride;		/* 'sparse': one page mapped in this many */
 };
 
 /* Processes that each hold one layout; [0] may be held by someone else. */
@@ -86,16 +95,33 @@ struct bench_group {
 
 static pid_t ksmd_pid;
 
+/* "KIND key value", the key being workload.field if field is set. */
+static void vsay(const char *kind, const char *key, const char *field,
+		 const char *fmt, va_list ap)
+{
+	printf("%s %s%s%s ", kind, key, field ? "." : "", field ? field : "");
+	vprintf(fmt, ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
 static void say(const char *kind, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("%s %s ", kind, key);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsay(kind, key, NULL, fmt, ap);
 	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
+}
+
+static void say_of(const char *kind, const char *workload, const char *field,
+		   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(kind, workload, field, fmt, ap);
+	va_end(ap);
 }
 
 static int fail(const char *fmt, ...)
@@ -211,12 +237,13 @@ static int wait_scan_end(double deadline, long *scans)
 }
 
 /*
- * Layouts for n processes: each has ngroups pages with contents its peers
- * share (the same group name space for all) and nunique pages of its own,
- * shuffled differently in each.
+ * Layouts for n processes: each has ngroups x per_group pages with
+ * contents its peers share (the same group name space for all), nunique
+ * pages of its own and nzero zero-filled pages, shuffled differently in
+ * each.
  */
-static int group_init(struct bench_group *g, int n, int ngroups, int nunique,
-		      u64 ns)
+static int group_init(struct bench_group *g, int n, int ngroups,
+		      int per_group, int nunique, int nzero, u64 ns)
 {
 	int i;
 
@@ -226,8 +253,9 @@ static int group_init(struct bench_group *g, int n, int ngroups, int nunique,
 	g->n = n;
 	for (i = 0; i < n; i++) {
 		g->pid[i] = -1;
-		if (ksmt_layout_init(&g->layout[i], ngroups, 1, nunique, 0, ns,
-				     ns + 1000 + i, ns * 31 + i))
+		if (ksmt_layout_init(&g->layout[i], ngroups, per_group,
+				     nunique, nzero, ns, ns + 1000 + i,
+				     ns * 31 + i))
 			return fail("no memory for the layouts");
 	}
 	return 0;
@@ -323,7 +351,8 @@ static int bench_merge(const struct bench_opts *o)
 	double wall, cpu, mib = (double)o->procs * o->mib;
 	int err = -1;
 
-	if (set_knobs(o) || group_init(&g, o->procs, pages, 0, NS_MERGE) ||
+	if (set_knobs(o) ||
+	    group_init(&g, o->procs, pages, 1, 0, 0, NS_MERGE) ||
 	    group_spawn(&g, 0) || group_expect(&g, &e))
 		goto out;
 	say("INFO", "merge.expected_sharing", "%ld", e.sharing);
@@ -347,20 +376,135 @@ out:
 }
 
 /*
+ * The floor of the scan cost: what reading a page and hashing it costs,
+ * with the algorithm both kernels checksum pages with (XXH64, seed 0, as
+ * the kernel's xxhash() computes it on 64-bit), here in user space.
+ */
+#define XXH_P1	0x9e3779b185ebca87ULL
+#define XXH_P2	0xc2b2ae3d27d4eb4fULL
+#define XXH_P3	0x165667b19e3779f9ULL
+#define XXH_P4	0x85ebca77c2b2ae63ULL
+#define XXH_P5	0x27d4eb2f165667c5ULL
+
+static inline u64 rotl64(u64 x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static inline u64 xxh_round(u64 acc, u64 in)
+{
+	return rotl64(acc + in * XXH_P2, 31) * XXH_P1;
+}
+
+static inline u64 xxh_merge(u64 h, u64 v)
+{
+	return (h ^ xxh_round(0, v)) * XXH_P1 + XXH_P4;
+}
+
+static u64 xxh64(const void *buf, size_t len)
+{
+	const unsigned char *p = buf, *end = p + len;
+	u64 h, v1, v2, v3, v4, w;
+	u32 w4;
+
+	if (len >= 32) {
+		v1 = XXH_P1 + XXH_P2;
+		v2 = XXH_P2;
+		v3 = 0;
+		v4 = -XXH_P1;
+		for (; p + 32 <= end; p += 32) {
+			memcpy(&w, p, 8);
+			v1 = xxh_round(v1, w);
+			memcpy(&w, p + 8, 8);
+			v2 = xxh_round(v2, w);
+			memcpy(&w, p + 16, 8);
+			v3 = xxh_round(v3, w);
+			memcpy(&w, p + 24, 8);
+			v4 = xxh_round(v4, w);
+		}
+		h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) +
+		    rotl64(v4, 18);
+		h = xxh_merge(xxh_merge(xxh_merge(xxh_merge(h, v1), v2), v3),
+			      v4);
+	} else {
+		h = XXH_P5;
+	}
+	h += len;
+	for (; p + 8 <= end; p += 8) {
+		memcpy(&w, p, 8);
+		h = rotl64(h ^ xxh_round(0, w), 27) * XXH_P1 + XXH_P4;
+	}
+	if (p + 4 <= end) {
+		memcpy(&w4, p, 4);
+		h = rotl64(h ^ (w4 * XXH_P1), 23) * XXH_P2 + XXH_P3;
+		p += 4;
+	}
+	for (; p < end; p++)
+		h = rotl64(h ^ (*p * XXH_P5), 11) * XXH_P1;
+	h ^= h >> 33;
+	h *= XXH_P2;
+	h ^= h >> 29;
+	h *= XXH_P3;
+	return h ^ (h >> 32);
+}
+
+/* This process's CPU seconds. */
+static double own_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * CPU seconds per million pages to hash every page of l once, filled
+ * here: the fastest of FLOOR_PASSES passes (the host only adds time).
+ * Negative if there was no memory for it.
+ */
+static double hash_floor(const struct ksmt_layout *l)
+{
+	double best = -1, t;
+	u64 sum = 0;
+	char *buf;
+	size_t i;
+	int pass;
+
+	buf = ksmt_map(l->npages);
+	if (buf == MAP_FAILED)
+		return -1;
+	ksmt_layout_fill(l, buf);
+	for (pass = 0; pass < FLOOR_PASSES; pass++) {
+		t = own_cpu_s();
+		for (i = 0; i < l->npages; i++)
+			sum += xxh64(buf + i * KSMT_PAGE_SIZE, KSMT_PAGE_SIZE);
+		t = own_cpu_s() - t;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	munmap(buf, l->npages * KSMT_PAGE_SIZE);
+	/* Keeps the compiler from dropping the hashing. */
+	say("INFO", "scan.floor_checksum", "%llx", (unsigned long long)sum);
+	return best / (l->npages / 1e6);
+}
+
+/*
  * 2. Scan cost: one process of unique pages, nothing to merge. From the
  * end of a full scan, ksmd CPU over exactly o->scans more full scans,
  * per million pages scanned (the pages_scanned delta; pages smart_scan
- * skipped are not in it, their cost is).
+ * skipped are not in it, their cost is). Then the floor of that cost, the
+ * CPU time of reading and hashing the same pages here (hash_floor()), and
+ * the scan cost as a multiple of it.
  */
 static int bench_scan(const struct bench_opts *o)
 {
 	size_t pages = mib_to_pages(o->mib);
-	double c0, c1, t0, deadline;
+	double c0, c1, t0, deadline, cost, floor;
 	long s0, s1, k0, k1, scans, sharing;
 	struct bench_group g = { 0 };
 	int err = -1;
 
-	if (set_knobs(o) || group_init(&g, 1, 0, pages, NS_SCAN) ||
+	if (set_knobs(o) || group_init(&g, 1, 0, 1, pages, 0, NS_SCAN) ||
 	    group_spawn(&g, 0))
 		goto out;
 	deadline = ksmt_now() + o->limit_s;
@@ -390,13 +534,20 @@ static int bench_scan(const struct bench_opts *o)
 	say("INFO", "scan.pages_skipped", "%ld", k1 - k0);
 	say("INFO", "scan.ksmd_cpu_s", "%.3f", c1 - c0);
 	say("INFO", "scan.pages_sharing", "%ld", sharing);
-	if (s1 > s0) {
-		say("BENCH", "scan.cpu_s_per_mpages", "%.4f",
-		    (c1 - c0) / ((s1 - s0) / 1e6));
-		err = 0;
-	} else {
+	if (s1 <= s0) {
 		fail("pages_scanned did not move");
+		goto out;
 	}
+	cost = (c1 - c0) / ((s1 - s0) / 1e6);
+	say("BENCH", "scan.cpu_s_per_mpages", "%.4f", cost);
+	floor = hash_floor(&g.layout[0]);
+	if (floor <= 0) {
+		fail("no memory or no CPU time for the hashing floor");
+		goto out;
+	}
+	say("BENCH", "scan.floor_cpu_s_per_mpages", "%.4f", floor);
+	say("BENCH", "scan.cost_over_floor", "%.2f", cost / floor);
+	err = 0;
 	goto out;
 fail_read:
 	fail("reading the scan counters");
@@ -486,7 +637,7 @@ static pid_t spawn_writer(struct ksmt_chan *ch, struct ksmt_layout *l,
 }
 
 /* Sum over the slab caches named ksm* of active objects x object size. */
-static long ksm_slab_bytes(void)
+static long ksm_slab_bytes(const char *workload)
 {
 	char line[512], name[64];
 	unsigned long active, num, size;
@@ -501,7 +652,8 @@ static long ksm_slab_bytes(void)
 		    sscanf(line, "%63s %lu %lu %lu", name, &active, &num,
 			   &size) != 4)
 			continue;
-		say("INFO", "meta.slab", "%s %lu %lu", name, active, size);
+		say_of("INFO", workload, "slab", "%s %lu %lu", name, active,
+		       size);
 		total += active * size;
 	}
 	fclose(f);
@@ -576,7 +728,7 @@ static int mixed_settle(struct mixed_state *m, const struct bench_opts *o,
 	if (ksmt_read_long("general_profit", &profit))
 		return fail("reading general_profit");
 	sample(m->t0, m->c0, m->sharing);
-	bytes = ksm_slab_bytes();
+	bytes = ksm_slab_bytes("meta");
 	if (bytes <= 0)
 		return fail("no ksm slab caches in /proc/slabinfo");
 	say("INFO", "mixed.final_sharing", "%ld", m->sharing);
@@ -612,7 +764,8 @@ static int bench_mixed(const struct bench_opts *o)
 	if (o->dirty_pct < 1 || o->dirty_pct > 100)
 		return fail("dirty%% must be 1..100");
 	if (set_knobs(o) ||
-	    group_init(&g, o->procs, pages / 2, pages - pages / 2, NS_MIXED))
+	    group_init(&g, o->procs, pages / 2, 1, pages - pages / 2, 0,
+		       NS_MIXED))
 		goto out;
 	g.pid[0] = spawn_writer(&g.ch[0], &g.layout[0], o->dirty_pct);
 	if (g.pid[0] < 0) {
@@ -690,7 +843,7 @@ static int cow_round(const struct bench_opts *o, double *ns)
 	double wall, cpu, s;
 	int err = -1;
 
-	if (set_knobs(o) || group_init(&g, 2, pages, 0, NS_COW) ||
+	if (set_knobs(o) || group_init(&g, 2, pages, 1, 0, 0, NS_COW) ||
 	    group_spawn(&g, 1) || group_expect(&g, &e))
 		goto out;
 	base = ksmt_layout_map(&g.layout[0]);
@@ -804,7 +957,8 @@ static int bench_unmerge(const struct bench_opts *o)
 	double wall, cpu, t0, t1;
 	int err = -1, werr;
 
-	if (set_knobs(o) || group_init(&g, o->procs, pages, 0, NS_UNMERGE) ||
+	if (set_knobs(o) ||
+	    group_init(&g, o->procs, pages, 1, 0, 0, NS_UNMERGE) ||
 	    group_spawn(&g, 0) || group_expect(&g, &e))
 		goto out;
 	if (merge_until(e.sharing, o->limit_s, &wall, &cpu))
@@ -907,6 +1061,173 @@ static int bench_guests(const struct bench_opts *o)
 	return 0;
 }
 
+/*
+ * 9. Copies ('copies'; 'zero' with -z N): o->procs processes whose every
+ * page holds one and the same content: non-zero (o->zero < 0), or
+ * zero-filled with use_zero_pages set to o->zero. With max_page_sharing
+ * M, the c copies of a content make a chain of ceil(c / M) KSM pages, each
+ * as full as it can be: pages_sharing must reach exactly c - ceil(c / M). Zero-filled pages
+ * under use_zero_pages=1 map the zero page instead: ksm_zero_pages must
+ * reach c. Wall and ksmd CPU time from run=1 to that, as MiB merged (all
+ * of it) per second, and the chains and dups it ends with.
+ */
+static int bench_copies(const struct bench_opts *o)
+{
+	const char *name = o->zero < 0 ? "copies" : o->zero ? "zero1" : "zero0";
+	const char *counter = o->zero > 0 ? "ksm_zero_pages" : "pages_sharing";
+	long copies = (long)mib_to_pages(o->mib) * o->procs, mps, want, got;
+	double c0, t0, wall, cpu, mib = (double)o->procs * o->mib;
+	long chains = -1, dups = -1, shared = -1, sharing = -1;
+	int pages = (int)mib_to_pages(o->mib);
+	struct bench_group g = { 0 };
+	int err = -1;
+
+	if (set_knobs(o))
+		return -1;
+	if (o->zero >= 0 && ksmt_write_long("use_zero_pages", o->zero))
+		return fail("use_zero_pages=%d", o->zero);
+	if (ksmt_read_long("max_page_sharing", &mps) || mps < 2)
+		return fail("reading max_page_sharing");
+	if ((o->zero < 0 ? group_init(&g, o->procs, 1, pages, 0, 0, NS_COPIES) :
+	     group_init(&g, o->procs, 0, 0, 0, pages, NS_COPIES)) ||
+	    group_spawn(&g, 0))
+		goto out;
+	want = o->zero > 0 ? copies : copies - (copies + mps - 1) / mps;
+	say_of("INFO", name, "use_zero_pages", "%d", o->zero > 0);
+	say_of("INFO", name, "copies", "%ld", copies);
+	say_of("INFO", name, "expected", "%s %ld", counter, want);
+	c0 = ksmd_cpu_s();
+	t0 = ksmt_now();
+	if (ksmt_run(1)) {
+		fail("run=1");
+		goto out;
+	}
+	if (wait_at_least(counter, want, t0 + o->limit_s, &got)) {
+		fail("%s: %s %ld after %d s, want %ld", name, counter, got,
+		     o->limit_s, want);
+		goto out;
+	}
+	wall = ksmt_now() - t0;
+	cpu = ksmd_cpu_s() - c0;
+	ksmt_run(0);
+	if (got != want) {
+		fail("%s: %s %ld, more than the %ld possible", name, counter,
+		     got, want);
+		goto out;
+	}
+	ksmt_read_long("stable_node_chains", &chains);
+	ksmt_read_long("stable_node_dups", &dups);
+	ksmt_read_long("pages_shared", &shared);
+	ksmt_read_long("pages_sharing", &sharing);
+	say_of("INFO", name, "mib", "%.0f", mib);
+	say_of("INFO", name, "wall_s", "%.3f", wall);
+	say_of("INFO", name, "ksmd_cpu_s", "%.3f", cpu);
+	say_of("INFO", name, "pages_shared", "%ld", shared);
+	say_of("INFO", name, "pages_sharing", "%ld", sharing);
+	say_of("INFO", name, "stable_node_chains", "%ld", chains);
+	say_of("INFO", name, "stable_node_dups", "%ld", dups);
+	say_of("BENCH", name, "mib_per_wall_s", "%.3f", mib / wall);
+	if (cpu > 0) {
+		say_of("BENCH", name, "mib_per_cpu_s", "%.3f", mib / cpu);
+		err = 0;
+	} else {
+		fail("ksmd used no measurable CPU time");
+	}
+out:
+	ksmt_run(0);
+	if (group_stop(&g))
+		err = -1;
+	return err;
+}
+
+/*
+ * 11. Sparse: one page in every o->stride of o->mib MiB of mergeable
+ * address space is mapped, each with a content of its own (nothing to
+ * merge), in this process. Once ksmd has been over every page twice, the
+ * bytes of KSM's slab caches per mapped page (what tracking a sparse area
+ * costs); then ksmd CPU over o->scans more full scans (more, until it is
+ * SPARSE_MIN_CPU_S) per million pages visited, scanned or skipped by
+ * smart_scan (with a page in 512 mapped, smart_scan may skip every one of
+ * them in those scans); the holes walked over are in the cost.
+ */
+static int bench_sparse(const struct bench_opts *o)
+{
+	size_t span = mib_to_pages(o->mib), mapped = 0, i;
+	double c0, c1, deadline;
+	long s0, s1, k0, k1, scans, bytes;
+	char name[32], *base;
+	int err = -1;
+
+	if (o->stride < 1 || (size_t)o->stride > span)
+		return fail("sparse: -g must be 1..%zu", span);
+	snprintf(name, sizeof(name), "sparse%d", o->stride);
+	if (set_knobs(o))
+		return -1;
+	base = ksmt_map(span);
+	if (base == MAP_FAILED)
+		return fail("sparse: mapping %ld MiB", o->mib);
+	for (i = 0; i < span; i += o->stride, mapped++)
+		ksmt_fill_page(base + i * KSMT_PAGE_SIZE,
+			       ksmt_unique_key(NS_SPARSE, i));
+	if (ksmt_mergeable(base, span)) {
+		fail("sparse: MADV_MERGEABLE");
+		goto out;
+	}
+	deadline = ksmt_now() + o->limit_s;
+	if (ksmt_run(1) || wait_scan_end(deadline, &scans) ||
+	    wait_at_least("full_scans", scans + 1, deadline, &scans)) {
+		fail("sparse: no two full scans in %d s", o->limit_s);
+		goto out;
+	}
+	bytes = ksm_slab_bytes(name);
+	c0 = ksmd_cpu_s();
+	if (bytes <= 0 || ksmt_read_long("pages_scanned", &s0) ||
+	    ksmt_read_long("pages_skipped", &k0)) {
+		fail("sparse: reading the slab caches or the counters");
+		goto out;
+	}
+	if (wait_at_least("full_scans", scans + o->scans, deadline, &scans)) {
+		fail("sparse: %d full scans took more than %d s", o->scans,
+		     o->limit_s);
+		goto out;
+	}
+	/* A few pages take little CPU: enough full scans for ticks to count. */
+	while ((c1 = ksmd_cpu_s()) - c0 < SPARSE_MIN_CPU_S) {
+		if (wait_scan_end(deadline, &scans)) {
+			fail("sparse: ksmd used %.2f s of CPU in %d s",
+			     c1 - c0, o->limit_s);
+			goto out;
+		}
+	}
+	if (ksmt_read_long("pages_scanned", &s1) ||
+	    ksmt_read_long("pages_skipped", &k1) || s1 + k1 <= s0 + k0) {
+		fail("sparse: pages_scanned and pages_skipped did not move");
+		goto out;
+	}
+	ksmt_run(0);
+	for (i = 0; i < span; i += o->stride)
+		if (!ksmt_page_is(base + i * KSMT_PAGE_SIZE,
+				  ksmt_unique_key(NS_SPARSE, i))) {
+			fail("sparse: page %zu changed", i);
+			goto out;
+		}
+	say_of("INFO", name, "span_pages", "%zu", span);
+	say_of("INFO", name, "mapped_pages", "%zu", mapped);
+	say_of("INFO", name, "slab_bytes", "%ld", bytes);
+	say_of("INFO", name, "pages_scanned", "%ld", s1 - s0);
+	say_of("INFO", name, "pages_skipped", "%ld", k1 - k0);
+	say_of("INFO", name, "ksmd_cpu_s", "%.3f", c1 - c0);
+	say_of("BENCH", name, "bytes_per_page", "%.3f",
+	       (double)bytes / mapped);
+	say_of("BENCH", name, "cpu_s_per_mpages", "%.4f",
+	       (c1 - c0) / ((s1 + k1 - s0 - k0) / 1e6));
+	err = 0;
+out:
+	ksmt_run(0);
+	munmap(base, span * KSMT_PAGE_SIZE);
+	return err;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -919,6 +1240,10 @@ static void usage(void)
 		"           many of the control: shared by fork, not merged)\n"
 		"  unmerge  -n procs, -m MiB each, merged, then run=2\n"
 		"  guests   -n QEMU guests of -m MiB each, already running\n"
+		"  copies   -n procs, -m MiB each, all of one content\n"
+		"  zero     the same, zero-filled, with use_zero_pages=N (-z N)\n"
+		"  sparse   -m MiB mergeable, one page in every -g mapped,\n"
+		"           -s full scans\n"
 		"Options: -p pages_to_scan (1000)  -t longest wait in s (120)\n");
 	exit(2);
 }
@@ -928,11 +1253,12 @@ int main(int argc, char **argv)
 	struct bench_opts o = {
 		.pages_to_scan = 1000, .procs = 4, .mib = 64,
 		.limit_s = 120, .scans = 3, .dirty_pct = 5, .rounds = 1,
+		.zero = -1, .stride = 16,
 	};
 	const char *what;
 	int c, err;
 
-	while ((c = getopt(argc, argv, "p:n:m:t:s:d:r:")) != -1) {
+	while ((c = getopt(argc, argv, "p:n:m:t:s:d:r:z:g:")) != -1) {
 		switch (c) {
 		case 'p':
 			o.pages_to_scan = atol(optarg);
@@ -955,12 +1281,18 @@ int main(int argc, char **argv)
 		case 'r':
 			o.rounds = atoi(optarg);
 			break;
+		case 'z':
+			o.zero = atoi(optarg);
+			break;
+		case 'g':
+			o.stride = atoi(optarg);
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc - 1 || o.mib < 1 || o.pages_to_scan < 1 ||
-	    o.rounds < 1 || o.rounds > MAX_ROUNDS)
+	    o.rounds < 1 || o.rounds > MAX_ROUNDS || o.zero < -1 || o.zero > 1)
 		usage();
 	what = argv[optind];
 	if (!ksmt_available()) {
@@ -985,6 +1317,12 @@ int main(int argc, char **argv)
 		err = bench_cow(&o);
 	else if (!strcmp(what, "unmerge"))
 		err = bench_unmerge(&o);
+	else if (!strcmp(what, "copies") && o.zero < 0)
+		err = bench_copies(&o);
+	else if (!strcmp(what, "zero") && o.zero >= 0)
+		err = bench_copies(&o);
+	else if (!strcmp(what, "sparse"))
+		err = bench_sparse(&o);
 	else if (!strcmp(what, "guests"))
 		err = bench_guests(&o);
 	else
