@@ -8,7 +8,8 @@
 # alternate, stock, ours, stock, ours ..., one VM per variant and repeat.
 # scripts/bench_report.py prints one table (metric, stock, ours, ratio;
 # each cell 'median [min..max]'; a ratio above 1.0 means ours is better) and
-# writes build/bench/results.json and build/bench/mixed.png. Measures only:
+# writes build/bench/results.json, build/bench/mixed.png and
+# build/bench/scale.png. Measures only:
 # no timing is asserted anywhere. Exits non-zero if a VM, a workload or
 # the report failed, or the kernel complained on its console.
 #
@@ -56,6 +57,7 @@ settings() {
 		echo "BENCH_UNMERGE_MIB=32"
 		echo "BENCH_COPIES_MIB=16"
 		echo "BENCH_SPARSE_MIB=256"
+		echo "BENCH_SCALE_MIBS=16,64,256"
 	else
 		echo "BENCH_GUESTS=4"
 		echo "BENCH_LIMIT=120"
@@ -67,6 +69,7 @@ settings() {
 		echo "BENCH_UNMERGE_MIB=128"
 		echo "BENCH_COPIES_MIB=64"
 		echo "BENCH_SPARSE_MIB=1024"
+		echo "BENCH_SCALE_MIBS=64,256,1024"
 	fi
 }
 
@@ -206,5 +209,5 @@ python3 "$TOP/scripts/bench_report.py" --manifest "$manifest" --out "$OUT" \
 	--vm "mem_mib=$VM_MEM" --vm "cpus=$VM_CPUS" --vm "append=$VM_APPEND" \
 	--settings "$plan" || report_rc=$?
 log "bench: done in $(($(date +%s) - start)) s;" \
-	"$OUT/results.json, $OUT/mixed.png"
+	"$OUT/results.json, $OUT/mixed.png, $OUT/scale.png"
 exit $report_rc

@@ -17,8 +17,10 @@ means ours is better: ours/stock where higher is better, stock/ours where
 lower is better; its [min..max] are those of the ratios taken per repeat
 (the stock and ours VMs of one repeat ran one after the other).
 
-Writes OUT/results.json and OUT/mixed.png (gnuplot: pages_sharing and
-ksmd CPU over time in workload 3, every VM of both variants). Exit status:
+Writes OUT/results.json, OUT/mixed.png (gnuplot: pages_sharing and
+ksmd CPU over time in workload 3, every VM of both variants) and
+OUT/scale.png (workload 12: ksmd CPU per page against the size, one line
+per kernel and operation). Exit status:
 0, 1 if anything failed, 3 if the two variants did not run under the same
 conditions (kernel config, guest CPUs, accelerator or knobs differ).
 """
@@ -85,7 +87,11 @@ METRICS = (
      'B', 'lower'),
     ('sparse512.cpu_s_per_mpages', '11 sparse 1/512: ksmd CPU s per M pages',
      's/Mpage', 'lower'),
-)
+) + tuple(
+    (f'scale_{op}{i}.cpu_s_per_mpages',
+     f'12 scaling: {op} {{scale{i}}} MiB, ksmd CPU per page', 'us', 'lower')
+    for op in ('merge', 'scan') for i in (1, 2, 3))
+SCALE_OPS = ('merge', 'scan')
 
 LINE = re.compile(r'^(BENCH|INFO|KNOB|SERIES|FAIL|SKIP)\s+(.*?)\s*$')
 
@@ -307,6 +313,82 @@ def print_table(rows, title, notes):
         print(note)
 
 
+def scale_sizes(settings):
+    """The sizes of workload 12 in MiB, in order (BENCH_SCALE_MIBS)."""
+    return [int(x) for x in settings.get('BENCH_SCALE_MIBS', '').split(',')
+            if x.strip().isdigit()]
+
+
+def scale_names(settings):
+    sizes = scale_sizes(settings)
+    return {f'scale{i}': sizes[i - 1] if i <= len(sizes) else '?'
+            for i in (1, 2, 3)}
+
+
+def scaling(metrics, settings):
+    """Workload 12: per kernel and operation, the median cost per page at
+    each size, and how much it grew from the smallest size to the largest.
+    """
+    sizes = scale_sizes(settings)
+    result = {'sizes_mib': sizes}
+    for op in SCALE_OPS:
+        for v in VARIANTS:
+            costs = [metrics.get(f'scale_{op}{i}.cpu_s_per_mpages', {})
+                     .get(v, {}).get('median')
+                     for i in range(1, len(sizes) + 1)]
+            growth = (costs[-1] / costs[0] if costs and costs[0] and
+                      costs[-1] is not None else None)
+            result[f'{op}.{v}'] = {'us_per_page': costs, 'growth': growth}
+    return result
+
+
+def write_scale_plot(scale, out):
+    """Workload 12: cost per page against size, one line per kernel and
+    operation. None, or what went wrong."""
+    sizes = scale['sizes_mib']
+    if not sizes:
+        return 'no BENCH_SCALE_MIBS in the settings'
+    gnuplot = shutil.which('gnuplot')
+    if not gnuplot:
+        return 'gnuplot missing (scripts/install-deps.sh installs gnuplot-nox)'
+    data = os.path.join(out, 'scale.dat')
+    png = os.path.join(out, 'scale.png')
+    lines = []
+    with open(data, 'w') as f:
+        for op in SCALE_OPS:
+            for v in VARIANTS:
+                f.write(f'# {op} {v}\n')
+                for mib, cost in zip(sizes, scale[f'{op}.{v}']['us_per_page']):
+                    if cost is not None:
+                        f.write(f'{mib} {cost}\n')
+                f.write('\n\n')
+                lines.append((op, v))
+    colour = {'stock': '#1f77b4', 'ours': '#d62728'}
+    dash = {'merge': 1, 'scan': 2}
+    plots = ', '.join(
+        f'"{data}" index {i} using 1:2 with linespoints pt 7 lw 2 '
+        f'lc rgb "{colour[v]}" dt {dash[op]} title "{op}, {v}"'
+        for i, (op, v) in enumerate(lines))
+    script = f'''
+set terminal pngcairo size 900,600 font "sans,10" noenhanced
+set output "{png}"
+set title "Workload 12: ksmd CPU per page against mergeable memory (medians)"
+set xlabel "mergeable memory, MiB"
+set ylabel "ksmd CPU per page, us"
+set logscale x 2
+set xtics ({", ".join(f'"{m}" {m}' for m in sizes)})
+set yrange [0:*]
+set key top left
+set grid
+plot {plots}
+'''
+    proc = subprocess.run([gnuplot], input=script, text=True,
+                          capture_output=True)
+    if proc.returncode != 0 or not os.path.exists(png):
+        return f'gnuplot failed: {proc.stderr.strip()[:200]}'
+    return None
+
+
 def write_plot(runs, out, settings):
     """Two panels over time in workload 3: pages_sharing, ksmd CPU."""
     data = os.path.join(out, 'mixed-series.dat')
@@ -395,7 +477,8 @@ def main():
               for v in VARIANTS}
     for key, label, unit, direction in METRICS:
         label = label.format(mib=settings.get('BENCH_KSM_TESTS_MIB', '?'),
-                             guests=settings.get('BENCH_GUESTS', '?'))
+                             guests=settings.get('BENCH_GUESTS', '?'),
+                             **scale_names(settings))
         res = metric_results(runs, key, direction)
         metrics[key] = {'label': label, 'unit': unit, 'direction': direction,
                         **res}
@@ -434,6 +517,20 @@ def main():
     plot_problem = write_plot(runs, args.out, settings)
     if plot_problem:
         notes.append(f'plot: {plot_problem}')
+    scale = scaling(metrics, settings)
+    scale_problem = write_scale_plot(scale, args.out)
+    if scale_problem:
+        notes.append(f'scaling plot: {scale_problem}')
+        plot_problem = plot_problem or scale_problem
+    sizes = scale['sizes_mib']
+    for op in SCALE_OPS:
+        grown = ', '.join(
+            f'{v} {scale[f"{op}.{v}"]["growth"]:.2f}x'
+            if scale[f'{op}.{v}']['growth'] is not None else f'{v} -'
+            for v in VARIANTS)
+        if sizes:
+            notes.append(f'12 scaling: {op} cost per page at {sizes[-1]} MiB '
+                         f'/ at {sizes[0]} MiB: {grown}')
     print_table(rows, title, notes)
 
     results = {
@@ -452,6 +549,7 @@ def main():
                                r.first_info('guest.kernel')})
                     for v in VARIANTS},
         'metrics': metrics,
+        'scaling': scale,
         'runs': [{'variant': r.variant, 'repeat': r.repeat,
                   'vm_exit': r.vm_rc, 'seconds': r.seconds,
                   'accelerator': r.accel, 'failures': r.failures,

@@ -6,7 +6,8 @@
 # wait for ksmd, s), BENCH_MERGE_PROCS/MIB, BENCH_SCAN_MIB,
 # BENCH_MIXED_PROCS/MIB, BENCH_DIRTY_PCT, BENCH_COW_MIB,
 # BENCH_UNMERGE_PROCS/MIB, BENCH_COPIES_PROCS/MIB, BENCH_SPARSE_MIB,
-# BENCH_KSM_TESTS_MIB, and BENCH_GUESTS with the
+# BENCH_SCALE_MIBS (comma-separated), BENCH_KSM_TESTS_MIB, and
+# BENCH_GUESTS with the
 # guests' KSMG_MEM, KSMG_SHARED and KSMG_UNIQUE.
 #
 # Runs the workloads of tools/mm/ksm_bench in a fixed order, each framed by
@@ -75,6 +76,15 @@ workload zero -n "$BENCH_COPIES_PROCS" -m "$BENCH_COPIES_MIB" -z 0
 workload zero -n "$BENCH_COPIES_PROCS" -m "$BENCH_COPIES_MIB" -z 1
 workload sparse -m "$BENCH_SPARSE_MIB" -g 16 -s 3
 workload sparse -m "$BENCH_SPARSE_MIB" -g 512 -s 3
+# Scaling: merge (2 processes of half the size, every page with a twin in
+# the other) and scan (one process of unique pages) at each size of
+# BENCH_SCALE_MIBS, their figures as scale_mergeN and scale_scanN.
+n=0
+for mib in $(echo "$BENCH_SCALE_MIBS" | tr , ' '); do
+	n=$((n + 1))
+	workload merge -n 2 -m $((mib / 2)) -k scale_merge$n
+	workload scan -m "$mib" -s 3 -k scale_scan$n
+done
 # ksm_tests sets run=2, sleep_millisecs=0 and pages_to_scan itself; every
 # other knob is at the boot default ksm_bench left behind, on both kernels.
 upstream P

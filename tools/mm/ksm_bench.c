@@ -22,7 +22,7 @@
  *
  * Usage: ksm_bench [-p pages_to_scan] [-n procs] [-m MiB] [-t seconds]
  *                  [-s scans] [-d dirty%] [-r rounds] [-z 0|1] [-g stride]
- *                  WORKLOAD
+ *                  [-k key] WORKLOAD
  * WORKLOAD is one of: knobs merge scan mixed cow unmerge copies zero sparse
  * guests (see usage()).
  */
@@ -60,6 +60,7 @@
 #define MAX_ROUNDS		9
 /* 'scan': passes over the pages for the hashing floor. */
 #define FLOOR_PASSES		3
+#define FLOOR_MAX_MIB		256
 /* 'sparse': least ksmd CPU time measured, s (its clock ticks 10 ms). */
 #define SPARSE_MIN_CPU_S	0.5
 
@@ -83,6 +84,7 @@ struct bench_opts {
 	int rounds;		/* 'cow': rounds, each with its control */
 	int zero;		/* 'copies': -1, or zero with use_zero_pages */
 	int stride;		/* 'sparse': one page mapped in this many */
+	const char *key;	/* 'merge', 'scan': key of the figures */
 };
 
 /* Processes that each hold one layout; [0] may be held by someone else. */
@@ -349,22 +351,25 @@ static int bench_merge(const struct bench_opts *o)
 	struct bench_group g = { 0 };
 	struct ksmt_expect e;
 	double wall, cpu, mib = (double)o->procs * o->mib;
+	const char *key = o->key ? o->key : "merge";
 	int err = -1;
 
 	if (set_knobs(o) ||
 	    group_init(&g, o->procs, pages, 1, 0, 0, NS_MERGE) ||
 	    group_spawn(&g, 0) || group_expect(&g, &e))
 		goto out;
-	say("INFO", "merge.expected_sharing", "%ld", e.sharing);
+	say_of("INFO", key, "expected_sharing", "%ld", e.sharing);
 	if (merge_until(e.sharing, o->limit_s, &wall, &cpu))
 		goto out;
 	ksmt_run(0);
-	say("INFO", "merge.mib", "%.0f", mib);
-	say("INFO", "merge.wall_s", "%.3f", wall);
-	say("INFO", "merge.ksmd_cpu_s", "%.3f", cpu);
-	say("BENCH", "merge.mib_per_wall_s", "%.3f", mib / wall);
+	say_of("INFO", key, "mib", "%.0f", mib);
+	say_of("INFO", key, "wall_s", "%.3f", wall);
+	say_of("INFO", key, "ksmd_cpu_s", "%.3f", cpu);
+	say_of("BENCH", key, "mib_per_wall_s", "%.3f", mib / wall);
 	if (cpu > 0) {
-		say("BENCH", "merge.mib_per_cpu_s", "%.3f", mib / cpu);
+		say_of("BENCH", key, "mib_per_cpu_s", "%.3f", mib / cpu);
+		say_of("BENCH", key, "cpu_s_per_mpages", "%.4f",
+		       cpu / (pages * o->procs / 1e6));
 		err = 0;
 	} else {
 		fail("ksmd used no measurable CPU time");
@@ -458,34 +463,40 @@ static double own_cpu_s(void)
 }
 
 /*
- * CPU seconds per million pages to hash every page of l once, filled
- * here: the fastest of FLOOR_PASSES passes (the host only adds time).
- * Negative if there was no memory for it.
+ * CPU seconds per million pages to hash the pages of l once (its first
+ * FLOOR_MAX_MIB, filled here): the fastest of FLOOR_PASSES passes (the
+ * host only adds time). Negative if there was no memory for it.
  */
-static double hash_floor(const struct ksmt_layout *l)
+static double hash_floor(const struct ksmt_layout *l, const char *key)
 {
+	size_t n = l->npages, i;
 	double best = -1, t;
 	u64 sum = 0;
 	char *buf;
-	size_t i;
 	int pass;
 
-	buf = ksmt_map(l->npages);
+	if (n > mib_to_pages(FLOOR_MAX_MIB))
+		n = mib_to_pages(FLOOR_MAX_MIB);
+	buf = ksmt_map(n);
 	if (buf == MAP_FAILED)
 		return -1;
-	ksmt_layout_fill(l, buf);
+	for (i = 0; i < n; i++)
+		if (l->key[i])
+			ksmt_fill_page(buf + i * KSMT_PAGE_SIZE, l->key[i]);
+		else
+			memset(buf + i * KSMT_PAGE_SIZE, 0, KSMT_PAGE_SIZE);
 	for (pass = 0; pass < FLOOR_PASSES; pass++) {
 		t = own_cpu_s();
-		for (i = 0; i < l->npages; i++)
+		for (i = 0; i < n; i++)
 			sum += xxh64(buf + i * KSMT_PAGE_SIZE, KSMT_PAGE_SIZE);
 		t = own_cpu_s() - t;
 		if (best < 0 || t < best)
 			best = t;
 	}
-	munmap(buf, l->npages * KSMT_PAGE_SIZE);
+	munmap(buf, n * KSMT_PAGE_SIZE);
 	/* Keeps the compiler from dropping the hashing. */
-	say("INFO", "scan.floor_checksum", "%llx", (unsigned long long)sum);
-	return best / (l->npages / 1e6);
+	say_of("INFO", key, "floor_checksum", "%llx", (unsigned long long)sum);
+	return best / (n / 1e6);
 }
 
 /*
@@ -501,6 +512,7 @@ static int bench_scan(const struct bench_opts *o)
 	size_t pages = mib_to_pages(o->mib);
 	double c0, c1, t0, deadline, cost, floor;
 	long s0, s1, k0, k1, scans, sharing;
+	const char *key = o->key ? o->key : "scan";
 	struct bench_group g = { 0 };
 	int err = -1;
 
@@ -526,27 +538,27 @@ static int bench_scan(const struct bench_opts *o)
 	    ksmt_read_long("pages_skipped", &k1) ||
 	    ksmt_read_long("pages_sharing", &sharing))
 		goto fail_read;
-	say("INFO", "scan.wall_s", "%.3f", ksmt_now() - t0);
+	say_of("INFO", key, "wall_s", "%.3f", ksmt_now() - t0);
 	ksmt_run(0);
-	say("INFO", "scan.pages", "%zu", pages);
-	say("INFO", "scan.full_scans", "%d", o->scans);
-	say("INFO", "scan.pages_scanned", "%ld", s1 - s0);
-	say("INFO", "scan.pages_skipped", "%ld", k1 - k0);
-	say("INFO", "scan.ksmd_cpu_s", "%.3f", c1 - c0);
-	say("INFO", "scan.pages_sharing", "%ld", sharing);
+	say_of("INFO", key, "pages", "%zu", pages);
+	say_of("INFO", key, "full_scans", "%d", o->scans);
+	say_of("INFO", key, "pages_scanned", "%ld", s1 - s0);
+	say_of("INFO", key, "pages_skipped", "%ld", k1 - k0);
+	say_of("INFO", key, "ksmd_cpu_s", "%.3f", c1 - c0);
+	say_of("INFO", key, "pages_sharing", "%ld", sharing);
 	if (s1 <= s0) {
 		fail("pages_scanned did not move");
 		goto out;
 	}
 	cost = (c1 - c0) / ((s1 - s0) / 1e6);
-	say("BENCH", "scan.cpu_s_per_mpages", "%.4f", cost);
-	floor = hash_floor(&g.layout[0]);
+	say_of("BENCH", key, "cpu_s_per_mpages", "%.4f", cost);
+	floor = hash_floor(&g.layout[0], key);
 	if (floor <= 0) {
 		fail("no memory or no CPU time for the hashing floor");
 		goto out;
 	}
-	say("BENCH", "scan.floor_cpu_s_per_mpages", "%.4f", floor);
-	say("BENCH", "scan.cost_over_floor", "%.2f", cost / floor);
+	say_of("BENCH", key, "floor_cpu_s_per_mpages", "%.4f", floor);
+	say_of("BENCH", key, "cost_over_floor", "%.2f", cost / floor);
 	err = 0;
 	goto out;
 fail_read:
@@ -1244,7 +1256,8 @@ static void usage(void)
 		"  zero     the same, zero-filled, with use_zero_pages=N (-z N)\n"
 		"  sparse   -m MiB mergeable, one page in every -g mapped,\n"
 		"           -s full scans\n"
-		"Options: -p pages_to_scan (1000)  -t longest wait in s (120)\n");
+		"Options: -p pages_to_scan (1000)  -t longest wait in s (120)\n"
+		"         -k KEY: merge and scan print their figures as KEY.*\n");
 	exit(2);
 }
 
@@ -1258,7 +1271,7 @@ int main(int argc, char **argv)
 	const char *what;
 	int c, err;
 
-	while ((c = getopt(argc, argv, "p:n:m:t:s:d:r:z:g:")) != -1) {
+	while ((c = getopt(argc, argv, "p:n:m:t:s:d:r:z:g:k:")) != -1) {
 		switch (c) {
 		case 'p':
 			o.pages_to_scan = atol(optarg);
@@ -1286,6 +1299,9 @@ int main(int argc, char **argv)
 			break;
 		case 'g':
 			o.stride = atoi(optarg);
+			break;
+		case 'k':
+			o.key = optarg;
 			break;
 		default:
 			usage();
