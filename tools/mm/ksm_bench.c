@@ -27,6 +27,7 @@
  * guests (see usage()).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -672,6 +673,52 @@ static long ksm_slab_bytes(const char *workload)
 	return total;
 }
 
+/*
+ * The slab memory the objects in use of KSM's caches take: each cache
+ * (/sys/kernel/slab/ksm*) shrunk first, so that its per-CPU slabs' free
+ * objects do not count, then objects x the slab's bytes per object (its
+ * rounding and leftover included). Unlike ksm_slab_bytes(), no slack: what
+ * a few thousand items cost, not what the caches hold. -1 on failure.
+ */
+static long ksm_slab_inuse_bytes(const char *workload)
+{
+	long total = 0, objects, order, per_slab, each;
+	char path[320];
+	struct dirent *de;
+	DIR *dir;
+
+	dir = opendir("/sys/kernel/slab");
+	if (!dir)
+		return -1;
+	while (total >= 0 && (de = readdir(dir))) {
+		if (strncmp(de->d_name, "ksm", 3))
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink",
+			 de->d_name);
+		if (ksmt_write_file(path, "1"))
+			total = -1;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/objects",
+			 de->d_name);
+		objects = ksmt_file_long(path);
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/order",
+			 de->d_name);
+		order = ksmt_file_long(path);
+		snprintf(path, sizeof(path),
+			 "/sys/kernel/slab/%s/objs_per_slab", de->d_name);
+		per_slab = ksmt_file_long(path);
+		if (objects < 0 || order < 0 || per_slab < 1) {
+			total = -1;
+			break;
+		}
+		each = ((long)KSMT_PAGE_SIZE << order) / per_slab;
+		say_of("INFO", workload, "slab_inuse", "%s %ld %ld",
+		       de->d_name, objects, each);
+		total += objects * ((long)KSMT_PAGE_SIZE << order) / per_slab;
+	}
+	closedir(dir);
+	return total;
+}
+
 /* One SERIES line: seconds since t0, pages_sharing, ksmd CPU since c0. */
 static void sample(double t0, double c0, long sharing)
 {
@@ -1156,11 +1203,12 @@ out:
  * 11. Sparse: one page in every o->stride of o->mib MiB of mergeable
  * address space is mapped, each with a content of its own (nothing to
  * merge), in this process. Once ksmd has been over every page twice, the
- * bytes of KSM's slab caches per mapped page (what tracking a sparse area
- * costs); then ksmd CPU over o->scans more full scans (more, until it is
- * SPARSE_MIN_CPU_S) per million pages visited, scanned or skipped by
- * smart_scan (with a page in 512 mapped, smart_scan may skip every one of
- * them in those scans); the holes walked over are in the cost.
+ * bytes of KSM's slab objects in use per mapped page (what tracking a
+ * sparse area costs: ksm_slab_inuse_bytes()); then ksmd CPU over o->scans
+ * more full scans (more, until it is SPARSE_MIN_CPU_S) per million pages
+ * visited, scanned or skipped by smart_scan (with a page in 512 mapped,
+ * smart_scan may skip every one of them in those scans); the holes walked
+ * over are in the cost.
  */
 static int bench_sparse(const struct bench_opts *o)
 {
@@ -1191,7 +1239,7 @@ static int bench_sparse(const struct bench_opts *o)
 		fail("sparse: no two full scans in %d s", o->limit_s);
 		goto out;
 	}
-	bytes = ksm_slab_bytes(name);
+	bytes = ksm_slab_inuse_bytes(name);
 	c0 = ksmd_cpu_s();
 	if (bytes <= 0 || ksmt_read_long("pages_scanned", &s0) ||
 	    ksmt_read_long("pages_skipped", &k0)) {
