@@ -27,6 +27,7 @@
 
 #include <linux/ksm.h>
 #include <linux/mutex.h>
+#include <linux/overflow.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -93,27 +94,75 @@ struct ksm_item {
 };
 
 /**
- * struct ksm_block - the items of KSM_BLOCK_ITEMS consecutive pages of an mm
+ * struct ksm_block - the items of consecutive pages of an mm
  * @next: the block of the same mm at the next higher address
  * @mm: the mm; its slot's mm_count reference keeps it valid
- * @base: address of the page of items[0], KSM_BLOCK_SPAN aligned
- * @nr: how many of @items are live
+ * @base: address of the page of items[0], and KSM_BLOCK_SOLO in bit 0 for
+ *	a block of one item; a full block's is KSM_BLOCK_SPAN aligned
  * @items: the item of page i of the range, live if KSM_ITEM_LIVE is set
  *
  * Keeping the mm, the address and the list link once per block instead
- * of once per item makes an item 40 bytes instead of 56: one block costs
- * 42 bytes per page where memory is mapped densely.
+ * of once per item makes an item 40 bytes instead of 56: a full block of
+ * KSM_BLOCK_ITEMS costs 42 bytes per page where memory is mapped densely.
+ * Where few pages of a span are mapped, each gets a block of its own
+ * (KSM_BLOCK_SOLO, 64 bytes) instead: a span holds either one full block
+ * or solo blocks, never both, and blocks never overlap. Neither kind of
+ * block changes its range, nor does an item move, while it lives.
  */
 struct ksm_block {
 	struct ksm_block *next;
 	struct mm_struct *mm;
 	unsigned long base;
-	unsigned int nr;
-	struct ksm_item items[KSM_BLOCK_ITEMS];
+	struct ksm_item items[];
 };
 
+#define KSM_BLOCK_SOLO		1UL
+
+/*
+ * Fewer pages than this mapped in a span: solo blocks cost less than a
+ * full one.
+ */
+#define KSM_BLOCK_SOLO_MAX	(DIV_ROUND_UP(struct_size_t(struct ksm_block, \
+				 items, KSM_BLOCK_ITEMS), \
+				 struct_size_t(struct ksm_block, items, 1)))
+
 /* What general_profit charges for each item: its share of a full block. */
-#define KSM_ITEM_COST		(sizeof(struct ksm_block) / KSM_BLOCK_ITEMS)
+#define KSM_ITEM_COST		DIV_ROUND_UP(struct_size_t(struct ksm_block, \
+				 items, KSM_BLOCK_ITEMS), KSM_BLOCK_ITEMS)
+
+static inline bool ksm_block_solo(const struct ksm_block *block)
+{
+	return block->base & KSM_BLOCK_SOLO;
+}
+
+static inline unsigned long ksm_block_base(const struct ksm_block *block)
+{
+	return block->base & PAGE_MASK;
+}
+
+/* How many items the block has room for. */
+static inline unsigned int ksm_block_cap(const struct ksm_block *block)
+{
+	return ksm_block_solo(block) ? 1 : KSM_BLOCK_ITEMS;
+}
+
+/* The address past the block's range. */
+static inline unsigned long ksm_block_end(const struct ksm_block *block)
+{
+	return ksm_block_base(block) +
+	       ((unsigned long)ksm_block_cap(block) << PAGE_SHIFT);
+}
+
+/* Whether any item of the block is live. */
+static inline bool ksm_block_live(const struct ksm_block *block)
+{
+	unsigned int i;
+
+	for (i = 0; i < ksm_block_cap(block); i++)
+		if (block->items[i].flags & KSM_ITEM_LIVE)
+			return true;
+	return false;
+}
 
 /* Where an item is: its block, its index there, its address and mm. */
 static inline unsigned int ksm_item_index(const struct ksm_item *item)
@@ -129,7 +178,7 @@ static inline struct ksm_block *ksm_item_block(struct ksm_item *item)
 
 static inline unsigned long ksm_item_addr(struct ksm_item *item)
 {
-	return ksm_item_block(item)->base +
+	return ksm_block_base(ksm_item_block(item)) +
 	       ((unsigned long)ksm_item_index(item) << PAGE_SHIFT);
 }
 
@@ -294,7 +343,8 @@ extern u64 ksm_zero_checksum;
 
 /* objects.c */
 int ksm_caches_init(void);
-struct ksm_block *ksm_block_alloc(struct mm_struct *mm, unsigned long base);
+struct ksm_block *ksm_block_alloc(struct mm_struct *mm, unsigned long base,
+				  bool solo);
 void ksm_block_free(struct ksm_block *block);
 struct ksm_item *ksm_item_init(struct ksm_block *block, unsigned int idx);
 void ksm_item_free(struct ksm_item *item);
@@ -334,6 +384,8 @@ struct ksm_batch {
 
 void ksm_collect_batch(struct vm_area_struct *vma, unsigned long start,
 		       struct ksm_batch *b);
+unsigned int ksm_count_mapped(struct vm_area_struct *vma, unsigned long start,
+			      unsigned long end);
 
 /* scan.c */
 void ksm_scan_pages(unsigned int budget);

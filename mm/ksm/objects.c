@@ -36,26 +36,30 @@ atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);
 u64 ksm_zero_checksum __read_mostly;
 
 static struct kmem_cache *ksm_block_cache __ro_after_init;
+static struct kmem_cache *ksm_solo_cache __ro_after_init;
 static struct kmem_cache *ksm_node_cache __ro_after_init;
 static struct kmem_cache *ksm_slot_cache __ro_after_init;
 
 /**
  * ksm_block_alloc() - allocate an empty block of tracking items
  * @mm: the mm whose addresses it tracks
- * @base: the first address it covers, KSM_BLOCK_SPAN aligned
+ * @base: the first address it covers: the page's for a solo block, else
+ *	KSM_BLOCK_SPAN aligned
+ * @solo: room for the one item of @base only
  *
  * Return: the block, or NULL when memory is short (ksmd then skips the
  * pages it would have tracked).
  */
-struct ksm_block *ksm_block_alloc(struct mm_struct *mm, unsigned long base)
+struct ksm_block *ksm_block_alloc(struct mm_struct *mm, unsigned long base,
+				  bool solo)
 {
 	struct ksm_block *block;
 
-	block = kmem_cache_zalloc(ksm_block_cache, GFP_KERNEL |
-				  __GFP_NORETRY | __GFP_NOWARN);
+	block = kmem_cache_zalloc(solo ? ksm_solo_cache : ksm_block_cache,
+				  GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
 	if (block) {
 		block->mm = mm;
-		block->base = base;
+		block->base = base | (solo ? KSM_BLOCK_SOLO : 0);
 	}
 	return block;
 }
@@ -66,8 +70,9 @@ struct ksm_block *ksm_block_alloc(struct mm_struct *mm, unsigned long base)
  */
 void ksm_block_free(struct ksm_block *block)
 {
-	VM_WARN_ON_ONCE(block->nr);
-	kmem_cache_free(ksm_block_cache, block);
+	VM_WARN_ON_ONCE(ksm_block_live(block));
+	kmem_cache_free(ksm_block_solo(block) ? ksm_solo_cache :
+			ksm_block_cache, block);
 }
 
 /**
@@ -81,11 +86,11 @@ struct ksm_item *ksm_item_init(struct ksm_block *block, unsigned int idx)
 {
 	struct ksm_item *item = &block->items[idx];
 
+	VM_WARN_ON_ONCE(idx >= ksm_block_cap(block));
 	VM_WARN_ON_ONCE(item->flags & KSM_ITEM_LIVE);
 	memset(item, 0, sizeof(*item));
 	item->flags = KSM_ITEM_LIVE |
 		      ((unsigned long)idx << KSM_ITEM_INDEX_SHIFT);
-	block->nr++;
 	ksm_count.items++;
 	block->mm->ksm_rmap_items++;
 	return item;
@@ -101,7 +106,6 @@ void ksm_item_free(struct ksm_item *item)
 
 	ksm_count.items--;
 	block->mm->ksm_rmap_items--;
-	block->nr--;
 	item->flags = 0;
 }
 
@@ -214,18 +218,27 @@ bool ksm_run_allowed(void)
 }
 
 /**
- * ksm_caches_init() - create the caches of blocks, stable nodes and slots
+ * ksm_caches_init() - create the caches of blocks (full and solo), stable
+ * nodes and slots
  *
  * Return: 0, or -ENOMEM with none created.
  */
 int __init ksm_caches_init(void)
 {
-	ksm_block_cache = KMEM_CACHE(ksm_block, 0);
+	size_t full = struct_size_t(struct ksm_block, items, KSM_BLOCK_ITEMS);
+	size_t solo = struct_size_t(struct ksm_block, items, 1);
+	size_t align = __alignof__(struct ksm_block);
+
+	ksm_block_cache = kmem_cache_create("ksm_block", full, align, 0, NULL);
+	ksm_solo_cache = kmem_cache_create("ksm_block_solo", solo, align, 0,
+					   NULL);
 	ksm_node_cache = KMEM_CACHE(ksm_stable_node, 0);
 	ksm_slot_cache = KMEM_CACHE(ksm_slot, 0);
-	if (ksm_block_cache && ksm_node_cache && ksm_slot_cache)
+	if (ksm_block_cache && ksm_solo_cache && ksm_node_cache &&
+	    ksm_slot_cache)
 		return 0;
 	kmem_cache_destroy(ksm_block_cache);
+	kmem_cache_destroy(ksm_solo_cache);
 	kmem_cache_destroy(ksm_node_cache);
 	kmem_cache_destroy(ksm_slot_cache);
 	return -ENOMEM;

@@ -32,7 +32,7 @@ static void ksm_block_drop(struct ksm_block *block, unsigned int from,
 {
 	unsigned int i;
 
-	for (i = from; i < to && block->nr; i++) {
+	for (i = from; i < min(to, ksm_block_cap(block)); i++) {
 		struct ksm_item *item = &block->items[i];
 
 		if (item->flags & KSM_ITEM_LIVE) {
@@ -51,7 +51,7 @@ static void ksm_cursor_leave_block(void)
 	struct ksm_block *block = *ksm_cursor.link;
 
 	ksm_block_drop(block, ksm_cursor.idx, KSM_BLOCK_ITEMS);
-	if (block->nr) {
+	if (ksm_block_live(block)) {
 		ksm_cursor.link = &block->next;
 	} else {
 		*ksm_cursor.link = block->next;
@@ -66,12 +66,11 @@ static void ksm_drop_items_below(unsigned long addr)
 	struct ksm_block *block;
 	unsigned int idx;
 
-	while ((block = *ksm_cursor.link) &&
-	       block->base + KSM_BLOCK_SPAN <= addr)
+	while ((block = *ksm_cursor.link) && ksm_block_end(block) <= addr)
 		ksm_cursor_leave_block();
-	if (!block || addr <= block->base)
+	if (!block || addr <= ksm_block_base(block))
 		return;
-	idx = (addr - block->base) >> PAGE_SHIFT;
+	idx = (addr - ksm_block_base(block)) >> PAGE_SHIFT;
 	if (idx > ksm_cursor.idx) {
 		ksm_block_drop(block, ksm_cursor.idx, idx);
 		ksm_cursor.idx = idx;
@@ -94,24 +93,64 @@ void ksm_slot_drop_items(struct ksm_slot *slot)
 	}
 }
 
-/* The item of @addr at the cursor, created if need be; NULL if no memory. */
-static struct ksm_item *ksm_item_at(struct mm_struct *mm, unsigned long addr)
+/*
+ * Whether the span of the page of batch entry @i gets solo blocks: a
+ * block next to the cursor reaches into it already, or fewer than
+ * KSM_BLOCK_SOLO_MAX of its pages are mapped from this one on (the
+ * batch's entries, then, if the batch ended inside the span, the pages
+ * mapped in the rest of it).
+ */
+static bool ksm_span_sparse(struct vm_area_struct *vma,
+			    const struct ksm_batch *b, unsigned int i)
 {
-	unsigned long base = ALIGN_DOWN(addr, KSM_BLOCK_SPAN);
-	unsigned int idx = (addr - base) >> PAGE_SHIFT;
+	unsigned long span = ALIGN_DOWN(b->addr[i], KSM_BLOCK_SPAN);
+	unsigned long span_end = span + KSM_BLOCK_SPAN;
+	struct ksm_block *prev, *next = *ksm_cursor.link;
+	unsigned int mapped = 0;
+
+	if (ksm_cursor.link != &ksm_cursor.slot->blocks) {
+		prev = container_of(ksm_cursor.link, struct ksm_block, next);
+		if (ksm_block_end(prev) > span)
+			return true;
+	}
+	if (next && ksm_block_base(next) < span_end)
+		return true;
+	for (; i < b->nr && b->addr[i] < span_end; i++)
+		mapped++;
+	if (i == b->nr && b->next < min(span_end, vma->vm_end))
+		mapped += ksm_count_mapped(vma, b->next,
+					   min(span_end, vma->vm_end));
+	return mapped < KSM_BLOCK_SOLO_MAX;
+}
+
+/*
+ * The item of batch entry @i's page at the cursor, created if need be;
+ * NULL if there is no memory for it.
+ */
+static struct ksm_item *ksm_item_at(struct vm_area_struct *vma,
+				    const struct ksm_batch *b, unsigned int i)
+{
+	unsigned long addr = b->addr[i];
 	struct ksm_block *block;
 	struct ksm_item *item;
+	unsigned int idx;
 
 	ksm_drop_items_below(addr);
 	block = *ksm_cursor.link;
-	if (!block || block->base != base) {
-		/* The cursor has not entered the block at *link yet. */
-		block = ksm_block_alloc(mm, base);
+	if (!block || addr < ksm_block_base(block)) {
+		/* No block covers @addr: the next one starts past it. */
+		if (ksm_span_sparse(vma, b, i))
+			block = ksm_block_alloc(vma->vm_mm, addr, true);
+		else
+			block = ksm_block_alloc(vma->vm_mm,
+						ALIGN_DOWN(addr, KSM_BLOCK_SPAN),
+						false);
 		if (!block)
 			return NULL;
 		block->next = *ksm_cursor.link;
 		*ksm_cursor.link = block;
 	}
+	idx = (addr - ksm_block_base(block)) >> PAGE_SHIFT;
 	item = &block->items[idx];
 	if (!(item->flags & KSM_ITEM_LIVE))
 		ksm_item_init(block, idx);
@@ -189,7 +228,7 @@ static unsigned int ksm_batch_process(struct ksm_batch *b,
 	unsigned int i, scanned = 0;
 
 	for (i = 0; i < b->nr; i++) {
-		struct ksm_item *item = ksm_item_at(vma->vm_mm, b->addr[i]);
+		struct ksm_item *item = ksm_item_at(vma, b, i);
 
 		/* A skipped page costs neither budget nor a count. */
 		if (!item) {
@@ -373,7 +412,7 @@ void ksm_forget_unstable(void)
 	/* The cursor keeps the slot in hand safe from __ksm_exit(). */
 	for (slot = ksm_cursor_first(); slot; slot = ksm_cursor_next(false)) {
 		for (block = slot->blocks; block; block = block->next) {
-			for (i = 0; i < KSM_BLOCK_ITEMS; i++)
+			for (i = 0; i < ksm_block_cap(block); i++)
 				if (block->items[i].flags & KSM_ITEM_LIVE)
 					ksm_item_clear_unstable(&block->items[i],
 								ksm_cursor.gen);

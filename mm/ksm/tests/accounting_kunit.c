@@ -84,7 +84,8 @@ static void sharers_move_counters(struct kunit *test)
 
 	mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
 	anon_vma = kunit_kzalloc(test, sizeof(*anon_vma), GFP_KERNEL);
-	block = kunit_kzalloc(test, sizeof(*block), GFP_KERNEL);
+	block = kunit_kzalloc(test, struct_size(block, items, KSM_BLOCK_ITEMS),
+			      GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, mm);
 	KUNIT_ASSERT_NOT_NULL(test, anon_vma);
 	KUNIT_ASSERT_NOT_NULL(test, block);
@@ -134,6 +135,19 @@ static void item_is_small(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, KSM_ITEM_INDEX_MASK >> KSM_ITEM_INDEX_SHIFT,
 			(unsigned long)KSM_BLOCK_ITEMS - 1);
 	KUNIT_EXPECT_TRUE(test, is_power_of_2(KSM_BLOCK_ITEMS));
+	/* A page alone in its span costs no more than upstream's item. */
+	if (IS_ENABLED(CONFIG_64BIT))
+		KUNIT_EXPECT_LE(test, struct_size_t(struct ksm_block, items, 1),
+				64UL);
+	/* Below the threshold, solo blocks cost less than a full one. */
+	KUNIT_EXPECT_LT(test, (KSM_BLOCK_SOLO_MAX - 1) *
+			struct_size_t(struct ksm_block, items, 1),
+			struct_size_t(struct ksm_block, items,
+				      KSM_BLOCK_ITEMS));
+	KUNIT_EXPECT_GE(test, KSM_BLOCK_SOLO_MAX *
+			struct_size_t(struct ksm_block, items, 1),
+			struct_size_t(struct ksm_block, items,
+				      KSM_BLOCK_ITEMS));
 }
 
 static void items_count_in_their_block(struct kunit *test)
@@ -145,24 +159,56 @@ static void items_count_in_their_block(struct kunit *test)
 
 	mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, mm);
-	block = ksm_block_alloc(mm, 3 * KSM_BLOCK_SPAN);
+	block = ksm_block_alloc(mm, 3 * KSM_BLOCK_SPAN, false);
 	KUNIT_ASSERT_NOT_NULL(test, block);
+	KUNIT_EXPECT_FALSE(test, ksm_block_live(block));
 	a = ksm_item_init(block, 0);
 	b = ksm_item_init(block, KSM_BLOCK_ITEMS - 1);
-	KUNIT_EXPECT_EQ(test, block->nr, 2U);
+	KUNIT_EXPECT_TRUE(test, ksm_block_live(block));
 	KUNIT_EXPECT_EQ(test, ksm_count.items, items + 2);
 	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, 2UL);
 	KUNIT_EXPECT_EQ(test, ksm_item_addr(b),
 			4 * KSM_BLOCK_SPAN - PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, ksm_block_end(block), 4 * KSM_BLOCK_SPAN);
 	KUNIT_EXPECT_FALSE(test, b->flags & (KSM_ITEM_STABLE |
 					     KSM_ITEM_UNSTABLE |
 					     KSM_ITEM_HASHED));
 	ksm_item_free(a);
 	KUNIT_EXPECT_FALSE(test, a->flags & KSM_ITEM_LIVE);
-	KUNIT_EXPECT_EQ(test, block->nr, 1U);
+	KUNIT_EXPECT_TRUE(test, ksm_block_live(block));
 	ksm_item_free(b);
+	KUNIT_EXPECT_FALSE(test, ksm_block_live(block));
 	KUNIT_EXPECT_EQ(test, ksm_count.items, items);
 	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, 0UL);
+	ksm_block_free(block);
+}
+
+static void solo_block_covers_one_page(struct kunit *test)
+{
+	/* Any page, not at the start of its span. */
+	unsigned long addr = 3 * KSM_BLOCK_SPAN + 5 * PAGE_SIZE;
+	unsigned long items = ksm_count.items;
+	struct ksm_block *block;
+	struct ksm_item *a;
+	struct mm_struct *mm;
+
+	mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	block = ksm_block_alloc(mm, addr, true);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	KUNIT_EXPECT_TRUE(test, ksm_block_solo(block));
+	KUNIT_EXPECT_EQ(test, ksm_block_cap(block), 1U);
+	KUNIT_EXPECT_EQ(test, ksm_block_base(block), addr);
+	KUNIT_EXPECT_EQ(test, ksm_block_end(block), addr + PAGE_SIZE);
+	a = ksm_item_init(block, 0);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_item_block(a), block);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_item_mm(a), mm);
+	KUNIT_EXPECT_EQ(test, ksm_item_addr(a), addr);
+	KUNIT_EXPECT_EQ(test, ksm_count.items, items + 1);
+	KUNIT_EXPECT_TRUE(test, ksm_block_live(block));
+	ksm_item_free(a);
+	KUNIT_EXPECT_FALSE(test, ksm_block_live(block));
+	KUNIT_EXPECT_EQ(test, ksm_count.items, items);
 	ksm_block_free(block);
 }
 
@@ -174,6 +220,7 @@ static struct kunit_case ksm_accounting_cases[] = {
 	KUNIT_CASE(sharers_move_counters),
 	KUNIT_CASE(item_is_small),
 	KUNIT_CASE(items_count_in_their_block),
+	KUNIT_CASE(solo_block_covers_one_page),
 	{}
 };
 

@@ -268,7 +268,8 @@ static void item_fields_do_not_overlap(struct kunit *test)
 	unsigned long base = round_down(ULONG_MAX / 2, KSM_BLOCK_SPAN);
 	unsigned int i;
 
-	block = kunit_kzalloc(test, sizeof(*block), GFP_KERNEL);
+	block = kunit_kzalloc(test, struct_size(block, items, KSM_BLOCK_ITEMS),
+			      GFP_KERNEL);
 	mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, block);
 	KUNIT_ASSERT_NOT_NULL(test, mm);

@@ -567,16 +567,18 @@ static long ksmt_slab_objects(const char *name)
 
 long ksmt_ksm_objects(bool slots)
 {
-	/* Ours, then 6.12's mm/ksm.c: nodes, items, slots. */
-	static const char *const caches[][3] = {
-		{ "ksm_stable_node", "ksm_block", "ksm_slot" },
-		{ "ksm_stable_node", "ksm_rmap_item", "ksm_mm_slot" },
+	/* Ours, then 6.12's mm/ksm.c: nodes, items (blocks), then slots. */
+	static const char *const caches[][4] = {
+		{ "ksm_stable_node", "ksm_block", "ksm_block_solo", "ksm_slot" },
+		{ "ksm_stable_node", "ksm_rmap_item", NULL, "ksm_mm_slot" },
 	};
 	long total = 0, n;
 	int impl, i;
 
 	impl = access("/sys/kernel/slab/ksm_block", F_OK) ? 1 : 0;
-	for (i = 0; i < (slots ? 3 : 2); i++) {
+	for (i = 0; i < (slots ? 4 : 3); i++) {
+		if (!caches[impl][i])
+			continue;
 		n = ksmt_slab_objects(caches[impl][i]);
 		if (n < 0)
 			return n;
