@@ -376,6 +376,7 @@ set title "Workload 12: ksmd CPU per page against mergeable memory (medians)"
 set xlabel "mergeable memory, MiB"
 set ylabel "ksmd CPU per page, us"
 set logscale x 2
+set xrange [{sizes[0] / 1.5}:{sizes[-1] * 1.5}]
 set xtics ({", ".join(f'"{m}" {m}' for m in sizes)})
 set yrange [0:*]
 set key top left
