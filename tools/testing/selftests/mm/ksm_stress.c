@@ -21,11 +21,13 @@
  * 'N passed, N failed'.
  *
  * This file: main, the arguments, setting KSM up, supervising the run,
- * winding it down and the final checks, and the output every process
- * shares. The workers' operations are in ksm_stress_ops.c, the shadow of
- * their pages and its verification in ksm_stress_shadow.c, their life
- * (start, fork, exit, reaping) in ksm_stress_worker.c, the controller in
- * ksm_stress_control.c; ksm_stress.h holds what the parts share.
+ * winding it down and the final checks. The run's globals and the output
+ * every process shares are in ksm_stress_base.c, the workers' operations
+ * (fork() included) in ksm_stress_ops.c, the shadow of their pages and
+ * its verification in ksm_stress_shadow.c, their life (start, exit,
+ * reaping) in ksm_stress_worker.c, the controller in ksm_stress_control.c;
+ * ksm_stress.h holds what the parts share. Each part uses only those
+ * listed after it, and the base.
  *
  * Usage: ksm_stress [-d seconds] [-p workers] [-m MiB per worker] [-s seed]
  * Exit status: 0 all good, 1 a failure, 4 (skip) without KSM.
@@ -33,7 +35,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,10 +50,6 @@
 #include "lib/ksm_swap.h"
 #include "ksm_stress.h"
 
-/* The run's parameters; set before the first fork, then read-only. */
-struct config cfg;
-
-struct shared *sh;
 static int stop_requested;
 
 static const char *const ctl_name[NR_CTL] = {
@@ -64,70 +61,6 @@ static const char *const ctl_name[NR_CTL] = {
 	[CTL_MAX_SHARING] = "max_page_sharing",
 	[CTL_SMART_SCAN] = "smart_scan",
 };
-
-void add(long *counter, long n)
-{
-	__atomic_add_fetch(counter, n, __ATOMIC_RELAXED);
-}
-
-long peek(const long *counter)
-{
-	return __atomic_load_n(counter, __ATOMIC_RELAXED);
-}
-
-bool stopping(void)
-{
-	return __atomic_load_n(&sh->stop, __ATOMIC_RELAXED);
-}
-
-/* One line on stdout in one write(), as several processes print. */
-__printf(1, 2) void say(const char *fmt, ...)
-{
-	char buf[600];
-	va_list ap;
-	ssize_t done;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if (n > (int)sizeof(buf) - 2)
-		n = sizeof(buf) - 2;
-	buf[n++] = '\n';
-	done = write(STDOUT_FILENO, buf, n);
-	(void)done;
-}
-
-/* say() for failures, at most MAX_COMPLAINTS lines in the whole run. */
-__printf(1, 2) void complain(const char *fmt, ...)
-{
-	long n = __atomic_add_fetch(&sh->complaints, 1, __ATOMIC_RELAXED);
-	char buf[560];
-	va_list ap;
-
-	if (n > MAX_COMPLAINTS) {
-		if (n == MAX_COMPLAINTS + 1)
-			say("# (further failure messages suppressed)");
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	say("# %s", buf);
-}
-
-/* The global counters as one line of text. */
-const char *counters_text(const struct ksmt_counters *c, char *buf,
-			  size_t len)
-{
-	snprintf(buf, len,
-		 "pages_shared %ld pages_sharing %ld pages_unshared %ld pages_volatile %ld ksm_zero_pages %ld general_profit %ld",
-		 c->shared, c->sharing, c->unshared, c->volatile_,
-		 c->zero_pages, c->general_profit);
-	return buf;
-}
 
 /* Processes of the run not reaped yet, as the tables know them. */
 static int live_processes(void)

@@ -142,7 +142,7 @@ struct proc {
 /* Kinds of content a write puts into a page. */
 enum kind { K_DUP, K_UNIQUE, K_ZERO, K_SAME, K_MIXED, K_FRESH };
 
-/* ksm_stress.c: the run's globals, and the output every process shares. */
+/* ksm_stress_base.c: the run's globals, the output every process shares. */
 extern struct config cfg;
 extern struct shared *sh;
 void add(long *counter, long n);
@@ -152,6 +152,7 @@ __printf(1, 2) void say(const char *fmt, ...);
 __printf(1, 2) void complain(const char *fmt, ...);
 const char *counters_text(const struct ksmt_counters *c, char *buf,
 			  size_t len);
+unsigned long life_span(unsigned long share, unsigned long cap);
 
 /* ksm_stress_shadow.c: contents, runs of pages, the shadow, verification. */
 extern u64 view_buf[KSMT_MAX_PAGE_SIZE / sizeof(u64)];
@@ -184,7 +185,6 @@ int op_mmap(struct proc *p);
 void do_op(struct proc *p);
 
 /* ksm_stress_worker.c: the life of a worker and of its children. */
-int op_fork(struct proc *p);
 void record_exit(pid_t pid, int status);
 bool spawn_worker(int slot, int gen);
 

@@ -7,12 +7,14 @@
  * zero contents (directly and through /proc/self/mem), MADV_MERGEABLE,
  * MADV_UNMERGEABLE, PR_SET_MEMORY_MERGE, MADV_DONTNEED, MADV_PAGEOUT,
  * move_pages(), verifying a run and napping; each keeps the shadow in
- * step. Then dispatch(), the weighted choice of an operation and do_op(),
- * which does one and counts and reports what it came to. fork() is in
- * ksm_stress_worker.c with the rest of a process's life.
+ * step, and fork(), after which the child carries on with a copy of
+ * everything, shadow too. Then dispatch(), the weighted choice of an
+ * operation and do_op(), which does one and counts and reports what it
+ * came to.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -502,6 +504,76 @@ static int op_nap(struct proc *p)
 {
 	note(p, -1, 0, 0);
 	ksmt_nap_ms(1 + rnd(p, 20));
+	return DONE;
+}
+
+static int claim_child_slot(void)
+{
+	int i, free_;
+
+	for (i = 0; i < cfg.nprocs; i++) {
+		free_ = 0;
+		if (__atomic_compare_exchange_n(&sh->child_pid[i], &free_, -1,
+						false, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			return i;
+	}
+	return -1;
+}
+
+static void become_child(struct proc *p, int slot, u64 seed)
+{
+	double t = ksmt_now();
+
+	p->rng.state = seed;
+	p->child_slot = slot;
+	__atomic_store_n(&sh->child_pid[slot], getpid(), __ATOMIC_RELAXED);
+	p->depth++;
+	snprintf(p->name, sizeof(p->name), "child %d (depth %d)",
+		 (int)getpid(), p->depth);
+	p->nkids = 0;
+	p->nhist = 0;
+	p->corrupt = false;
+	p->newborn = true;
+	p->bad_shown = 0;
+	/* /proc/self/mem of the parent is the parent's memory. */
+	if (p->memfd >= 0)
+		close(p->memfd);
+	p->memfd = -1;
+	p->end = t + 0.5 + rnd(p, 1000 * life_span(cfg.seconds / 3 + 1,
+						     CHILD_LIFE)) / 1000.0;
+	p->next_verify = chance(p, 50) ? t : t + rnd(p, 2000) / 1000.0;
+	p->quiet_until = 0;
+	p->busy_until = 0;
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	add(&sh->children, 1);
+}
+
+/* fork(): the child carries on with a copy of everything, shadow too. */
+static int op_fork(struct proc *p)
+{
+	int slot = claim_child_slot();
+	u64 seed;
+	pid_t pid;
+
+	if (slot < 0)
+		return NOTHING;
+	note(p, -1, 0, 0);
+	seed = ksmt_rand(&p->rng);
+	pid = fork();
+	if (pid < 0) {
+		int err = errno;
+
+		__atomic_store_n(&sh->child_pid[slot], 0, __ATOMIC_RELAXED);
+		return err == EAGAIN || err == ENOMEM ? REFUSED : -err;
+	}
+	if (pid == 0) {
+		become_child(p, slot, seed);
+		return DONE;
+	}
+	__atomic_store_n(&sh->child_pid[slot], pid, __ATOMIC_RELAXED);
+	p->nkids++;
 	return DONE;
 }
 

@@ -2,8 +2,7 @@
 /*
  * ksm_stress: the life of a worker process and of its children.
  *
- * fork() (the child carries on with a copy of everything, shadow too),
- * the bookkeeping of who exited how (each process is one check, passed
+ * The bookkeeping of who exited how (each process is one check, passed
  * or failed), reaping children, the check of a process's ksm_stat, the
  * main loop of busy and quiet phases, the last verification before a
  * process exits, and starting a worker.
@@ -19,82 +18,6 @@
 
 #include "lib/ksm_util.h"
 #include "ksm_stress.h"
-
-static int claim_child_slot(void)
-{
-	int i, free_;
-
-	for (i = 0; i < cfg.nprocs; i++) {
-		free_ = 0;
-		if (__atomic_compare_exchange_n(&sh->child_pid[i], &free_, -1,
-						false, __ATOMIC_RELAXED,
-						__ATOMIC_RELAXED))
-			return i;
-	}
-	return -1;
-}
-
-/* Seconds of life at most: a share of the run, up to a cap. */
-static unsigned long life_span(unsigned long share, unsigned long cap)
-{
-	return share < cap ? share : cap;
-}
-
-static void become_child(struct proc *p, int slot, u64 seed)
-{
-	double t = ksmt_now();
-
-	p->rng.state = seed;
-	p->child_slot = slot;
-	__atomic_store_n(&sh->child_pid[slot], getpid(), __ATOMIC_RELAXED);
-	p->depth++;
-	snprintf(p->name, sizeof(p->name), "child %d (depth %d)",
-		 (int)getpid(), p->depth);
-	p->nkids = 0;
-	p->nhist = 0;
-	p->corrupt = false;
-	p->newborn = true;
-	p->bad_shown = 0;
-	/* /proc/self/mem of the parent is the parent's memory. */
-	if (p->memfd >= 0)
-		close(p->memfd);
-	p->memfd = -1;
-	p->end = t + 0.5 + rnd(p, 1000 * life_span(cfg.seconds / 3 + 1,
-						     CHILD_LIFE)) / 1000.0;
-	p->next_verify = chance(p, 50) ? t : t + rnd(p, 2000) / 1000.0;
-	p->quiet_until = 0;
-	p->busy_until = 0;
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	add(&sh->children, 1);
-}
-
-/* fork(): the child carries on with a copy of everything, shadow too. */
-int op_fork(struct proc *p)
-{
-	int slot = claim_child_slot();
-	u64 seed;
-	pid_t pid;
-
-	if (slot < 0)
-		return NOTHING;
-	note(p, -1, 0, 0);
-	seed = ksmt_rand(&p->rng);
-	pid = fork();
-	if (pid < 0) {
-		int err = errno;
-
-		__atomic_store_n(&sh->child_pid[slot], 0, __ATOMIC_RELAXED);
-		return err == EAGAIN || err == ENOMEM ? REFUSED : -err;
-	}
-	if (pid == 0) {
-		become_child(p, slot, seed);
-		return DONE;
-	}
-	__atomic_store_n(&sh->child_pid[slot], pid, __ATOMIC_RELAXED);
-	p->nkids++;
-	return DONE;
-}
 
 static const char *status_text(int code)
 {
