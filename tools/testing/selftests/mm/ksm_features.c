@@ -39,7 +39,6 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/mempolicy.h>
 
@@ -120,31 +119,6 @@ static void exec_child(int argc, char **argv)
 		_exit(merge_any_check());
 }
 
-/* Private, present, zero-filled pages in a mergeable area. */
-static char *map_zero(long npages)
-{
-	char *p = ksmt_map(npages);
-
-	if (p == MAP_FAILED)
-		return p;
-	memset(p, 0, npages * PAGE);
-	if (ksmt_mergeable(p, npages)) {
-		munmap(p, npages * PAGE);
-		return MAP_FAILED;
-	}
-	return p;
-}
-
-static bool all_bytes_zero(const char *p, long npages)
-{
-	long i;
-
-	for (i = 0; i < npages * (long)PAGE; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 /*
  * Waits (at most max_scans full scans, ksmd running) until a counter
  * reads want. Returns 0 or -ETIMEDOUT.
@@ -210,7 +184,7 @@ TEST_F_TIMEOUT(feat, zero_pages_counted, KSMT_TEST_TIMEOUT)
 	char *p;
 
 	ASSERT_EQ(0, ksmt_write("use_zero_pages", "1"));
-	p = map_zero(n);
+	p = ksmt_map_zero(n);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, ksmt_run(1));
 	ASSERT_EQ(0, ksmt_settle(4));
@@ -225,7 +199,7 @@ TEST_F_TIMEOUT(feat, zero_pages_counted, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(0, cs.absent);
 	EXPECT_EQ(0, cs.zero);
 	EXPECT_EQ(half, cs.distinct);
-	EXPECT_TRUE(all_bytes_zero(p, n));
+	EXPECT_TRUE(ksmt_all_bytes_zero(p, n));
 
 	for (i = half; i < n; i++)
 		ksmt_fill_page(p + i * PAGE, ksmt_unique_key(0xf001, i));
@@ -237,7 +211,7 @@ TEST_F_TIMEOUT(feat, zero_pages_counted, KSMT_TEST_TIMEOUT)
 	ASSERT_EQ(0, ksmt_run(1));
 	ASSERT_EQ(0, ksmt_settle(4));
 	expect_zero_pages(_metadata, 0);
-	EXPECT_TRUE(all_bytes_zero(p, half));
+	EXPECT_TRUE(ksmt_all_bytes_zero(p, half));
 	for (i = half; i < n; i++)
 		EXPECT_TRUE(ksmt_page_is(p + i * PAGE,
 					 ksmt_unique_key(0xf001, i)));
@@ -250,7 +224,7 @@ TEST_F_TIMEOUT(feat, zero_pages_munmap, KSMT_TEST_TIMEOUT)
 	char *p;
 
 	ASSERT_EQ(0, ksmt_write("use_zero_pages", "1"));
-	p = map_zero(n);
+	p = ksmt_map_zero(n);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, ksmt_run(1));
 	ASSERT_EQ(0, ksmt_settle(4));
@@ -272,7 +246,7 @@ TEST_F_TIMEOUT(feat, zero_pages_off, KSMT_TEST_TIMEOUT)
 	char *p;
 
 	ASSERT_EQ(0, ksmt_write("use_zero_pages", "0"));
-	p = map_zero(n);
+	p = ksmt_map_zero(n);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, ksmt_run(1));
 	ASSERT_EQ(0, ksmt_settle(4));
@@ -287,7 +261,7 @@ TEST_F_TIMEOUT(feat, zero_pages_off, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(1, cs.distinct);
 	EXPECT_EQ(n, cs.shared);
 	EXPECT_EQ(0, cs.zero);
-	EXPECT_TRUE(all_bytes_zero(p, n));
+	EXPECT_TRUE(ksmt_all_bytes_zero(p, n));
 }
 
 /*
@@ -691,18 +665,6 @@ TEST_F(feat, prctl_args)
 	EXPECT_EQ(0, xprctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0));
 }
 
-/* Waits for a child; its exit status, or -1 (it is killed). */
-static int child_status(pid_t pid)
-{
-	int status = ksmt_waitpid(pid, KSMT_SCAN_TIMEOUT);
-
-	if (status < 0) {
-		ksmt_kill(pid);
-		return -1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /*
  * PR_SET_MEMORY_MERGE, then fork(): the child has it too, and a mapping
  * it creates merges without madvise().
@@ -720,7 +682,7 @@ TEST_F_TIMEOUT(feat, prctl_merge_fork, KSMT_TEST_TIMEOUT)
 	if (pid == 0)
 		_exit(merge_any_check());
 	/* 10: no PR_GET_MEMORY_MERGE; 12: no merge; see merge_any_check(). */
-	EXPECT_EQ(0, child_status(pid));
+	EXPECT_EQ(0, ksmt_child_status(pid));
 }
 
 /*
@@ -743,7 +705,7 @@ TEST_F_TIMEOUT(feat, prctl_merge_exec, KSMT_TEST_TIMEOUT)
 		      (char *)NULL);
 		_exit(21);
 	}
-	EXPECT_EQ(0, child_status(pid));
+	EXPECT_EQ(0, ksmt_child_status(pid));
 }
 
 /*
@@ -1087,7 +1049,7 @@ TEST_F_TIMEOUT(trace, zero_page_merges, KSMT_TEST_TIMEOUT)
 
 	ASSERT_NE(0UL, zero);
 	ASSERT_EQ(0, ksmt_write("use_zero_pages", "1"));
-	p = map_zero(z);
+	p = ksmt_map_zero(z);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, ksmt_event_enable("ksm_merge_one_page", true));
 	ASSERT_EQ(0, ksmt_run(1));
@@ -1112,7 +1074,7 @@ TEST_F_TIMEOUT(trace, zero_page_merges, KSMT_TEST_TIMEOUT)
 	TH_LOG("%ld ksm_merge_one_page lines, %ld zero-page merges", lines,
 	       merges);
 	EXPECT_EQ(z, merges);
-	EXPECT_TRUE(all_bytes_zero(p, z));
+	EXPECT_TRUE(ksmt_all_bytes_zero(p, z));
 	free(text);
 }
 
@@ -1198,7 +1160,7 @@ TEST_F_TIMEOUT(trace, enter_exit, KSMT_TEST_TIMEOUT)
 
 		_exit(p == MAP_FAILED || ksmt_mergeable(p, 1));
 	}
-	EXPECT_EQ(0, child_status(pid));
+	EXPECT_EQ(0, ksmt_child_status(pid));
 	ASSERT_EQ(0, ksmt_event_enable("ksm_enter", false));
 	ASSERT_EQ(0, ksmt_event_enable("ksm_exit", false));
 

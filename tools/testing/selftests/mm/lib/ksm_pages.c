@@ -84,6 +84,30 @@ int ksmt_mergeable(void *addr, size_t npages)
 	return 0;
 }
 
+char *ksmt_map_zero(long npages)
+{
+	char *p = ksmt_map(npages);
+
+	if (p == MAP_FAILED)
+		return p;
+	memset(p, 0, npages * PAGE);
+	if (ksmt_mergeable(p, npages)) {
+		munmap(p, npages * PAGE);
+		return MAP_FAILED;
+	}
+	return p;
+}
+
+bool ksmt_all_bytes_zero(const char *p, long npages)
+{
+	long i;
+
+	for (i = 0; i < npages * (long)PAGE; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 u64 ksmt_group_key(u64 group_ns, int group)
 {
 	u64 key = ksmt_mix(ksmt_mix(group_ns) + 2 * (u64)group);

@@ -31,6 +31,10 @@ bool ksmt_page_is(const void *page, u64 key);
 /* Private anonymous memory without THP; MAP_FAILED on failure. */
 void *ksmt_map(size_t npages);
 int ksmt_mergeable(void *addr, size_t npages);
+/* Private, present, zero-filled pages in a mergeable area, or MAP_FAILED. */
+char *ksmt_map_zero(long npages);
+/* Whether the npages pages at p hold nothing but zero bytes. */
+bool ksmt_all_bytes_zero(const char *p, long npages);
 
 /*
  * A layout: npages pages, each either a copy of one of ngroups group
