@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Assertions on KSM counters for the KSM kselftests, the check of the
- * kernel's taint at the end of a test, and the exit status of a test's
- * child; include after kselftest_harness.h and ksm_util.h. The
- * assertions take the test's _metadata, so failures count for the
- * calling test.
+ * Assertions on KSM counters for the KSM kselftests and the check of the
+ * kernel's taint at the end of a test; include after kselftest_harness.h
+ * and ksm_util.h. The assertions take the test's _metadata, so failures
+ * count for the calling test.
  */
 #ifndef KSM_HARNESS_H
 #define KSM_HARNESS_H
@@ -217,18 +216,6 @@ static inline void ksmt_test_end(struct __test_metadata *_metadata,
 		TH_LOG("the kernel got tainted (%#lx): see the console", added);
 	EXPECT_EQ(0UL, added);
 	TH_LOG("took %.1f s", ksmt_now() - ksmt_test_started);
-}
-
-/* Waits for a child; its exit status, or -1 (it is killed). */
-static inline int ksmt_child_status(pid_t pid)
-{
-	int status = ksmt_waitpid(pid, KSMT_SCAN_TIMEOUT);
-
-	if (status < 0) {
-		ksmt_kill(pid);
-		return -1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 #endif /* KSM_HARNESS_H */

@@ -119,6 +119,17 @@ void ksmt_kill(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+int ksmt_child_status(pid_t pid)
+{
+	int status = ksmt_waitpid(pid, KSMT_SCAN_TIMEOUT);
+
+	if (status < 0) {
+		ksmt_kill(pid);
+		return -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 static void ksmt_holder(struct ksmt_chan *ch, struct ksmt_layout *const *ls,
 			int n, char *const *at)
 {

@@ -50,5 +50,7 @@ int ksmt_holder_verify(struct ksmt_chan *ch);
 int ksmt_waitpid(pid_t pid, int timeout_s);
 /* Kills (SIGKILL) and reaps a child, ignoring errors. */
 void ksmt_kill(pid_t pid);
+/* Waits for a child; its exit status, or -1 (it is killed). */
+int ksmt_child_status(pid_t pid);
 
 #endif /* KSM_PROCS_H */
