@@ -470,6 +470,7 @@ static double own_cpu_s(void)
  */
 static double hash_floor(const struct ksmt_layout *l, const char *key)
 {
+	struct ksmt_layout part;
 	size_t n = l->npages, i;
 	double best = -1, t;
 	u64 sum = 0;
@@ -481,11 +482,9 @@ static double hash_floor(const struct ksmt_layout *l, const char *key)
 	buf = ksmt_map(n);
 	if (buf == MAP_FAILED)
 		return -1;
-	for (i = 0; i < n; i++)
-		if (l->key[i])
-			ksmt_fill_page(buf + i * KSMT_PAGE_SIZE, l->key[i]);
-		else
-			memset(buf + i * KSMT_PAGE_SIZE, 0, KSMT_PAGE_SIZE);
+	part = *l;
+	part.npages = n;
+	ksmt_layout_fill(&part, buf);
 	for (pass = 0; pass < FLOOR_PASSES; pass++) {
 		t = own_cpu_s();
 		for (i = 0; i < n; i++)
@@ -676,13 +675,14 @@ static long ksm_slab_bytes(const char *workload)
 /*
  * The slab memory the objects in use of KSM's caches take: each cache
  * (/sys/kernel/slab/ksm*) shrunk first, so that its per-CPU slabs' free
- * objects do not count, then objects x the slab's bytes per object (its
- * rounding and leftover included). Unlike ksm_slab_bytes(), no slack: what
- * a few thousand items cost, not what the caches hold. -1 on failure.
+ * objects do not count (ksmt_slab_objects()), then objects x the slab's
+ * bytes per object (its rounding and leftover included). Unlike
+ * ksm_slab_bytes(), no slack: what a few thousand items cost, not what the
+ * caches hold. -1 on failure.
  */
 static long ksm_slab_inuse_bytes(const char *workload)
 {
-	long total = 0, objects, order, per_slab, each;
+	long total = 0, objects, order, per_slab;
 	char path[320];
 	struct dirent *de;
 	DIR *dir;
@@ -690,16 +690,10 @@ static long ksm_slab_inuse_bytes(const char *workload)
 	dir = opendir("/sys/kernel/slab");
 	if (!dir)
 		return -1;
-	while (total >= 0 && (de = readdir(dir))) {
+	while ((de = readdir(dir))) {
 		if (strncmp(de->d_name, "ksm", 3))
 			continue;
-		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink",
-			 de->d_name);
-		if (ksmt_write_file(path, "1"))
-			total = -1;
-		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/objects",
-			 de->d_name);
-		objects = ksmt_file_long(path);
+		objects = ksmt_slab_objects(de->d_name);
 		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/order",
 			 de->d_name);
 		order = ksmt_file_long(path);
@@ -710,9 +704,9 @@ static long ksm_slab_inuse_bytes(const char *workload)
 			total = -1;
 			break;
 		}
-		each = ((long)KSMT_PAGE_SIZE << order) / per_slab;
 		say_of("INFO", workload, "slab_inuse", "%s %ld %ld",
-		       de->d_name, objects, each);
+		       de->d_name, objects,
+		       ((long)KSMT_PAGE_SIZE << order) / per_slab);
 		total += objects * ((long)KSMT_PAGE_SIZE << order) / per_slab;
 	}
 	closedir(dir);

@@ -536,8 +536,7 @@ int ksmt_no_ksm_pages(void)
 	return err;
 }
 
-/* Objects in use in one slab cache of its own, shrunk; or -errno. */
-static long ksmt_slab_objects(const char *name)
+long ksmt_slab_objects(const char *name)
 {
 	char path[256], text[256], target[256], *end;
 	long objects;

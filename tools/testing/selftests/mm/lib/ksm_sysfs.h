@@ -111,6 +111,12 @@ int ksmt_no_ksm_pages(void);
  * cache is merged with others, else the count.
  */
 long ksmt_ksm_objects(bool slots);
+/*
+ * Objects in use in one slab cache of its own, the cache shrunk first (its
+ * per-CPU slabs' free objects do not count): -EXDEV if it is merged with
+ * others, -errno if it cannot be read.
+ */
+long ksmt_slab_objects(const char *name);
 
 /* A field of /proc/meminfo in kB (per-CPU deltas folded in), or -1. */
 long ksmt_meminfo(const char *field);
