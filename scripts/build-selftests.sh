@@ -59,20 +59,14 @@ build "$SELF/ksm_bench" "-Wall -Wextra -Werror -I$OURS/lib" \
 	"$TOP/tools/mm/ksm_bench.c" \
 	"$OURS"/lib/ksm_{sysfs,pages,procs,numa,frames}.c
 
-# is_program FILE: whether FILE has a main() (kselftest_harness's or its
-# own). A program NAME's other parts are the NAME_*.c files without one.
-is_program() {
-	grep -qE '^(TEST_HARNESS_MAIN|int main\()' "$1"
-}
-
 [ $# -gt 0 ] || : >"$SELF/our-tests"
 for src in "$OURS"/ksm_*.c; do
 	[ -e "$src" ] || continue
-	is_program "$src" || continue
+	is_ksm_program "$src" || continue
 	name=$(basename "$src" .c)
 	parts=()
 	for part in "$OURS/${name}"_*.c; do
-		[ -e "$part" ] && ! is_program "$part" && parts+=("$part")
+		[ -e "$part" ] && ! is_ksm_program "$part" && parts+=("$part")
 	done
 	# -Wextra minus what upstream code compiled in trips on: const
 	# return types in thp_settings.[ch], an unused handler argument and

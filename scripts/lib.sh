@@ -38,6 +38,13 @@ LOGS=${KSMT_LOGS:-$BUILD/logs/$KFLAVOUR}
 log() { printf '%s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# is_ksm_program FILE: whether a KSM selftest source is a program (it has
+# a main(), kselftest_harness's or its own). The other ksm_*.c files are
+# parts of one: those of program NAME are named NAME_*.c.
+is_ksm_program() {
+	grep -qE '^(TEST_HARNESS_MAIN|int main\()' "$1"
+}
+
 # Replace $2 by $1 only when the content differs: unchanged files keep
 # their timestamps, so kbuild rebuilds only what really changed. The
 # rename also breaks any hard link into the pristine tree.

@@ -62,9 +62,10 @@ if [ "$VARIANT" = ours ]; then
 	# Only our suites (the ksm_*.c files with a main(); the others are
 	# parts of one): some of upstream's need packages we do not use.
 	ks=$BUILD/headers
-	mapfile -t suites < <(cd "$TOP/tools/testing/selftests/mm" &&
-		grep -lE '^(TEST_HARNESS_MAIN|int main\()' ksm_*.c |
-		sed 's/\.c$//')
+	suites=()
+	for src in "$TOP"/tools/testing/selftests/mm/ksm_*.c; do
+		is_ksm_program "$src" && suites+=("$(basename "$src" .c)")
+	done
 	rm -rf "$ks/kselftest/mm"
 	mkdir -p "$ks/kselftest/mm"
 	if [ -f "$ks/usr/include/linux/mman.h" ] &&
