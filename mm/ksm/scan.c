@@ -32,7 +32,7 @@ static void ksm_block_drop(struct ksm_block *block, unsigned int from,
 {
 	unsigned int i;
 
-	for (i = from; i < min(to, ksm_block_cap(block)); i++) {
+	for (i = from; i < to; i++) {
 		struct ksm_item *item = &block->items[i];
 
 		if (item->flags & KSM_ITEM_LIVE) {
@@ -50,7 +50,7 @@ static void ksm_cursor_leave_block(void)
 {
 	struct ksm_block *block = *ksm_cursor.link;
 
-	ksm_block_drop(block, ksm_cursor.idx, KSM_BLOCK_ITEMS);
+	ksm_block_drop(block, ksm_cursor.idx, ksm_block_cap(block));
 	if (ksm_block_live(block)) {
 		ksm_cursor.link = &block->next;
 	} else {
@@ -86,7 +86,7 @@ void ksm_slot_drop_items(struct ksm_slot *slot)
 	struct ksm_block *block;
 
 	while ((block = slot->blocks)) {
-		ksm_block_drop(block, 0, KSM_BLOCK_ITEMS);
+		ksm_block_drop(block, 0, ksm_block_cap(block));
 		slot->blocks = block->next;
 		ksm_block_free(block);
 		cond_resched();
