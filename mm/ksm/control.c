@@ -220,7 +220,7 @@ static int ksm_layout_may_change(void)
 
 /**
  * ksm_set_layout_knob() - change a knob that lays out the stable trees
- * @knob: merge_across_nodes or max_page_sharing in ksm_knobs
+ * @knob: merge_across_nodes, merge_scope or max_page_sharing in ksm_knobs
  * @value: its new value, already checked
  * @relayout: the unstable trees, which the knob lays out too, start afresh
  *
@@ -297,6 +297,7 @@ static int __init ksm_init(void)
 	int err;
 
 	ksm_zero_checksum = ksm_page_checksum(ZERO_PAGE(0));
+	ksm_domain_init();
 	err = ksm_caches_init() ?: ksm_trees_init();
 	if (err)
 		goto fail;

@@ -209,9 +209,12 @@ static inline bool ksm_item_in_unstable(const struct ksm_item *item,
  * @tree: node in the stable tree
  * @sharers: the items that map the page: the reverse map
  * @kpfn: page frame of the KSM page; follows it through migration
- * @checksum: xxhash64 of the (unchangeable) content
+ * @checksum: xxhash64 of the (unchangeable) content, salted with the
+ *	merge domain's salt (see domain.c)
  * @nr_sharers: length of @sharers, checked against max_page_sharing
  * @nid: index of the stable tree the node is in
+ * @domain: the merge domain the page belongs to; all its sharers are in it
+ *	or leave it on ksmd's next look at them
  * @dup: one of several nodes of the same content (a chain)
  */
 struct ksm_stable_node {
@@ -221,6 +224,7 @@ struct ksm_stable_node {
 	u64 checksum;
 	unsigned int nr_sharers;
 	int nid;
+	u32 domain;
 	bool dup;
 };
 
@@ -238,10 +242,16 @@ struct ksm_page {
  * struct ksm_slot - an mm registered with KSM
  * @base: hash and list linkage, and the mm (held with mmgrab)
  * @blocks: blocks of tracking items of the mm, ascending address
+ * @salt: the salt of the merge domain its items' checksums are salted
+ *	with (0 for the global domain)
+ * @id: a number no other live slot has: the mm's domain under
+ *	merge_scope "process"
  */
 struct ksm_slot {
 	struct mm_slot base;
 	struct ksm_block *blocks;
+	u64 salt;
+	u32 id;
 };
 
 /**
@@ -258,6 +268,14 @@ struct ksm_trees {
 };
 
 #define KSM_DEFAULT_PAGES_TO_SCAN	100
+
+/* Values of the merge_scope knob: which pages may merge with which. */
+enum ksm_merge_scope {
+	KSM_SCOPE_GLOBAL,	/* any two pages */
+	KSM_SCOPE_CGROUP,	/* pages of one memory cgroup */
+	KSM_SCOPE_PROCESS,	/* pages of one mm */
+	KSM_NR_SCOPES,
+};
 
 enum ksm_advisor_mode {
 	KSM_ADVISOR_NONE,
@@ -303,6 +321,7 @@ struct ksm_knobs {
 	unsigned int max_page_sharing;
 	unsigned int merge_across_nodes;
 	unsigned int prune_millisecs;
+	unsigned int merge_scope;
 };
 
 /* Counters, written under ksm_lock, read locklessly by sysfs. */
@@ -321,7 +340,9 @@ struct ksm_counters {
 
 /*
  * Where ksmd is: which slot, which address, and which item comes next:
- * the one at index @idx of the block at *@link, or a later one.
+ * the one at index @idx of the block at *@link, or a later one. @domain
+ * and @salt are the merge domain of the slot's mm and its salt, as
+ * ksm_domain_enter() found them when ksmd last came to the slot.
  */
 struct ksm_cursor {
 	struct ksm_slot *slot;
@@ -329,6 +350,8 @@ struct ksm_cursor {
 	struct ksm_block **link;
 	unsigned int idx;
 	unsigned int gen;
+	u32 domain;
+	u64 salt;
 };
 
 extern struct ksm_knobs ksm_knobs;
@@ -490,6 +513,13 @@ static inline void ksm_folio_set_node(struct folio *folio,
 
 	WRITE_ONCE(folio->mapping, (struct address_space *)mapping);
 }
+
+/* domain.c */
+extern const char * const ksm_scope_names[KSM_NR_SCOPES];
+void ksm_domain_init(void);
+bool ksm_scope_supported(unsigned int scope);
+u64 ksm_domain_salt(unsigned int scope, u32 domain);
+void ksm_domain_enter(struct ksm_slot *slot);
 
 /* advisor.c */
 unsigned long ksm_advise(const struct ksm_advice *in);

@@ -60,6 +60,9 @@ static int ksm_merge_into_node(struct ksm_item *item,
 	/* Memory failure took the page: nobody new may map it. */
 	else if (folio_test_hwpoison(kfolio))
 		err = -EHWPOISON;
+	/* Equal salted keys, other domains: a 64-bit collision. */
+	else if (node->domain != ksm_cursor.domain)
+		err = -EAGAIN;
 	else if (!ksm_same_domain(kfolio, pg->folio))
 		err = -EAGAIN;
 	else
@@ -82,6 +85,14 @@ static int ksm_cmp_with_node(struct ksm_stable_node *node, void *arg)
 
 	if (!kfolio)
 		return KSM_CMP_STALE;
+	/*
+	 * The page of another merge domain is not looked at: its domain
+	 * orders it (only a collision of salted keys gets it here).
+	 */
+	if (node->domain != ksm_cursor.domain) {
+		folio_put(kfolio);
+		return ksm_cursor.domain < node->domain ? -1 : 1;
+	}
 	/*
 	 * A page being scanned is still writable: its owner may write it
 	 * during the comparison. Intended: the order found only guides the
@@ -237,10 +248,15 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 		return -ENOMEM;
 	if (keep_unstable)
 		ksm_unstable_erase(keep->item);
-	/* Its key is taken now that no mapping can write to it any more. */
+	/*
+	 * Its key is taken now that no mapping can write to it any more.
+	 * Equal content and equal salted keys: both pages are of the domain
+	 * of the page being scanned.
+	 */
 	node->kpfn = folio_pfn(folio);
-	node->checksum = ksm_page_checksum(keep->pg.page);
+	node->checksum = ksm_page_checksum(keep->pg.page) ^ ksm_cursor.salt;
 	node->nid = index;
+	node->domain = ksm_cursor.domain;
 	ksm_folio_set_node(folio, node);
 	ksm_stable_add(index, node, ksm_cmp_with_node, keep->pg.page);
 	ksm_chain_joined(node, ksm_cmp_with_node, keep->pg.page);
@@ -410,10 +426,28 @@ void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 		return;
 	/* The zero page path wants a look at the page itself. */
 	if (READ_ONCE(ksm_knobs.use_zero_pages) &&
-	    item->checksum == ksm_zero_checksum)
+	    (item->checksum ^ ksm_cursor.salt) == ksm_zero_checksum)
 		return;
 	ksm_pair_or_add(item, vma, pg,
 			ksm_tree_index(ksm_folio_nid(pg->folio)));
+}
+
+/*
+ * The page maps the KSM page of another merge domain: its mm moved to
+ * another memory cgroup since, or, under merge_scope "process", inherited
+ * the mapping through fork(). It gets a copy of its own, and may merge
+ * again in its domain later.
+ */
+static void ksm_leave_domain(struct ksm_item *item,
+			     struct vm_area_struct *vma)
+{
+	unsigned long addr = ksm_item_addr(item);
+
+	if (item->flags & KSM_ITEM_STABLE)
+		ksm_item_unlink_stable(item);
+	/* The node's checksum it kept is salted for the other domain. */
+	item->flags &= ~KSM_ITEM_HASHED;
+	ksm_unmerge_range(vma, addr, addr + PAGE_SIZE);
 }
 
 /**
@@ -425,7 +459,10 @@ void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
  *
  * Stable tree first (cheap: integer compares; the page is compared once,
  * write-protected, when it merges), then the volatility check, then the
- * zero page, then the unstable tree.
+ * zero page, then the unstable tree. Both trees are looked up under the
+ * checksum salted for the page's merge domain (the cursor's); whether the
+ * page is empty is told by its checksum unsalted, as the zero page is
+ * nobody's data.
  */
 void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		    struct ksm_page *pg)
@@ -433,10 +470,14 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	int index = ksm_tree_index(ksm_folio_nid(pg->folio));
 	struct ksm_stable_node *node;
 	bool changed;
-	u64 sum;
+	u64 sum, key;
 
 	if (folio_test_ksm(pg->folio)) {
 		node = ksm_folio_node(pg->folio);
+		if (node->domain != ksm_cursor.domain) {
+			ksm_leave_domain(item, vma);
+			return;
+		}
 		if (node->nid != index)
 			ksm_node_rehome(node, index, ksm_cmp_with_node,
 					pg->page);
@@ -452,8 +493,9 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		ksm_item_unlink_stable(item);
 
 	sum = ksm_page_checksum(pg->page);
-	changed = !(item->flags & KSM_ITEM_HASHED) || sum != item->checksum;
-	item->checksum = sum;
+	key = sum ^ ksm_cursor.salt;
+	changed = !(item->flags & KSM_ITEM_HASHED) || key != item->checksum;
+	item->checksum = key;
 	item->flags |= KSM_ITEM_HASHED;
 
 	/*
@@ -461,7 +503,7 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	 * fails for now, try again next pass; pairing the page with another
 	 * in the unstable tree would make a second KSM page of one content.
 	 */
-	node = ksm_stable_lookup(ksm_trees_of(index), sum, pg->page);
+	node = ksm_stable_lookup(ksm_trees_of(index), key, pg->page);
 	if (node) {
 		ksm_merge_into_node(item, vma, pg, node);
 		return;

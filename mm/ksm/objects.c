@@ -7,6 +7,8 @@
  */
 
 #include <linux/highmem.h>
+#include <linux/idr.h>
+#include <linux/spinlock.h>
 #include <linux/init.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -39,6 +41,13 @@ static struct kmem_cache *ksm_block_cache __ro_after_init;
 static struct kmem_cache *ksm_solo_cache __ro_after_init;
 static struct kmem_cache *ksm_node_cache __ro_after_init;
 static struct kmem_cache *ksm_slot_cache __ro_after_init;
+/*
+ * The ids of live mm slots, handed out in turn: an id comes back only
+ * after 2^31 others, so one that a stale KSM page still carries as its
+ * merge domain (merge_scope "process") is not a new mm's for ages.
+ */
+static DEFINE_IDR(ksm_slot_ids);
+static DEFINE_SPINLOCK(ksm_slot_ids_lock);
 
 /**
  * ksm_block_alloc() - allocate an empty block of tracking items
@@ -139,13 +148,29 @@ void ksm_node_free(struct ksm_stable_node *node)
 }
 
 /**
- * ksm_slot_alloc() - allocate a zeroed mm slot
+ * ksm_slot_alloc() - allocate a zeroed mm slot with an id of its own
  *
  * Return: the slot, or NULL when memory is short.
  */
 struct ksm_slot *ksm_slot_alloc(void)
 {
-	return kmem_cache_zalloc(ksm_slot_cache, GFP_KERNEL);
+	struct ksm_slot *slot = kmem_cache_zalloc(ksm_slot_cache, GFP_KERNEL);
+	int id;
+
+	if (!slot)
+		return NULL;
+	/* Id 0 is the global merge domain's. */
+	idr_preload(GFP_KERNEL);
+	spin_lock(&ksm_slot_ids_lock);
+	id = idr_alloc_cyclic(&ksm_slot_ids, slot, 1, 0, GFP_NOWAIT);
+	spin_unlock(&ksm_slot_ids_lock);
+	idr_preload_end();
+	if (id < 0) {
+		kmem_cache_free(ksm_slot_cache, slot);
+		return NULL;
+	}
+	slot->id = id;
+	return slot;
 }
 
 /**
@@ -154,6 +179,9 @@ struct ksm_slot *ksm_slot_alloc(void)
  */
 void ksm_slot_free(struct ksm_slot *slot)
 {
+	spin_lock(&ksm_slot_ids_lock);
+	idr_remove(&ksm_slot_ids, slot->id);
+	spin_unlock(&ksm_slot_ids_lock);
 	kmem_cache_free(ksm_slot_cache, slot);
 }
 

@@ -359,6 +359,7 @@ static unsigned int ksm_scan_slot(unsigned int budget)
 		ksm_cursor_advance(true);
 		return 0;
 	}
+	ksm_domain_enter(ksm_cursor.slot);
 	for_each_vma(vmi, vma) {
 		if (!ksm_vma_mergeable(vma))
 			continue;

@@ -179,6 +179,34 @@ static ssize_t merge_across_nodes_store(struct kobject *kobj,
 KSM_FILE_RW(merge_across_nodes);
 #endif
 
+/* Which pages may merge: "[global] cgroup process", as advisor_mode. */
+static ssize_t merge_scope_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	unsigned int scope = READ_ONCE(ksm_knobs.merge_scope);
+	int i, len = 0;
+
+	for (i = 0; i < KSM_NR_SCOPES; i++)
+		len += sysfs_emit_at(buf, len, i == scope ? "%s[%s]" : "%s%s",
+				     i ? " " : "", ksm_scope_names[i]);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+/* -EINVAL for "cgroup" without the memory controller too. */
+static ssize_t merge_scope_store(struct kobject *kobj,
+				 struct kobj_attribute *attr,
+				 const char *buf, size_t count)
+{
+	int scope = sysfs_match_string(ksm_scope_names, buf);
+
+	if (scope < 0 || !ksm_scope_supported(scope))
+		return -EINVAL;
+	return ksm_store_layout_knob(&ksm_knobs.merge_scope, scope, true,
+				     count);
+}
+
+KSM_FILE_RW(merge_scope);
+
 KSM_UINT_SHOW(pages_to_scan, ksm_knobs.pages_to_scan);
 
 /* While the advisor is on, pages_to_scan is its to set. */
@@ -334,7 +362,7 @@ KSM_FILE_RW(advisor_target_scan_time);
 static struct attribute *ksm_attrs[] = {
 	&run_attr.attr, &pages_to_scan_attr.attr, &sleep_millisecs_attr.attr,
 	&use_zero_pages_attr.attr, &smart_scan_attr.attr,
-	&max_page_sharing_attr.attr,
+	&max_page_sharing_attr.attr, &merge_scope_attr.attr,
 	&stable_node_chains_prune_millisecs_attr.attr,
 #ifdef CONFIG_NUMA
 	&merge_across_nodes_attr.attr,

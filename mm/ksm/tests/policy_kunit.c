@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit tests for KSM's policies: how long smart scan leaves a page that
- * keeps failing to merge alone, and how the scan-time advisor moves
- * pages_to_scan toward its target under its CPU cap and bounds.
+ * keeps failing to merge alone, how the scan-time advisor moves
+ * pages_to_scan toward its target under its CPU cap and bounds, and the
+ * salts that keep merge domains apart.
  */
 
 #include <kunit/test.h>
 #include <linux/math64.h>
+#include <linux/memcontrol.h>
 
 #include "../internal.h"
 
@@ -111,6 +113,46 @@ static void advisor_stays_in_bounds(struct kunit *test)
 	KUNIT_EXPECT_LE(test, ksm_advise(&in), 30000UL);
 }
 
+static void global_scope_has_no_salt(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, ksm_domain_salt(KSM_SCOPE_GLOBAL, 0), 0ULL);
+	KUNIT_EXPECT_EQ(test, ksm_domain_salt(KSM_SCOPE_GLOBAL, 12345), 0ULL);
+}
+
+#define KSM_TEST_DOMAINS	64
+
+/* Every domain of every other scope: a salt of its own, never 0. */
+static void domains_have_distinct_salts(struct kunit *test)
+{
+	u64 *salt = kunit_kcalloc(test, 2 * KSM_TEST_DOMAINS, sizeof(*salt),
+				  GFP_KERNEL);
+	unsigned int i, j;
+
+	KUNIT_ASSERT_NOT_NULL(test, salt);
+	for (i = 0; i < KSM_TEST_DOMAINS; i++) {
+		salt[i] = ksm_domain_salt(KSM_SCOPE_CGROUP, i);
+		salt[KSM_TEST_DOMAINS + i] = ksm_domain_salt(KSM_SCOPE_PROCESS,
+							     i);
+	}
+	for (i = 0; i < 2 * KSM_TEST_DOMAINS; i++) {
+		KUNIT_EXPECT_NE(test, salt[i], 0ULL);
+		for (j = 0; j < i; j++)
+			KUNIT_EXPECT_NE(test, salt[i], salt[j]);
+	}
+	/* The same domain, the same salt. */
+	KUNIT_EXPECT_EQ(test, ksm_domain_salt(KSM_SCOPE_CGROUP, 7), salt[7]);
+}
+
+static void scopes_supported(struct kunit *test)
+{
+	KUNIT_EXPECT_TRUE(test, ksm_scope_supported(KSM_SCOPE_GLOBAL));
+	KUNIT_EXPECT_TRUE(test, ksm_scope_supported(KSM_SCOPE_PROCESS));
+	KUNIT_EXPECT_EQ(test, ksm_scope_supported(KSM_SCOPE_CGROUP),
+			!mem_cgroup_disabled());
+	KUNIT_EXPECT_FALSE(test, ksm_scope_supported(KSM_NR_SCOPES));
+	KUNIT_EXPECT_FALSE(test, ksm_scope_supported(UINT_MAX));
+}
+
 static struct kunit_case ksm_policy_cases[] = {
 	KUNIT_CASE(smart_scan_gives_two_looks),
 	KUNIT_CASE(smart_scan_backs_off),
@@ -120,6 +162,9 @@ static struct kunit_case ksm_policy_cases[] = {
 	KUNIT_CASE(advisor_converges),
 	KUNIT_CASE(advisor_respects_cpu_cap),
 	KUNIT_CASE(advisor_stays_in_bounds),
+	KUNIT_CASE(global_scope_has_no_salt),
+	KUNIT_CASE(domains_have_distinct_salts),
+	KUNIT_CASE(scopes_supported),
 	{}
 };
 
@@ -130,5 +175,5 @@ static struct kunit_suite ksm_policy_suite = {
 
 kunit_test_suite(ksm_policy_suite);
 
-MODULE_DESCRIPTION("KUnit tests for KSM's smart scan and advisor");
+MODULE_DESCRIPTION("KUnit tests for KSM's smart scan, advisor and domains");
 MODULE_LICENSE("GPL");
