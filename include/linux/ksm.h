@@ -112,6 +112,10 @@ void collect_procs_ksm(struct folio *folio, struct page *page,
 		       struct list_head *to_kill, int force_early);
 long ksm_process_profit(struct mm_struct *mm);
 
+struct seq_file;
+/* memory.ksm_stat of a memory cgroup (CONFIG_MEMCG) */
+int ksm_memcg_stat_show(struct seq_file *m, void *v);
+
 #else  /* !CONFIG_KSM */
 
 static inline void ksm_add_vma(struct vm_area_struct *vma)
