@@ -259,7 +259,7 @@ static const char * const ksmt_knob_names[] = {
 	"advisor_mode", "advisor_max_cpu", "advisor_min_pages_to_scan",
 	"advisor_max_pages_to_scan", "advisor_target_scan_time",
 	"max_page_sharing", "merge_across_nodes", "use_zero_pages",
-	"smart_scan", "stable_node_chains_prune_millisecs",
+	"smart_scan", "stable_node_chains_prune_millisecs", "merge_scope",
 	"sleep_millisecs", "pages_to_scan", "run",
 };
 
@@ -422,6 +422,11 @@ int ksmt_reset(void)
 	}
 	if (ksmt_exists("merge_across_nodes")) {
 		err = ksmt_write("merge_across_nodes", "1");
+		if (err)
+			return err;
+	}
+	if (ksmt_exists("merge_scope")) {
+		err = ksmt_write("merge_scope", "global");
 		if (err)
 			return err;
 	}
