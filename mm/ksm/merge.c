@@ -436,18 +436,21 @@ void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
  * The page maps the KSM page of another merge domain: its mm moved to
  * another memory cgroup since, or, under merge_scope "process", inherited
  * the mapping through fork(). It gets a copy of its own, and may merge
- * again in its domain later.
+ * again in its domain later. The copy comes first: until it is made, a
+ * sharer item stands for the mapping in the reverse map. If it cannot
+ * be made now (no memory), the next look tries again.
  */
 static void ksm_leave_domain(struct ksm_item *item,
 			     struct vm_area_struct *vma)
 {
 	unsigned long addr = ksm_item_addr(item);
 
+	if (ksm_unmerge_range(vma, addr, addr + PAGE_SIZE))
+		return;
 	if (item->flags & KSM_ITEM_STABLE)
 		ksm_item_unlink_stable(item);
 	/* The node's checksum it kept is salted for the other domain. */
 	item->flags &= ~KSM_ITEM_HASHED;
-	ksm_unmerge_range(vma, addr, addr + PAGE_SIZE);
 }
 
 /**
