@@ -14,7 +14,8 @@
 # '##BENCH BEGIN/END' lines, then upstream's ksm_tests -P and -H (with
 # BENCH_LIMIT as their scan time limit); prints what the host's report
 # needs about the guest as INFO lines. In the VMs whose command line has
-# 'ksmbench.guests', BENCH_GUESTS QEMU guests come last (ksm_bench guests).
+# 'ksmbench.guests', BENCH_GUESTS QEMU guests come last (ksm_bench guests),
+# and on a kernel with merge_scope the same guests then as two tenants.
 cd /tests || exit 1
 k=/sys/kernel/mm/ksm
 
@@ -123,8 +124,50 @@ guests() {
 		guest_verify $ids ||
 			{ echo "FAIL guests: a guest found its memory changed"; rc=1; }
 	fi
-	guest_kill_all
 	echo "##BENCH END guests rc=$rc"
+	[ -z "$why" ] && [ -e $k/merge_scope ] && [ "$BENCH_GUESTS" -ge 2 ] &&
+		tenants $ids
+	guest_kill_all
+}
+# tenants IDS...: the same running guests as two tenants, the first half
+# of IDS in one memory cgroup and the rest in another, merged again from
+# scratch (run=2 first) with merge_scope=cgroup: what keeping the tenants
+# apart costs in saving, against the guests workload's global figures.
+# Only where there is a merge_scope (ours); each tenant's memory.ksm_stat
+# is printed as INFO lines.
+tenants() {
+	local cg=/sys/fs/cgroup id n=0 t rc=0
+	echo "##BENCH BEGIN tenants"
+	echo 2 >$k/run
+	echo 0 >$k/run
+	[ -e $cg/cgroup.controllers ] || mount -t cgroup2 none $cg
+	echo +memory >$cg/cgroup.subtree_control 2>/dev/null
+	for id in "$@"; do
+		n=$((n + 1))
+		t=1
+		[ $((2 * n)) -le $# ] || t=2
+		mkdir -p $cg/ksm_tenant$t
+		echo "$(guest_pid "$id")" >$cg/ksm_tenant$t/cgroup.procs ||
+			{ echo "FAIL tenants: cannot move guest $id"; rc=1; }
+	done
+	if [ $rc -eq 0 ] && echo cgroup >$k/merge_scope; then
+		timeout -s KILL $((BENCH_LIMIT * 4)) ./ksm_bench \
+			-p "$BENCH_PAGES_TO_SCAN" -t "$BENCH_LIMIT" -k tenants \
+			-n "$BENCH_GUESTS" -m "$KSMG_MEM" guests || rc=$?
+		[ $rc -eq 0 ] || echo "FAIL tenants: ksm_bench exit status $rc"
+		for t in 1 2; do
+			sed "s/^/INFO tenants.t$t./" $cg/ksm_tenant$t/memory.ksm_stat
+		done
+		guest_verify "$@" ||
+			{ echo "FAIL tenants: a guest found its memory changed"; rc=1; }
+	elif [ $rc -eq 0 ]; then
+		echo "FAIL tenants: cannot set merge_scope=cgroup"
+		rc=1
+	fi
+	echo 2 >$k/run
+	echo 0 >$k/run
+	echo global >$k/merge_scope
+	echo "##BENCH END tenants rc=$rc"
 }
 case " $(cat /proc/cmdline) " in
 *" ksmbench.guests "*) guests ;;

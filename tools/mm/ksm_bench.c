@@ -1053,6 +1053,7 @@ out:
  */
 static int bench_guests(const struct bench_opts *o)
 {
+	const char *key = o->key ? o->key : "guests";
 	double t0, c0, t95 = -1, c95 = -1, t_last = 0;
 	long sharing, ref = -1, scans, ref_scans = 0, profit;
 	static double when[GUEST_MAX_SAMPLES], cpu[GUEST_MAX_SAMPLES];
@@ -1098,19 +1099,20 @@ static int bench_guests(const struct bench_opts *o)
 	if (ksmt_read_long("general_profit", &profit))
 		return fail("reading general_profit");
 	ksmt_run(0);
-	say("INFO", "guests.count", "%d", o->procs);
-	say("INFO", "guests.mib_each", "%ld", o->mib);
-	say("INFO", "guests.converged", "%d", stable);
-	say("INFO", "guests.final_s", "%.3f", t_last);
-	say("INFO", "guests.pages_sharing", "%ld", sharing);
+	say_of("INFO", key, "count", "%d", o->procs);
+	say_of("INFO", key, "mib_each", "%ld", o->mib);
+	say_of("INFO", key, "converged", "%d", stable);
+	say_of("INFO", key, "final_s", "%.3f", t_last);
+	say_of("INFO", key, "pages_sharing", "%ld", sharing);
 	if (!stable)
-		return fail("guests: sharing still changing after %d s", o->limit_s);
-	say("BENCH", "guests.time_to_95_s", "%.3f", t95);
-	say("BENCH", "guests.ksmd_cpu_s", "%.3f", c95);
-	say("BENCH", "guests.general_profit_mib", "%.1f",
-	    (double)profit / (1024 * 1024));
-	say("BENCH", "guests.saved_mib_per_guest", "%.1f",
-	    (double)sharing * KSMT_PAGE_SIZE / (1024 * 1024) / o->procs);
+		return fail("%s: sharing still changing after %d s", key,
+			    o->limit_s);
+	say_of("BENCH", key, "time_to_95_s", "%.3f", t95);
+	say_of("BENCH", key, "ksmd_cpu_s", "%.3f", c95);
+	say_of("BENCH", key, "general_profit_mib", "%.1f",
+	       (double)profit / (1024 * 1024));
+	say_of("BENCH", key, "saved_mib_per_guest", "%.1f",
+	       (double)sharing * KSMT_PAGE_SIZE / (1024 * 1024) / o->procs);
 	return 0;
 }
 
