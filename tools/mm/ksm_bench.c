@@ -22,7 +22,7 @@
  *
  * Usage: ksm_bench [-p pages_to_scan] [-n procs] [-m MiB] [-t seconds]
  *                  [-s scans] [-d dirty%] [-r rounds] [-z 0|1] [-g stride]
- *                  [-k key] WORKLOAD
+ *                  [-k key] [-S merge_scope] [-c cgroup]... WORKLOAD
  * WORKLOAD is one of: knobs merge scan mixed cow unmerge copies zero sparse
  * guests (see usage()).
  */
@@ -75,6 +75,8 @@
 #define NS_COPIES		0x636f70696573ULL
 #define NS_SPARSE		0x737061727365ULL
 
+#define MAX_CGROUPS		4
+
 struct bench_opts {
 	long pages_to_scan;
 	int procs;		/* processes of the workload */
@@ -86,6 +88,9 @@ struct bench_opts {
 	int zero;		/* 'copies': -1, or zero with use_zero_pages */
 	int stride;		/* 'sparse': one page mapped in this many */
 	const char *key;	/* 'merge', 'scan': key of the figures */
+	const char *scope;	/* merge_scope to run under, or NULL: global */
+	int ncgroups;		/* 'guests': cgroups whose memory.ksm_stat */
+	const char *cgroup[MAX_CGROUPS];	/* is printed at the end */
 };
 
 /* Processes that each hold one layout; [0] may be held by someone else. */
@@ -206,6 +211,12 @@ static int set_knobs(const struct bench_opts *o)
 		err = ksmt_write_long("pages_to_scan", o->pages_to_scan);
 	if (!err)
 		err = ksmt_run(0);
+	/* After the reset, which puts merge_scope back to global. */
+	if (!err && o->scope) {
+		err = ksmt_write("merge_scope", o->scope);
+		if (!err)
+			say("INFO", "merge_scope", "%s", o->scope);
+	}
 	if (err)
 		return fail("setting the knobs: %s", strerror(-err));
 	for (i = 0; i < ARRAY_SIZE(shown); i++)
@@ -1041,6 +1052,25 @@ out:
 	return err;
 }
 
+/* The memory.ksm_stat of cgroup dir as INFO key.<dir's name>.<field>. */
+static void say_ksm_stat(const char *key, const char *dir)
+{
+	static const char * const fields[] = {
+		"ksm_rmap_items", "ksm_zero_pages", "ksm_merging_pages",
+		"ksm_process_profit",
+	};
+	const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+	char path[PATH_MAX], field[128];
+	unsigned int i;
+
+	snprintf(path, sizeof(path), "%s/memory.ksm_stat", dir);
+	for (i = 0; i < ARRAY_SIZE(fields); i++) {
+		snprintf(field, sizeof(field), "%s.%s", name, fields[i]);
+		say_of("INFO", key, field, "%ld",
+		       ksmt_file_field(path, fields[i]));
+	}
+}
+
 /*
  * 8. Guests: o->procs QEMU guests of o->mib MiB each are already running
  * (scripts/vm/bench-plan.sh starts them, stopped, and waits until each has
@@ -1113,6 +1143,8 @@ static int bench_guests(const struct bench_opts *o)
 	       (double)profit / (1024 * 1024));
 	say_of("BENCH", key, "saved_mib_per_guest", "%.1f",
 	       (double)sharing * KSMT_PAGE_SIZE / (1024 * 1024) / o->procs);
+	for (i = 0; i < o->ncgroups; i++)
+		say_ksm_stat(key, o->cgroup[i]);
 	return 0;
 }
 
@@ -1301,7 +1333,10 @@ static void usage(void)
 		"  sparse   -m MiB mergeable, one page in every -g mapped,\n"
 		"           -s full scans\n"
 		"Options: -p pages_to_scan (1000)  -t longest wait in s (120)\n"
-		"         -k KEY: merge and scan print their figures as KEY.*\n");
+		"         -k KEY: merge, scan and guests print their figures as\n"
+		"         KEY.*  -S SCOPE: run under merge_scope=SCOPE\n"
+		"         -c DIR (up to 4): guests prints the memory.ksm_stat\n"
+		"         of the cgroup DIR at the end\n");
 	exit(2);
 }
 
@@ -1315,7 +1350,7 @@ int main(int argc, char **argv)
 	const char *what;
 	int c, err;
 
-	while ((c = getopt(argc, argv, "p:n:m:t:s:d:r:z:g:k:")) != -1) {
+	while ((c = getopt(argc, argv, "p:n:m:t:s:d:r:z:g:k:S:c:")) != -1) {
 		switch (c) {
 		case 'p':
 			o.pages_to_scan = atol(optarg);
@@ -1346,6 +1381,14 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			o.key = optarg;
+			break;
+		case 'S':
+			o.scope = optarg;
+			break;
+		case 'c':
+			if (o.ncgroups == MAX_CGROUPS)
+				usage();
+			o.cgroup[o.ncgroups++] = optarg;
 			break;
 		default:
 			usage();
