@@ -18,7 +18,9 @@
 #
 #   SUITE="a b"       the suites to run (default: the programs that were
 #                     ksm_races, ksm_thp ksm_uffd ksm_races ksm_memcg,
-#                     then ksm_stress and leaks/slab)
+#                     then ksm_domains (processes changing cgroups and
+#                     memory.ksm_stat read while ksmd runs), ksm_stress
+#                     and leaks/slab)
 #   STRESS_SECONDS=S  how long the stress program runs (default 120)
 #   VARIANT=stock     the same against upstream KSM
 #   NO_BUILD=1        use the KCSAN kernel already built
@@ -27,7 +29,8 @@ export KCSAN=1
 . "$(dirname "$0")/lib.sh"
 
 rc=0
-SUITE=${SUITE:-ksm_thp ksm_uffd ksm_races ksm_memcg ksm_stress leaks/slab} \
+SUITE=${SUITE:-ksm_thp ksm_uffd ksm_races ksm_memcg ksm_domains ksm_stress \
+	leaks/slab} \
 	STRESS_SECONDS=${STRESS_SECONDS:-120} \
 	bash "$TOP/scripts/check-kernel.sh" || rc=$?
 # KCSAN's statistics: a run in which it set up no watchpoint saw nothing.
