@@ -179,17 +179,25 @@ static ssize_t merge_across_nodes_store(struct kobject *kobj,
 KSM_FILE_RW(merge_across_nodes);
 #endif
 
-/* Which pages may merge: "[global] cgroup process", as advisor_mode. */
+/* A knob of named values: all of them, the current one in brackets. */
+static ssize_t ksm_show_choice(char *buf, const char * const *names,
+			       unsigned int n, unsigned int cur)
+{
+	unsigned int i;
+	int len = 0;
+
+	for (i = 0; i < n; i++)
+		len += sysfs_emit_at(buf, len, i == cur ? "%s[%s]" : "%s%s",
+				     i ? " " : "", names[i]);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+/* Which pages may merge: "[global] cgroup process". */
 static ssize_t merge_scope_show(struct kobject *kobj,
 				struct kobj_attribute *attr, char *buf)
 {
-	unsigned int scope = READ_ONCE(ksm_knobs.merge_scope);
-	int i, len = 0;
-
-	for (i = 0; i < KSM_NR_SCOPES; i++)
-		len += sysfs_emit_at(buf, len, i == scope ? "%s[%s]" : "%s%s",
-				     i ? " " : "", ksm_scope_names[i]);
-	return len + sysfs_emit_at(buf, len, "\n");
+	return ksm_show_choice(buf, ksm_scope_names, KSM_NR_SCOPES,
+			       READ_ONCE(ksm_knobs.merge_scope));
 }
 
 /* -EINVAL for "cgroup" without the memory controller too. */
@@ -238,13 +246,9 @@ static const char * const ksm_advisor_modes[] = {
 static ssize_t advisor_mode_show(struct kobject *kobj,
 				 struct kobj_attribute *attr, char *buf)
 {
-	enum ksm_advisor_mode mode = READ_ONCE(ksm_advisor.mode);
-	int i, len = 0;
-
-	for (i = 0; i < ARRAY_SIZE(ksm_advisor_modes); i++)
-		len += sysfs_emit_at(buf, len, i == mode ? "%s[%s]" : "%s%s",
-				     i ? " " : "", ksm_advisor_modes[i]);
-	return len + sysfs_emit_at(buf, len, "\n");
+	return ksm_show_choice(buf, ksm_advisor_modes,
+			       ARRAY_SIZE(ksm_advisor_modes),
+			       READ_ONCE(ksm_advisor.mode));
 }
 
 static ssize_t advisor_mode_store(struct kobject *kobj,
