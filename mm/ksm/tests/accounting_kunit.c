@@ -139,6 +139,9 @@ static void item_is_small(struct kunit *test)
 	if (IS_ENABLED(CONFIG_64BIT))
 		KUNIT_EXPECT_LE(test, struct_size_t(struct ksm_block, items, 1),
 				64UL);
+	/* One per KSM page: a cache line at most, merge domain included. */
+	if (IS_ENABLED(CONFIG_64BIT))
+		KUNIT_EXPECT_LE(test, sizeof(struct ksm_stable_node), 64UL);
 	/* Below the threshold, solo blocks cost less than a full one. */
 	KUNIT_EXPECT_LT(test, (KSM_BLOCK_SOLO_MAX - 1) *
 			struct_size_t(struct ksm_block, items, 1),
