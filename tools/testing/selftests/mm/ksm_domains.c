@@ -10,9 +10,11 @@
  *    share a frame (/proc/<pid>/pagemap); under "process" none but the
  *    copies a process holds itself. The counters are exact, and the
  *    memory.ksm_stat of the cgroups add up to the global counters.
- *  - move: a process that moves to another cgroup leaves its old
- *    cgroup's KSM pages and merges in the new one; under "process", a
- *    child forked from a process with KSM pages gets pages of its own.
+ *  - move (per scope): a process that moves to another cgroup leaves
+ *    its old cgroup's KSM pages and merges in the new one under
+ *    "cgroup"; under "global" it keeps sharing.
+ *  - fork (per scope): a child forked from a process with KSM pages
+ *    shares them, but under "process" gets pages of its own.
  *  - probe: an attacker times its own writes to pages equal to a
  *    victim's and to pages nobody else has. Under "global" the two are
  *    told apart (the copy-on-write fault of a merged page is the side
@@ -272,6 +274,9 @@ static void env_teardown(struct __test_metadata *_metadata,
 	ksmt_test_end(_metadata, e->taint);
 }
 
+/* The two cgroups. */
+enum { IN_A, IN_B };
+
 /* The ABI: one run each. */
 FIXTURE(abi) {
 	struct dom_env e;
@@ -320,36 +325,6 @@ FIXTURE_SETUP(domains)
 }
 
 FIXTURE_TEARDOWN(domains)
-{
-	env_teardown(_metadata, &self->e);
-}
-
-/* Leaving a domain: under the two scopes that have more than one. */
-FIXTURE(leave) {
-	struct dom_env e;
-};
-
-FIXTURE_VARIANT(leave) {
-	const char *scope;
-};
-
-FIXTURE_VARIANT_ADD(leave, cgroup) {
-	.scope = "cgroup",
-};
-
-FIXTURE_VARIANT_ADD(leave, process) {
-	.scope = "process",
-};
-
-FIXTURE_SETUP(leave)
-{
-	const char *why = env_setup(_metadata, &self->e);
-
-	if (why)
-		SKIP(return, "%s", why);
-}
-
-FIXTURE_TEARDOWN(leave)
 {
 	env_teardown(_metadata, &self->e);
 }
@@ -463,7 +438,6 @@ TEST_F(abi, ksm_stat)
 }
 
 /* Which tenant is in which domain under each scope. */
-enum { IN_A, IN_B };
 
 struct layout {
 	int cg;		/* IN_A or IN_B */
@@ -596,84 +570,115 @@ TEST_F(domains, isolation)
 		EXPECT_EQ('y', tenant_ask(&self->e.t[i], 'v'));
 }
 
-/*
- * Tenants 0 and 1 merge in A; 1 moves to B, where 2 holds the same
- * contents. By the next pass, 1 maps no page of A's and has merged with
- * 2. Under "process" instead, tenant 0 holds its contents twice and
- * forks: the child gets pages of its own, and merges them with each
- * other.
- */
-TEST_F(leave, move)
+/* Pages of tenants a and b (page i each) on one frame. */
+static int frames_shared(struct dom_env *e, int a, int b)
+{
+	int i, n = 0;
+
+	for (i = 0; i < DOM_PAGES; i++)
+		n += tenant_frame(&e->t[a], i) == tenant_frame(&e->t[b], i);
+	return n;
+}
+
+static void expect_counters(struct __test_metadata *_metadata,
+			    const char *when, long shared, long sharing)
 {
 	struct ksmt_counters c;
+
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	TH_LOG("%s: shared %ld sharing %ld (want %ld %ld)", when, c.shared,
+	       c.sharing, shared, sharing);
+	EXPECT_EQ(shared, c.shared);
+	EXPECT_EQ(sharing, c.sharing);
+}
+
+/*
+ * Tenants 0 and 1 start in A, then 1 moves to B, where 2 then starts;
+ * all hold the same contents. Under "global" nothing changes for 1: it
+ * shares with 0, then with 2 too. Under "cgroup", 1 maps none of A's
+ * frames once the pass after the move is over, and merges with 2 in B.
+ * Under "process" nobody shares anything.
+ */
+TEST_F(domains, move)
+{
+	bool global = !strcmp(variant->scope, "global");
+	bool cgroup = !strcmp(variant->scope, "cgroup");
+	/* What A's two tenants share (under "process": nothing). */
+	long in_a = global || cgroup ? DOM_PAGES : 0;
+	struct ksmt_stat st;
+	int i;
+
+	ASSERT_EQ(0, ksmt_write("merge_scope", variant->scope));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, tenant_start(&self->e.t[i], self->e.cg[IN_A].path,
+					  i, DOM_PAGES, 1, false, NULL));
+	settle(_metadata);
+	expect_counters(_metadata, "both in A", in_a, in_a);
+	ASSERT_EQ(0, ksmt_cgroup_join(&self->e.cg[IN_B], self->e.t[1].pid));
+	ASSERT_EQ(0, ksmt_run(1));
+	/* The next pass over it is over by the end of the second. */
+	ASSERT_EQ(0, ksmt_settle(2));
+	EXPECT_EQ(global ? DOM_PAGES : 0, frames_shared(&self->e, 0, 1));
+	expect_counters(_metadata, "1 moved to B", in_a,
+			global ? DOM_PAGES : 0);
+	ASSERT_EQ(0, ksmt_read_stat(self->e.t[1].pid, &st));
+	EXPECT_EQ(global ? DOM_PAGES : 0, st.merging_pages);
+
+	ASSERT_EQ(0, tenant_start(&self->e.t[2], self->e.cg[IN_B].path, 2,
+				  DOM_PAGES, 1, false, NULL));
+	settle(_metadata);
+	EXPECT_EQ(global ? DOM_PAGES : 0, frames_shared(&self->e, 0, 1));
+	EXPECT_EQ(in_a, frames_shared(&self->e, 1, 2));
+	if (global)
+		expect_counters(_metadata, "2 in B", DOM_PAGES, 2 * DOM_PAGES);
+	else if (cgroup)
+		expect_counters(_metadata, "2 in B", 2 * DOM_PAGES, DOM_PAGES);
+	else
+		expect_counters(_metadata, "2 in B", 0, 0);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ('y', tenant_ask(&self->e.t[i], 'v'));
+}
+
+/*
+ * Tenant 0 holds its contents twice, which merge under every scope, then
+ * forks. The child inherits the mappings of the KSM pages: under
+ * "global" and "cgroup" (the child is in its parent's cgroup) it shares
+ * them, as it would without merge domains; under "process" it gets pages
+ * of its own, which merge with each other.
+ */
+TEST_F(domains, fork)
+{
+	bool process = !strcmp(variant->scope, "process");
 	struct ksmt_stat st;
 	int i, cross = 0;
 	pid_t child = 0;
 
 	ASSERT_EQ(0, ksmt_write("merge_scope", variant->scope));
-	if (!strcmp(variant->scope, "process")) {
-		ASSERT_EQ(0, tenant_start(&self->e.t[0], self->e.cg[0].path, 0,
-					  2 * DOM_PAGES, 2, false, NULL));
-		settle(_metadata);
-		ASSERT_EQ(DOM_PAGES, ksmt_get("pages_shared"));
-		ASSERT_EQ(0, ksmt_send(self->e.t[0].ch.down[1], 'f'));
-		ASSERT_EQ((ssize_t)sizeof(child),
-			  read(self->e.t[0].ch.up[0], &child, sizeof(child)));
-		ASSERT_LT(0, child);
-		self->e.forked = child;
-		settle(_metadata);
-		for (i = 0; i < 2 * DOM_PAGES; i++)
-			if (tenant_frame(&self->e.t[0], i) ==
-			    ksmt_frame_of(child, self->e.t[0].base + i * PAGE))
-				cross++;
-		EXPECT_EQ(0, cross);
-		ASSERT_EQ(0, ksmt_read_counters(&c));
-		TH_LOG("after fork: %d on the parent's frames; shared %ld sharing %ld",
-		       cross, c.shared, c.sharing);
-		EXPECT_EQ(2 * DOM_PAGES, c.shared);
-		EXPECT_EQ(2 * DOM_PAGES, c.sharing);
-		ASSERT_EQ(0, ksmt_read_stat(child, &st));
-		EXPECT_EQ(2 * DOM_PAGES, st.merging_pages);
-		EXPECT_EQ('y', tenant_ask(&self->e.t[0], 'v'));
-		return;
-	}
-	ASSERT_EQ(0, tenant_start(&self->e.t[0], self->e.cg[0].path, 0,
-				  DOM_PAGES, 1, false, NULL));
-	ASSERT_EQ(0, tenant_start(&self->e.t[1], self->e.cg[0].path, 1,
-				  DOM_PAGES, 1, false, NULL));
+	ASSERT_EQ(0, tenant_start(&self->e.t[0], self->e.cg[IN_A].path, 0,
+				  2 * DOM_PAGES, 2, false, NULL));
 	settle(_metadata);
-	ASSERT_EQ(DOM_PAGES, ksmt_get("pages_shared"));
-	ASSERT_EQ(DOM_PAGES, ksmt_get("pages_sharing"));
-	ASSERT_EQ(0, ksmt_cgroup_join(&self->e.cg[1], self->e.t[1].pid));
-	ASSERT_EQ(0, ksmt_run(1));
-	/* The next pass over it is over by the end of the second. */
-	ASSERT_EQ(0, ksmt_settle(2));
-	for (i = 0; i < DOM_PAGES; i++)
-		if (tenant_frame(&self->e.t[0], i) == tenant_frame(&self->e.t[1], i))
+	expect_counters(_metadata, "before fork", DOM_PAGES, DOM_PAGES);
+	ASSERT_EQ(0, ksmt_send(self->e.t[0].ch.down[1], 'f'));
+	ASSERT_EQ((ssize_t)sizeof(child),
+		  read(self->e.t[0].ch.up[0], &child, sizeof(child)));
+	ASSERT_LT(0, child);
+	self->e.forked = child;
+	settle(_metadata);
+	for (i = 0; i < 2 * DOM_PAGES; i++)
+		if (tenant_frame(&self->e.t[0], i) ==
+		    ksmt_frame_of(child, self->e.t[0].base + i * PAGE))
 			cross++;
-	EXPECT_EQ(0, cross);
-	ASSERT_EQ(0, ksmt_read_counters(&c));
-	TH_LOG("after the move: %d on A's frames; shared %ld sharing %ld",
-	       cross, c.shared, c.sharing);
-	EXPECT_EQ(DOM_PAGES, c.shared);
-	EXPECT_EQ(0, c.sharing);
-	ASSERT_EQ(0, ksmt_read_stat(self->e.t[1].pid, &st));
-	EXPECT_EQ(0, st.merging_pages);
-	/* In B it merges with B's. */
-	ASSERT_EQ(0, tenant_start(&self->e.t[2], self->e.cg[1].path, 2,
-				  DOM_PAGES, 1, false, NULL));
-	settle(_metadata);
-	for (i = 0; i < DOM_PAGES; i++) {
-		EXPECT_NE(tenant_frame(&self->e.t[0], i),
-			  tenant_frame(&self->e.t[1], i));
-		EXPECT_EQ(tenant_frame(&self->e.t[2], i),
-			  tenant_frame(&self->e.t[1], i));
-	}
-	ASSERT_EQ(0, ksmt_read_counters(&c));
-	EXPECT_EQ(2 * DOM_PAGES, c.shared);
-	EXPECT_EQ(DOM_PAGES, c.sharing);
-	for (i = 0; i < 3; i++)
-		EXPECT_EQ('y', tenant_ask(&self->e.t[i], 'v'));
+	TH_LOG("%d of the child's pages on its parent's frames", cross);
+	EXPECT_EQ(process ? 0 : 2 * DOM_PAGES, cross);
+	if (process)
+		expect_counters(_metadata, "after fork", 2 * DOM_PAGES,
+				2 * DOM_PAGES);
+	else
+		expect_counters(_metadata, "after fork", DOM_PAGES,
+				3 * DOM_PAGES);
+	ASSERT_EQ(0, ksmt_read_stat(child, &st));
+	EXPECT_EQ(2 * DOM_PAGES, st.merging_pages);
+	EXPECT_EQ('y', tenant_ask(&self->e.t[0], 'v'));
 }
 
 /* Mann-Whitney U of x[] against y[] (n each), as a z score. */
