@@ -9,7 +9,7 @@
  * zram swap when it can be set up), move_pages() between the two NUMA
  * nodes, fork() and exit(), while ksmd scans at full speed and a
  * controller process toggles run (0, 1 and now and then 2), use_zero_pages,
- * merge_across_nodes, max_page_sharing and smart_scan.
+ * merge_across_nodes, max_page_sharing, smart_scan and merge_scope.
  *
  * Every process keeps a shadow of its pages: a 64-bit key per page from
  * which the page's content is generated (0: zeros). It verifies every
@@ -60,6 +60,7 @@ static const char *const ctl_name[NR_CTL] = {
 	[CTL_ACROSS_NODES] = "merge_across_nodes",
 	[CTL_MAX_SHARING] = "max_page_sharing",
 	[CTL_SMART_SCAN] = "smart_scan",
+	[CTL_MERGE_SCOPE] = "merge_scope",
 };
 
 /* Processes of the run not reaped yet, as the tables know them. */

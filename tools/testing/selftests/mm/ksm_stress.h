@@ -58,7 +58,7 @@ enum op {
 /* The controller's knob writes. */
 enum ctl {
 	CTL_RUN0, CTL_RUN1, CTL_RUN2, CTL_ZERO_PAGES, CTL_ACROSS_NODES,
-	CTL_MAX_SHARING, CTL_SMART_SCAN, NR_CTL
+	CTL_MAX_SHARING, CTL_SMART_SCAN, CTL_MERGE_SCOPE, NR_CTL
 };
 
 /* The highest values of the global counters the controller saw. */

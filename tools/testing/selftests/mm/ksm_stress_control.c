@@ -3,7 +3,8 @@
  * ksm_stress: the controller process.
  *
  * While the workers run, it toggles run (0, 1 and now and then 2),
- * use_zero_pages, merge_across_nodes, max_page_sharing and smart_scan,
+ * use_zero_pages, merge_across_nodes, max_page_sharing, smart_scan and
+ * merge_scope,
  * samples the global counters (their peaks, the full scans, swap used)
  * and checks they stay in range, and at the end fails the run if ksmd
  * made full scans but merged nothing. Its exit status is its check.
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,10 +31,10 @@ static void raise_peak(long *peak, long value)
 }
 
 /* Controller: a knob write; errors in busy[] are expected states. */
-static bool ctl_write(enum ctl c, const char *knob, long val,
-		      const int *busy, int nbusy)
+static bool ctl_write_str(enum ctl c, const char *knob, const char *val,
+			  const int *busy, int nbusy)
 {
-	int i, err = ksmt_write_long(knob, val);
+	int i, err = ksmt_write(knob, val);
 
 	if (!err) {
 		add(&sh->ctl_done[c], 1);
@@ -44,8 +46,17 @@ static bool ctl_write(enum ctl c, const char *knob, long val,
 			return false;
 		}
 	}
-	complain("FAIL: controller: %s=%ld: %s", knob, val, strerror(-err));
+	complain("FAIL: controller: %s=%s: %s", knob, val, strerror(-err));
 	_exit(ST_ERROR);
+}
+
+static bool ctl_write(enum ctl c, const char *knob, long val,
+		      const int *busy, int nbusy)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%ld", val);
+	return ctl_write_str(c, knob, text, busy, nbusy);
 }
 
 static long read_or(const char *name, long dflt)
@@ -100,7 +111,16 @@ static void ctl_layout_knob(struct ksmt_rng *rng, enum ctl c)
 {
 	static const int busy[] = { EBUSY, ENOMEM };
 	static const long sharing[] = { 2, 3, 8, 256 };
+	static const char * const scope[] = { "global", "cgroup", "process" };
 
+	if (c == CTL_MERGE_SCOPE) {
+		if (ksmt_exists("merge_scope"))
+			ctl_write_str(c, "merge_scope",
+				      scope[ksmt_rand_below(rng,
+							    ARRAY_SIZE(scope))],
+				      busy, ARRAY_SIZE(busy));
+		return;
+	}
 	if (c == CTL_ACROSS_NODES) {
 		if (ksmt_exists("merge_across_nodes"))
 			ctl_write(c, "merge_across_nodes",
@@ -117,6 +137,9 @@ static void ctl_layout_knob(struct ksmt_rng *rng, enum ctl c)
 static void ctl_step(struct ksmt_rng *rng, long *run)
 {
 	static const int unmerge_busy[] = { EINTR, ENOMEM, EAGAIN };
+	static const enum ctl layout[] = {
+		CTL_ACROSS_NODES, CTL_MAX_SHARING, CTL_MERGE_SCOPE,
+	};
 	unsigned long r = ksmt_rand_below(rng, 100);
 
 	if (*run != 1 && r < 60) {
@@ -131,8 +154,7 @@ static void ctl_step(struct ksmt_rng *rng, long *run)
 				 ARRAY_SIZE(unmerge_busy)) ? 2 : 0;
 		/* Nothing merged for a moment: layout knobs may change. */
 		if (*run == 2 && ksmt_rand_below(rng, 2))
-			ctl_layout_knob(rng, ksmt_rand_below(rng, 2) ?
-					CTL_ACROSS_NODES : CTL_MAX_SHARING);
+			ctl_layout_knob(rng, layout[ksmt_rand_below(rng, 3)]);
 	} else if (r < 24) {
 		ctl_write(CTL_ZERO_PAGES, "use_zero_pages",
 			  !read_or("use_zero_pages", 0), NULL, 0);
@@ -143,6 +165,8 @@ static void ctl_step(struct ksmt_rng *rng, long *run)
 	} else if (r < 33 && ksmt_exists("smart_scan")) {
 		ctl_write(CTL_SMART_SCAN, "smart_scan",
 			  !read_or("smart_scan", 0), NULL, 0);
+	} else if (r < 36) {
+		ctl_layout_knob(rng, CTL_MERGE_SCOPE);
 	}
 }
 
