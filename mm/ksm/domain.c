@@ -86,39 +86,18 @@ static u32 ksm_memcg_domain(struct mm_struct *mm)
 #endif
 }
 
-/*
- * The checksums and unstable marks of @slot's items are of another domain:
- * forget them. Its stable items stay until the scan comes to them, and
- * leave their KSM pages then if those are of another domain.
- */
-static void ksm_slot_rekey(struct ksm_slot *slot)
-{
-	struct ksm_block *block;
-	unsigned int i;
-
-	for (block = slot->blocks; block; block = block->next) {
-		for (i = 0; i < ksm_block_cap(block); i++) {
-			struct ksm_item *item = &block->items[i];
-
-			if (!(item->flags & KSM_ITEM_LIVE) ||
-			    (item->flags & KSM_ITEM_STABLE))
-				continue;
-			ksm_item_clear_unstable(item, ksm_cursor.gen);
-			item->flags &= ~(KSM_ITEM_HASHED | KSM_ITEM_AGE_MASK);
-		}
-		cond_resched();
-	}
-}
-
 /**
  * ksm_domain_enter() - find the merge domain of the mm ksmd is to scan
  * @slot: the slot at the cursor; its mm's mmap_lock is held
  *
- * Sets the cursor's domain and salt. An mm found in another domain than
- * last time (it moved to another memory cgroup, or merge_scope changed)
- * first forgets what it had keyed for the old one. Called under ksm_lock.
+ * Sets the cursor's domain and salt, and the slot's salt. Called under
+ * ksm_lock.
+ *
+ * Return: true if the mm is in another domain than last time (it moved
+ * to another memory cgroup, or merge_scope changed): what its items keyed
+ * for the old one must be forgotten.
  */
-void ksm_domain_enter(struct ksm_slot *slot)
+bool ksm_domain_enter(struct ksm_slot *slot)
 {
 	unsigned int scope = READ_ONCE(ksm_knobs.merge_scope);
 	u32 domain = 0;
@@ -129,8 +108,8 @@ void ksm_domain_enter(struct ksm_slot *slot)
 		domain = slot->id;
 	ksm_cursor.domain = domain;
 	ksm_cursor.salt = ksm_domain_salt(scope, domain);
-	if (slot->salt != ksm_cursor.salt) {
-		ksm_slot_rekey(slot);
-		slot->salt = ksm_cursor.salt;
-	}
+	if (slot->salt == ksm_cursor.salt)
+		return false;
+	slot->salt = ksm_cursor.salt;
+	return true;
 }

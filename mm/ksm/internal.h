@@ -519,7 +519,7 @@ extern const char * const ksm_scope_names[KSM_NR_SCOPES];
 void ksm_domain_init(void);
 bool ksm_scope_supported(unsigned int scope);
 u64 ksm_domain_salt(unsigned int scope, u32 domain);
-void ksm_domain_enter(struct ksm_slot *slot);
+bool ksm_domain_enter(struct ksm_slot *slot);
 
 /* advisor.c */
 unsigned long ksm_advise(const struct ksm_advice *in);

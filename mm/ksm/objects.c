@@ -8,10 +8,10 @@
 
 #include <linux/highmem.h>
 #include <linux/idr.h>
-#include <linux/spinlock.h>
 #include <linux/init.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/xxhash.h>
 
 #include "internal.h"

@@ -94,6 +94,29 @@ void ksm_slot_drop_items(struct ksm_slot *slot)
 }
 
 /*
+ * Clears the unstable mark of every item of @slot (taking it out of the
+ * unstable tree of this pass), and the @flags bits too. A sharer has
+ * neither a mark nor a checksum or an age: it is left as it is.
+ */
+static void ksm_slot_forget(struct ksm_slot *slot, unsigned long flags)
+{
+	struct ksm_block *block;
+	unsigned int i;
+
+	for (block = slot->blocks; block; block = block->next) {
+		for (i = 0; i < ksm_block_cap(block); i++) {
+			struct ksm_item *item = &block->items[i];
+
+			if (!(item->flags & KSM_ITEM_LIVE))
+				continue;
+			ksm_item_clear_unstable(item, ksm_cursor.gen);
+			item->flags &= ~flags;
+		}
+		cond_resched();
+	}
+}
+
+/*
  * Whether the span of the page of batch entry @i gets solo blocks: a
  * block next to the cursor reaches into it already, or fewer than
  * KSM_BLOCK_SOLO_MAX of its pages are mapped from this one on (the
@@ -359,7 +382,14 @@ static unsigned int ksm_scan_slot(unsigned int budget)
 		ksm_cursor_advance(true);
 		return 0;
 	}
-	ksm_domain_enter(ksm_cursor.slot);
+	/*
+	 * An mm in another merge domain than last time forgets the
+	 * checksums and unstable marks of the old one; its sharers leave
+	 * their KSM pages when the scan comes to them (merge.c).
+	 */
+	if (ksm_domain_enter(ksm_cursor.slot))
+		ksm_slot_forget(ksm_cursor.slot,
+				KSM_ITEM_HASHED | KSM_ITEM_AGE_MASK);
 	for_each_vma(vmi, vma) {
 		if (!ksm_vma_mergeable(vma))
 			continue;
@@ -407,19 +437,10 @@ static bool ksm_pass_begin(void)
 void ksm_forget_unstable(void)
 {
 	struct ksm_slot *slot;
-	struct ksm_block *block;
-	unsigned int i;
 
 	/* The cursor keeps the slot in hand safe from __ksm_exit(). */
-	for (slot = ksm_cursor_first(); slot; slot = ksm_cursor_next(false)) {
-		for (block = slot->blocks; block; block = block->next) {
-			for (i = 0; i < ksm_block_cap(block); i++)
-				if (block->items[i].flags & KSM_ITEM_LIVE)
-					ksm_item_clear_unstable(&block->items[i],
-								ksm_cursor.gen);
-			cond_resched();
-		}
-	}
+	for (slot = ksm_cursor_first(); slot; slot = ksm_cursor_next(false))
+		ksm_slot_forget(slot, 0);
 }
 
 /**
