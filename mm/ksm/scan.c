@@ -383,11 +383,13 @@ static unsigned int ksm_scan_slot(unsigned int budget)
 		return 0;
 	}
 	/*
-	 * An mm in another merge domain than last time forgets the
-	 * checksums and unstable marks of the old one; its sharers leave
-	 * their KSM pages when the scan comes to them (merge.c).
+	 * Its merge domain, once per visit (the cursor's address is 0 only
+	 * before the visit's first batch). An mm in another domain than
+	 * last time forgets the checksums and unstable marks of the old
+	 * one; its sharers leave their KSM pages when the scan comes to
+	 * them (merge.c).
 	 */
-	if (ksm_domain_enter(ksm_cursor.slot))
+	if (!ksm_cursor.addr && ksm_domain_enter(ksm_cursor.slot))
 		ksm_slot_forget(ksm_cursor.slot,
 				KSM_ITEM_HASHED | KSM_ITEM_AGE_MASK);
 	for_each_vma(vmi, vma) {
