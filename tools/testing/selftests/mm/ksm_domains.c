@@ -120,7 +120,7 @@ static void tenant_probe(struct tenant *t, double *ns)
 }
 
 /*
- * The tenant's process: joins cg (if any), fills and marks its pages,
+ * The tenant's process: joins cgroup cg, fills and marks its pages,
  * says 'r', then obeys: 'p' probe (results in ns[]), 'f' fork a child
  * that holds the same mappings (its pid goes up), 'v' verify ('y'/'n'),
  * 'q' quit. Setup failures exit 2.
@@ -132,8 +132,8 @@ static void tenant_main(struct tenant *t, const char *cg, int who, double *ns)
 	pid_t child;
 
 	ksmt_chan_worker(&t->ch);
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cg ? cg : "");
-	if (cg && ksmt_write_file(path, "0"))
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	if (ksmt_write_file(path, "0"))
 		_exit(2);
 	for (i = 0; i < t->npages; i++)
 		ksmt_fill_page(t->base + i * PAGE, tenant_key(t, i, who));
@@ -172,7 +172,7 @@ static void tenant_main(struct tenant *t, const char *cg, int who, double *ns)
 	_exit(3);
 }
 
-/* Starts tenant who in cg (NULL: the caller's cgroup); 0 or -1. */
+/* Starts tenant who in the cgroup cg; 0 or -1. */
 static int tenant_start(struct tenant *t, const char *cg, int who,
 			size_t npages, int copies, bool probe, double *ns)
 {
