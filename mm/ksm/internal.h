@@ -40,20 +40,33 @@
 #define KSM_RUN_OFFLINE		4
 
 /*
- * Bits of ksm_item.flags. An item does not store its address or its mm:
- * its block does, and the index bits say where in the block it is.
+ * Bits of ksm_item.info. An item does not store its address or its mm:
+ * its block does, and the index bits say where in the block it is. The
+ * low KSM_ITEM_COMMON_BITS mean the same in every state; what the rest
+ * holds depends on KSM_ITEM_STABLE:
+ *
+ * stable       the stable node (nodes are aligned to KSM_NODE_ALIGN)
+ * not stable   the unstable mark, its generation, the smart scan age (the
+ *              passes in a row the page was looked at and not merged) and,
+ *              on 64-bit, the key (see ksm_unstable_key())
  */
-#define KSM_ITEM_STABLE		BIT(0)	/* sharer of ->node */
-#define KSM_ITEM_UNSTABLE	BIT(1)	/* in the unstable tree of ->gen */
-#define KSM_ITEM_HASHED		BIT(2)	/* ->checksum is valid */
-#define KSM_ITEM_LIVE		BIT(3)	/* the block slot holds an item */
-#define KSM_ITEM_GEN_SHIFT	4
+#define KSM_ITEM_LIVE		BIT(0)	/* the block slot holds an item */
+#define KSM_ITEM_STABLE		BIT(1)	/* sharer of ksm_item_node() */
+#define KSM_ITEM_INDEX_SHIFT	2
+#define KSM_ITEM_COMMON_BITS	6
+#define KSM_ITEM_COMMON_MASK	(BIT(KSM_ITEM_COMMON_BITS) - 1)
+#define KSM_ITEM_UNSTABLE	BIT(6)	/* in the unstable tree of its gen */
+#define KSM_ITEM_HASHED		BIT(7)	/* the key is valid */
+#define KSM_ITEM_GEN_SHIFT	8
 #define KSM_ITEM_GEN_MASK	(0xffUL << KSM_ITEM_GEN_SHIFT)
-#define KSM_ITEM_AGE_SHIFT	12
+#define KSM_ITEM_AGE_SHIFT	16
 #define KSM_ITEM_AGE_MAX	0xfU
 #define KSM_ITEM_AGE_MASK	((unsigned long)KSM_ITEM_AGE_MAX << \
 				 KSM_ITEM_AGE_SHIFT)
-#define KSM_ITEM_INDEX_SHIFT	16
+#define KSM_ITEM_KEY_SHIFT	20
+/* Bits of an unstable key: what is left of info on 64-bit, else a u32. */
+#define KSM_KEY_BITS		(IS_ENABLED(CONFIG_64BIT) ? \
+				 64 - KSM_ITEM_KEY_SHIFT : 32)
 
 /* Items per block, and the (aligned) range of addresses a block covers. */
 #define KSM_BLOCK_ITEMS		16
@@ -61,36 +74,40 @@
 #define KSM_ITEM_INDEX_MASK	((unsigned long)(KSM_BLOCK_ITEMS - 1) << \
 				 KSM_ITEM_INDEX_SHIFT)
 
+/* Stable nodes are aligned so that an item's info can hold a pointer. */
+#define KSM_NODE_ALIGN		BIT(KSM_ITEM_COMMON_BITS)
+
 struct ksm_stable_node;
 
 /**
  * struct ksm_item - what ksmd knows about one mapped address of one mm
- * @flags: KSM_ITEM_* state bits, the generation of the unstable tree the
- *	item was inserted in, the smart scan age (passes in a row the page
- *	was looked at and not merged) and the item's index in its block
- * @checksum: (not stable, KSM_ITEM_HASHED) xxhash64 of the page when it was
- *	last scanned
- * @unstable: (unstable) node in the unstable tree
+ * @info: KSM_ITEM_* bits, and the node or the key
+ * @left: (unstable) the subtree of smaller keys in the unstable tree
+ * @right: (unstable) the subtree of greater keys
  * @anon_vma: (stable) anon_vma under which the rmap walk finds the mapping
- * @node: (stable) the stable node of the KSM page mapped here
- * @sharer: (stable) entry in @node's sharers list
+ * @next: (stable) the next sharer of the same node
+ * @key: (32-bit only) the unstable key
  *
- * A stable item needs no checksum of its own (its node has it) and is in
- * no unstable tree, so the two halves share their space: 40 bytes.
+ * A stable item needs no key of its own (its node has the checksum) and is
+ * in no unstable tree, so the two halves share their space: 24 bytes on
+ * 64-bit. The unstable tree needs no parent pointers (tree.c), and the
+ * sharers list is singly linked, as nothing walks it backwards.
  */
 struct ksm_item {
-	unsigned long flags;
+	unsigned long info;
 	union {
 		struct {
-			u64 checksum;
-			struct rb_node unstable;
+			struct ksm_item *left;
+			struct ksm_item *right;
 		};
 		struct {
 			struct anon_vma *anon_vma;
-			struct ksm_stable_node *node;
-			struct hlist_node sharer;
+			struct ksm_item *next;
 		};
 	};
+#ifndef CONFIG_64BIT
+	u32 key;
+#endif
 };
 
 /**
@@ -102,10 +119,10 @@ struct ksm_item {
  * @items: the item of page i of the range, live if KSM_ITEM_LIVE is set
  *
  * Keeping the mm, the address and the list link once per block instead
- * of once per item makes an item 40 bytes instead of 56: a full block of
- * KSM_BLOCK_ITEMS costs 42 bytes per page where memory is mapped densely.
+ * of once per item makes an item 24 bytes instead of 48: a full block of
+ * KSM_BLOCK_ITEMS costs 25.5 bytes per page where memory is mapped densely.
  * Where few pages of a span are mapped, each gets a block of its own
- * (KSM_BLOCK_SOLO, 64 bytes) instead: a span holds either one full block
+ * (KSM_BLOCK_SOLO, 48 bytes) instead: a span holds either one full block
  * or solo blocks, never both, and blocks never overlap. Neither kind of
  * block changes its range, nor does an item move, while it lives.
  */
@@ -159,7 +176,7 @@ static inline bool ksm_block_live(const struct ksm_block *block)
 	unsigned int i;
 
 	for (i = 0; i < ksm_block_cap(block); i++)
-		if (block->items[i].flags & KSM_ITEM_LIVE)
+		if (block->items[i].info & KSM_ITEM_LIVE)
 			return true;
 	return false;
 }
@@ -167,7 +184,7 @@ static inline bool ksm_block_live(const struct ksm_block *block)
 /* Where an item is: its block, its index there, its address and mm. */
 static inline unsigned int ksm_item_index(const struct ksm_item *item)
 {
-	return (item->flags & KSM_ITEM_INDEX_MASK) >> KSM_ITEM_INDEX_SHIFT;
+	return (item->info & KSM_ITEM_INDEX_MASK) >> KSM_ITEM_INDEX_SHIFT;
 }
 
 static inline struct ksm_block *ksm_item_block(struct ksm_item *item)
@@ -187,27 +204,76 @@ static inline struct mm_struct *ksm_item_mm(struct ksm_item *item)
 	return ksm_item_block(item)->mm;
 }
 
+static inline bool ksm_item_stable(const struct ksm_item *item)
+{
+	return item->info & KSM_ITEM_STABLE;
+}
+
+/* The node of a stable item. */
+static inline struct ksm_stable_node *ksm_item_node(const struct ksm_item *item)
+{
+	return (struct ksm_stable_node *)(item->info & ~KSM_ITEM_COMMON_MASK);
+}
+
+/* Whether the item is not stable and has a key. */
+static inline bool ksm_item_hashed(const struct ksm_item *item)
+{
+	return (item->info & (KSM_ITEM_STABLE | KSM_ITEM_HASHED)) ==
+	       KSM_ITEM_HASHED;
+}
+
+/* The key of an item for which ksm_item_hashed() holds. */
+static inline u64 ksm_item_key(const struct ksm_item *item)
+{
+#ifdef CONFIG_64BIT
+	return item->info >> KSM_ITEM_KEY_SHIFT;
+#else
+	return item->key;
+#endif
+}
+
+/* Gives an item that is not stable a key: it is hashed from now on. */
+static inline void ksm_item_set_key(struct ksm_item *item, u64 key)
+{
+#ifdef CONFIG_64BIT
+	item->info &= BIT(KSM_ITEM_KEY_SHIFT) - 1;
+	item->info |= key << KSM_ITEM_KEY_SHIFT;
+#else
+	item->key = key;
+#endif
+	item->info |= KSM_ITEM_HASHED;
+}
+
+/* The smart scan age of an item that is not stable (a sharer has none). */
 static inline unsigned int ksm_item_age(const struct ksm_item *item)
 {
-	return (item->flags & KSM_ITEM_AGE_MASK) >> KSM_ITEM_AGE_SHIFT;
+	if (ksm_item_stable(item))
+		return 0;
+	return (item->info & KSM_ITEM_AGE_MASK) >> KSM_ITEM_AGE_SHIFT;
 }
 
 static inline unsigned int ksm_item_gen(const struct ksm_item *item)
 {
-	return (item->flags & KSM_ITEM_GEN_MASK) >> KSM_ITEM_GEN_SHIFT;
+	return (item->info & KSM_ITEM_GEN_MASK) >> KSM_ITEM_GEN_SHIFT;
+}
+
+/* Whether the item carries an unstable mark, of this pass or an old one. */
+static inline bool ksm_item_marked(const struct ksm_item *item)
+{
+	return (item->info & (KSM_ITEM_STABLE | KSM_ITEM_UNSTABLE)) ==
+	       KSM_ITEM_UNSTABLE;
 }
 
 static inline bool ksm_item_in_unstable(const struct ksm_item *item,
 					unsigned int gen)
 {
-	return (item->flags & KSM_ITEM_UNSTABLE) &&
-	       ksm_item_gen(item) == (gen & 0xff);
+	return ksm_item_marked(item) && ksm_item_gen(item) == (gen & 0xff);
 }
 
 /**
  * struct ksm_stable_node - one KSM page
  * @tree: node in the stable tree
- * @sharers: the items that map the page: the reverse map
+ * @sharers: the items that map the page, linked by ->next: the reverse map
  * @kpfn: page frame of the KSM page; follows it through migration
  * @checksum: xxhash64 of the (unchangeable) content, salted with the
  *	merge domain's salt (see domain.c)
@@ -219,14 +285,14 @@ static inline bool ksm_item_in_unstable(const struct ksm_item *item,
  */
 struct ksm_stable_node {
 	struct rb_node tree;
-	struct hlist_head sharers;
+	struct ksm_item *sharers;
 	unsigned long kpfn;
 	u64 checksum;
 	unsigned int nr_sharers;
 	int nid;
 	u32 domain;
 	bool dup;
-};
+} __aligned(KSM_NODE_ALIGN);
 
 /**
  * struct ksm_page - a page ksmd holds a reference on, and its folio
@@ -257,13 +323,13 @@ struct ksm_slot {
 /**
  * struct ksm_trees - the stable and unstable tree of one merge domain
  * @stable: KSM pages, by checksum then content
- * @unstable: candidate pages of the current full scan, by checksum
+ * @unstable: candidate pages of the current full scan, by key (the root)
  * @collided: two contents of one checksum have met in @stable since boot:
  *	from then on a lookup compares content, not only the checksum
  */
 struct ksm_trees {
 	struct rb_root stable;
-	struct rb_root unstable;
+	struct ksm_item *unstable;
 	bool collided;
 };
 
@@ -440,11 +506,13 @@ struct ksm_trees *ksm_trees_of(int nid);
 int ksm_tree_index(int nid);
 int ksm_tree_count(void);
 int ksm_trees_init(void);
-void ksm_unstable_insert(struct rb_root *root, struct ksm_item *item);
-void ksm_unstable_add(struct rb_root *root, struct ksm_item *item,
+u64 ksm_unstable_key(u64 checksum);
+void ksm_unstable_insert(struct ksm_item **root, struct ksm_item *item);
+void ksm_unstable_add(struct ksm_item **root, struct ksm_item *item,
 		      unsigned int gen);
-struct ksm_item *ksm_unstable_first(struct rb_root *root, u64 key);
-struct ksm_item *ksm_unstable_next_equal(struct ksm_item *item);
+struct ksm_item *ksm_unstable_find(struct ksm_item *root, u64 key,
+				   struct ksm_item *after);
+bool ksm_unstable_remove(struct ksm_item **root, struct ksm_item *item);
 void ksm_unstable_erase(struct ksm_item *item);
 void ksm_unstable_reset(void);
 void ksm_item_clear_unstable(struct ksm_item *item, unsigned int gen);

@@ -17,7 +17,7 @@
 
 #include "internal.h"
 
-/* Unstable items of equal checksum compared at most, per scanned page. */
+/* Unstable items of equal key compared at most, per scanned page. */
 #define KSM_MAX_UNSTABLE_PROBES	8
 
 /* The node of a folio we hold a reference to. */
@@ -358,16 +358,18 @@ static int ksm_split_own_folio(struct ksm_page *pg)
 	return err ? -EBUSY : 0;
 }
 
-/* Tries the unstable items whose checksum is @sum; 0 once one merged. */
+/* Tries the unstable items of the key of @item; 0 once one merged. */
 static int ksm_merge_unstable(struct ksm_item *item,
 			      struct vm_area_struct *vma, struct ksm_page *pg,
 			      int index)
 {
-	struct rb_root *root = &ksm_trees_of(index)->unstable;
-	struct ksm_item *other = ksm_unstable_first(root, item->checksum);
+	struct ksm_item **root = &ksm_trees_of(index)->unstable;
+	u64 key = ksm_item_key(item);
+	struct ksm_item *other = ksm_unstable_find(*root, key, NULL);
 	int probes = KSM_MAX_UNSTABLE_PROBES;
 
-	for (; other && probes--; other = ksm_unstable_next_equal(other)) {
+	/* A failed merge may have changed the tree: each step from its root. */
+	for (; other && probes--; other = ksm_unstable_find(*root, key, other)) {
 		struct ksm_peer peer = { .item = other };
 		int err = ksm_peer_get(&peer, vma->vm_mm);
 
@@ -421,12 +423,12 @@ static void ksm_pair_or_add(struct ksm_item *item, struct vm_area_struct *vma,
 void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 		       struct ksm_page *pg)
 {
-	/* Smart scan never skips a sharer: HASHED means a checksum. */
-	if (!(item->flags & KSM_ITEM_HASHED) || folio_test_ksm(pg->folio))
+	if (!ksm_item_hashed(item) || folio_test_ksm(pg->folio))
 		return;
 	/* The zero page path wants a look at the page itself. */
 	if (READ_ONCE(ksm_knobs.use_zero_pages) &&
-	    (item->checksum ^ ksm_cursor.salt) == ksm_zero_checksum)
+	    ksm_item_key(item) ==
+	    ksm_unstable_key(ksm_zero_checksum ^ ksm_cursor.salt))
 		return;
 	ksm_pair_or_add(item, vma, pg,
 			ksm_tree_index(ksm_folio_nid(pg->folio)));
@@ -447,10 +449,10 @@ static void ksm_leave_domain(struct ksm_item *item,
 
 	if (ksm_unmerge_range(vma, addr, addr + PAGE_SIZE))
 		return;
-	if (item->flags & KSM_ITEM_STABLE)
+	if (ksm_item_stable(item))
 		ksm_item_unlink_stable(item);
 	/* The node's checksum it kept is salted for the other domain. */
-	item->flags &= ~KSM_ITEM_HASHED;
+	item->info &= ~KSM_ITEM_HASHED;
 }
 
 /**
@@ -472,8 +474,8 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 {
 	int index = ksm_tree_index(ksm_folio_nid(pg->folio));
 	struct ksm_stable_node *node;
+	u64 sum, key, ukey;
 	bool changed;
-	u64 sum, key;
 
 	if (folio_test_ksm(pg->folio)) {
 		node = ksm_folio_node(pg->folio);
@@ -484,22 +486,22 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		if (node->nid != index)
 			ksm_node_rehome(node, index, ksm_cmp_with_node,
 					pg->page);
-		if ((item->flags & KSM_ITEM_STABLE) && item->node == node)
+		if (ksm_item_stable(item) && ksm_item_node(item) == node)
 			return;
-		if (item->flags & KSM_ITEM_STABLE)
+		if (ksm_item_stable(item))
 			ksm_item_unlink_stable(item);
 		ksm_merge_into_node(item, vma, pg, node);
 		return;
 	}
 	/* Whatever KSM page it mapped, it maps a private page now. */
-	if (item->flags & KSM_ITEM_STABLE)
+	if (ksm_item_stable(item))
 		ksm_item_unlink_stable(item);
 
 	sum = ksm_page_checksum(pg->page);
 	key = sum ^ ksm_cursor.salt;
-	changed = !(item->flags & KSM_ITEM_HASHED) || key != item->checksum;
-	item->checksum = key;
-	item->flags |= KSM_ITEM_HASHED;
+	ukey = ksm_unstable_key(key);
+	changed = !ksm_item_hashed(item) || ukey != ksm_item_key(item);
+	ksm_item_set_key(item, ukey);
 
 	/*
 	 * A KSM page of this content exists: merge into it or, if that

@@ -89,20 +89,23 @@ stale:
 void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
 		    struct anon_vma *anon_vma)
 {
-	VM_WARN_ON_ONCE(item->flags & (KSM_ITEM_STABLE | KSM_ITEM_UNSTABLE));
-	/* The checksum's space becomes the sharer's; smart scan starts over. */
-	item->flags &= ~KSM_ITEM_HASHED;
-	item->flags &= ~KSM_ITEM_AGE_MASK;
+	VM_WARN_ON_ONCE(ksm_item_stable(item) || ksm_item_marked(item));
+	VM_WARN_ON_ONCE((unsigned long)node & KSM_ITEM_COMMON_MASK);
+	/*
+	 * The key's space becomes the node's and the tree links' the
+	 * sharer's; smart scan starts over.
+	 */
 	get_anon_vma(anon_vma);
 	item->anon_vma = anon_vma;
-	item->node = node;
-	if (hlist_empty(&node->sharers))
-		ksm_count.pages_shared++;
-	else
+	if (node->sharers)
 		ksm_count.pages_sharing++;
-	hlist_add_head(&item->sharer, &node->sharers);
+	else
+		ksm_count.pages_shared++;
+	item->next = node->sharers;
+	node->sharers = item;
 	node->nr_sharers++;
-	item->flags |= KSM_ITEM_STABLE;
+	item->info = (item->info & KSM_ITEM_COMMON_MASK) | (unsigned long)node |
+		     KSM_ITEM_STABLE;
 	ksm_item_mm(item)->ksm_merging_pages++;
 }
 
@@ -110,26 +113,33 @@ void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
  * ksm_sharer_del() - forget that @item maps the KSM page of its node
  * @item: a stable item; its node's folio is locked, or stale
  *
- * The item keeps the node's checksum as its own: it is what the page held
- * when it was last looked at.
+ * The item keeps the key of the node's checksum as its own: it is what the
+ * page held when it was last looked at.
+ *
+ * The list is singly linked: the item is looked for from its head. Sharers
+ * leave in about the order they came (the newest first is at the head),
+ * and a node has at most max_page_sharing of them.
  */
 void ksm_sharer_del(struct ksm_item *item)
 {
-	struct ksm_stable_node *node = item->node;
+	struct ksm_stable_node *node = ksm_item_node(item);
 	struct mm_struct *mm = ksm_item_mm(item);
+	struct ksm_item **link;
 
 	trace_ksm_remove_rmap_item(node->kpfn, item, mm);
-	hlist_del(&item->sharer);
+	for (link = &node->sharers; *link != item; link = &(*link)->next)
+		;
+	*link = item->next;
 	node->nr_sharers--;
-	if (hlist_empty(&node->sharers))
-		ksm_count.pages_shared--;
-	else
+	if (node->sharers)
 		ksm_count.pages_sharing--;
+	else
+		ksm_count.pages_shared--;
 	put_anon_vma(item->anon_vma);
-	item->checksum = node->checksum;
-	RB_CLEAR_NODE(&item->unstable);
-	item->flags &= ~KSM_ITEM_STABLE;
-	item->flags |= KSM_ITEM_HASHED;
+	item->anon_vma = NULL;
+	item->next = NULL;
+	item->info &= KSM_ITEM_COMMON_MASK & ~KSM_ITEM_STABLE;
+	ksm_item_set_key(item, ksm_unstable_key(node->checksum));
 	mm->ksm_merging_pages--;
 }
 
@@ -255,12 +265,9 @@ void ksm_node_rehome(struct ksm_stable_node *node, int index,
  */
 void ksm_node_prune(struct ksm_stable_node *node)
 {
-	struct hlist_node *tmp;
-	struct ksm_item *item;
-
 	trace_ksm_remove_ksm_page(node->kpfn);
-	hlist_for_each_entry_safe(item, tmp, &node->sharers, sharer)
-		ksm_sharer_del(item);
+	while (node->sharers)
+		ksm_sharer_del(node->sharers);
 	ksm_chain_left(node);
 	rb_erase(&node->tree, &ksm_trees_of(node->nid)->stable);
 	ksm_node_free(node);
@@ -274,7 +281,7 @@ void ksm_node_prune(struct ksm_stable_node *node)
  */
 void ksm_item_unlink_stable(struct ksm_item *item)
 {
-	struct ksm_stable_node *node = item->node;
+	struct ksm_stable_node *node = ksm_item_node(item);
 	struct folio *folio = ksm_node_folio(node, true);
 
 	if (!folio) {

@@ -89,16 +89,16 @@ void ksm_block_free(struct ksm_block *block)
  * @block: the block
  * @idx: the index; the item there is not live
  *
- * Return: the item, live, in no tree and without a checksum.
+ * Return: the item, live, in no tree and without a key.
  */
 struct ksm_item *ksm_item_init(struct ksm_block *block, unsigned int idx)
 {
 	struct ksm_item *item = &block->items[idx];
 
 	VM_WARN_ON_ONCE(idx >= ksm_block_cap(block));
-	VM_WARN_ON_ONCE(item->flags & KSM_ITEM_LIVE);
+	VM_WARN_ON_ONCE(item->info & KSM_ITEM_LIVE);
 	memset(item, 0, sizeof(*item));
-	item->flags = KSM_ITEM_LIVE |
+	item->info = KSM_ITEM_LIVE |
 		      ((unsigned long)idx << KSM_ITEM_INDEX_SHIFT);
 	ksm_count.items++;
 	block->mm->ksm_rmap_items++;
@@ -115,7 +115,7 @@ void ksm_item_free(struct ksm_item *item)
 
 	ksm_count.items--;
 	block->mm->ksm_rmap_items--;
-	item->flags = 0;
+	item->info = 0;
 }
 
 /**
@@ -129,10 +129,8 @@ struct ksm_stable_node *ksm_node_alloc(void)
 
 	node = kmem_cache_zalloc(ksm_node_cache, GFP_KERNEL | __GFP_NORETRY |
 				 __GFP_NOWARN);
-	if (node) {
-		INIT_HLIST_HEAD(&node->sharers);
+	if (node)
 		ksm_count.stable_nodes++;
-	}
 	return node;
 }
 
@@ -142,7 +140,7 @@ struct ksm_stable_node *ksm_node_alloc(void)
  */
 void ksm_node_free(struct ksm_stable_node *node)
 {
-	VM_WARN_ON_ONCE(!hlist_empty(&node->sharers));
+	VM_WARN_ON_ONCE(node->sharers);
 	ksm_count.stable_nodes--;
 	kmem_cache_free(ksm_node_cache, node);
 }
@@ -189,7 +187,7 @@ void ksm_slot_free(struct ksm_slot *slot)
  * ksm_page_checksum() - the 64-bit xxhash of a page's content
  * @page: the page
  *
- * Return: the checksum, the key of both trees.
+ * Return: the checksum, the stable tree's key (hashed, the unstable one's).
  */
 u64 ksm_page_checksum(struct page *page)
 {

@@ -43,7 +43,7 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
 	if (!node)
 		return;
-	hlist_for_each_entry(item, &node->sharers, sharer) {
+	for (item = node->sharers; item; item = item->next) {
 		struct anon_vma *anon_vma = item->anon_vma;
 		unsigned long addr = ksm_item_addr(item);
 
@@ -107,7 +107,7 @@ void collect_procs_ksm(struct folio *folio, struct page *page,
 
 	if (!node)
 		return;
-	hlist_for_each_entry(item, &node->sharers, sharer) {
+	for (item = node->sharers; item; item = item->next) {
 		unsigned long addr = ksm_item_addr(item);
 
 		anon_vma_lock_read(item->anon_vma);

@@ -20,7 +20,7 @@
  */
 void ksm_item_forget(struct ksm_item *item)
 {
-	if (item->flags & KSM_ITEM_STABLE)
+	if (ksm_item_stable(item))
 		ksm_item_unlink_stable(item);
 	else
 		ksm_item_clear_unstable(item, ksm_cursor.gen);
@@ -35,7 +35,7 @@ static void ksm_block_drop(struct ksm_block *block, unsigned int from,
 	for (i = from; i < to; i++) {
 		struct ksm_item *item = &block->items[i];
 
-		if (item->flags & KSM_ITEM_LIVE) {
+		if (item->info & KSM_ITEM_LIVE) {
 			ksm_item_forget(item);
 			ksm_item_free(item);
 		}
@@ -96,7 +96,7 @@ void ksm_slot_drop_items(struct ksm_slot *slot)
 /*
  * Clears the unstable mark of every item of @slot (taking it out of the
  * unstable tree of this pass), and the @flags bits too. A sharer has
- * neither a mark nor a checksum or an age: it is left as it is.
+ * neither a mark nor a key or an age: it is left as it is.
  */
 static void ksm_slot_forget(struct ksm_slot *slot, unsigned long flags)
 {
@@ -107,10 +107,11 @@ static void ksm_slot_forget(struct ksm_slot *slot, unsigned long flags)
 		for (i = 0; i < ksm_block_cap(block); i++) {
 			struct ksm_item *item = &block->items[i];
 
-			if (!(item->flags & KSM_ITEM_LIVE))
+			if (!(item->info & KSM_ITEM_LIVE) ||
+			    ksm_item_stable(item))
 				continue;
 			ksm_item_clear_unstable(item, ksm_cursor.gen);
-			item->flags &= ~flags;
+			item->info &= ~flags;
 		}
 		cond_resched();
 	}
@@ -175,7 +176,7 @@ static struct ksm_item *ksm_item_at(struct vm_area_struct *vma,
 	}
 	idx = (addr - ksm_block_base(block)) >> PAGE_SHIFT;
 	item = &block->items[idx];
-	if (!(item->flags & KSM_ITEM_LIVE))
+	if (!(item->info & KSM_ITEM_LIVE))
 		ksm_item_init(block, idx);
 	ksm_cursor.idx = idx + 1;
 	/* An unstable mark from the last pass means nothing any more. */
@@ -226,8 +227,7 @@ bool ksm_looks_this_pass(unsigned int skip, unsigned int pass,
 /* Smart scan: true if this pass leaves the page of @item alone. */
 static bool ksm_item_skipped(struct ksm_item *item)
 {
-	if ((item->flags & KSM_ITEM_STABLE) ||
-	    !READ_ONCE(ksm_knobs.smart_scan) ||
+	if (ksm_item_stable(item) || !READ_ONCE(ksm_knobs.smart_scan) ||
 	    ksm_looks_this_pass(ksm_skip_for_age(ksm_item_age(item)),
 				ksm_cursor.gen,
 				ksm_item_addr(item) >> PAGE_SHIFT))
@@ -238,10 +238,10 @@ static bool ksm_item_skipped(struct ksm_item *item)
 
 static void ksm_item_looked_at(struct ksm_item *item)
 {
-	if (item->flags & KSM_ITEM_STABLE)
+	if (ksm_item_stable(item))
 		return;
 	if (ksm_item_age(item) < KSM_ITEM_AGE_MAX)
-		item->flags += 1UL << KSM_ITEM_AGE_SHIFT;
+		item->info += 1UL << KSM_ITEM_AGE_SHIFT;
 }
 
 /* Handles the pages of a batch; returns how many were scanned. */

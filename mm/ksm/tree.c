@@ -1,21 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KSM trees: the stable and the unstable tree of each merge domain, both
- * ordered by 64-bit checksum first. Equal checksums are told apart by
- * content in the stable tree (through a callback, so this file touches no
- * page) and kept in insertion order in the unstable tree. Nothing here
+ * KSM trees: the stable and the unstable tree of each merge domain. The
+ * stable tree is a red-black tree ordered by 64-bit checksum, equal
+ * checksums told apart by content through a callback, so this file touches
+ * no page. The unstable tree is a plain binary search tree of items,
+ * ordered by their key and, among equal keys, by address. Nothing here
  * sleeps or allocates after init; callers hold ksm_lock.
+ *
+ * Why the unstable tree needs no balancing: an item's key is a keyed hash
+ * of its checksum (ksm_unstable_key()), under a key drawn at boot. Nobody
+ * can choose contents to make keys come in order, so the tree is a random
+ * binary search tree whatever is inserted: about 2 ln(n) deep on average
+ * (22 for 60,000 items), against log2(n) to 2 log2(n) for a red-black
+ * tree. Without colours and parent pointers its links take 16 bytes of an
+ * item instead of 24, which is what keeps an item at 24 bytes. The tree
+ * is emptied at the end of every pass, so deletions never wear it down.
  */
 
 #include <linux/nodemask.h>
+#include <linux/random.h>
+#include <linux/siphash.h>
 #include <linux/slab.h>
 
 #include "internal.h"
 
 /* One pair of trees per NUMA node; only [0] while merge_across_nodes. */
 static struct ksm_trees *ksm_domain_trees __read_mostly;
-static struct ksm_trees ksm_boot_trees = { RB_ROOT, RB_ROOT };
+static struct ksm_trees ksm_boot_trees = { RB_ROOT, NULL };
 static int ksm_nr_trees = 1;
+static siphash_key_t ksm_unstable_secret __ro_after_init;
 
 /**
  * ksm_trees_init() - allocate one pair of trees per possible NUMA node
@@ -26,6 +39,7 @@ int __init ksm_trees_init(void)
 {
 	int i;
 
+	get_random_bytes(&ksm_unstable_secret, sizeof(ksm_unstable_secret));
 	ksm_domain_trees = &ksm_boot_trees;
 	if (!IS_ENABLED(CONFIG_NUMA) || nr_node_ids <= 1)
 		return 0;
@@ -35,7 +49,7 @@ int __init ksm_trees_init(void)
 		return -ENOMEM;
 	for (i = 0; i < nr_node_ids; i++) {
 		ksm_domain_trees[i].stable = RB_ROOT;
-		ksm_domain_trees[i].unstable = RB_ROOT;
+		ksm_domain_trees[i].unstable = NULL;
 	}
 	ksm_nr_trees = nr_node_ids;
 	return 0;
@@ -77,119 +91,140 @@ struct ksm_trees *ksm_trees_of(int index)
 }
 
 /**
+ * ksm_unstable_key() - the key in the unstable tree of a checksum
+ * @checksum: the (salted) checksum of a page
+ *
+ * Return: a keyed hash of @checksum, KSM_KEY_BITS wide.
+ */
+u64 ksm_unstable_key(u64 checksum)
+{
+	return siphash_1u64(checksum, &ksm_unstable_secret) >>
+	       (64 - KSM_KEY_BITS);
+}
+
+/* Whether @a goes before @b: by key, then by address of the item. */
+static bool ksm_unstable_before(const struct ksm_item *a,
+				const struct ksm_item *b)
+{
+	u64 ka = ksm_item_key(a), kb = ksm_item_key(b);
+
+	return ka < kb || (ka == kb && (unsigned long)a < (unsigned long)b);
+}
+
+/**
  * ksm_unstable_insert() - add an item to an unstable tree
  * @root: the tree
- * @item: the item; its ->checksum is the key
- *
- * An item whose key is already present goes after the present ones.
+ * @item: the item, hashed; its key is the key
  */
-void ksm_unstable_insert(struct rb_root *root, struct ksm_item *item)
+void ksm_unstable_insert(struct ksm_item **root, struct ksm_item *item)
 {
-	struct rb_node **link = &root->rb_node, *parent = NULL;
+	struct ksm_item **link = root;
 
-	while (*link) {
-		struct ksm_item *other;
-
-		parent = *link;
-		other = rb_entry(parent, struct ksm_item, unstable);
-		if (item->checksum < other->checksum)
-			link = &parent->rb_left;
-		else
-			link = &parent->rb_right;
-	}
-	rb_link_node(&item->unstable, parent, link);
-	rb_insert_color(&item->unstable, root);
+	while (*link)
+		link = ksm_unstable_before(item, *link) ? &(*link)->left :
+							  &(*link)->right;
+	item->left = NULL;
+	item->right = NULL;
+	*link = item;
 }
 
 /**
  * ksm_unstable_add() - put an item into the unstable tree of this pass
  * @root: the unstable tree of the item's domain
- * @item: the item, in no unstable tree; its ->checksum is the key
+ * @item: the item, hashed and in no unstable tree
  * @gen: the generation of this pass
  *
  * From now on the item counts in pages_unshared: until it leaves the
  * tree, or, once the pass is over, until the next pass looks at it.
  */
-void ksm_unstable_add(struct rb_root *root, struct ksm_item *item,
+void ksm_unstable_add(struct ksm_item **root, struct ksm_item *item,
 		      unsigned int gen)
 {
-	item->flags &= ~KSM_ITEM_GEN_MASK;
-	item->flags |= KSM_ITEM_UNSTABLE |
+	item->info &= ~KSM_ITEM_GEN_MASK;
+	item->info |= KSM_ITEM_UNSTABLE |
 		((unsigned long)(gen & 0xff) << KSM_ITEM_GEN_SHIFT);
 	ksm_unstable_insert(root, item);
 	ksm_count.pages_unshared++;
 }
 
 /**
- * ksm_unstable_first() - the first item of an unstable tree with a key
+ * ksm_unstable_find() - an item of an unstable tree with a key
  * @root: the tree
- * @key: the checksum
+ * @key: the key
+ * @after: NULL, or an item of key @key: only those after it count
  *
- * Return: the leftmost item whose checksum is @key, or NULL.
+ * Return: the first item of key @key (after @after), or NULL.
  */
-struct ksm_item *ksm_unstable_first(struct rb_root *root, u64 key)
+struct ksm_item *ksm_unstable_find(struct ksm_item *root, u64 key,
+				   struct ksm_item *after)
 {
-	struct rb_node *n = root->rb_node;
 	struct ksm_item *found = NULL;
 
-	while (n) {
-		struct ksm_item *item = rb_entry(n, struct ksm_item, unstable);
+	while (root) {
+		u64 k = ksm_item_key(root);
 
-		if (key < item->checksum) {
-			n = n->rb_left;
-		} else if (key > item->checksum) {
-			n = n->rb_right;
+		if (key < k) {
+			root = root->left;
+		} else if (key > k ||
+			   (unsigned long)root <= (unsigned long)after) {
+			root = root->right;
 		} else {
-			found = item;
-			n = n->rb_left;
+			found = root;
+			root = root->left;
 		}
 	}
 	return found;
 }
 
 /**
- * ksm_unstable_next_equal() - the next item with the same key
- * @item: an item in an unstable tree
+ * ksm_unstable_remove() - unlink an item from an unstable tree
+ * @root: the tree
+ * @item: the item
  *
- * Return: the in-order successor if its checksum equals @item's, or NULL.
+ * Return: true, or false if @item is not in the tree.
  */
-struct ksm_item *ksm_unstable_next_equal(struct ksm_item *item)
+bool ksm_unstable_remove(struct ksm_item **root, struct ksm_item *item)
 {
-	struct rb_node *n = rb_next(&item->unstable);
-	struct ksm_item *next;
+	struct ksm_item **link = root, **min, *next;
 
-	if (!n)
-		return NULL;
-	next = rb_entry(n, struct ksm_item, unstable);
-	return next->checksum == item->checksum ? next : NULL;
-}
-
-/*
- * The unstable tree an item of this pass is in. Items do not record it:
- * the top of the item's tree is one of the few roots, and the climb to it
- * is as long as the rebalancing rb_erase() does anyway.
- */
-static struct rb_root *ksm_unstable_root_of(struct ksm_item *item)
-{
-	struct rb_node *top = &item->unstable, *up;
-	int i;
-
-	while ((up = rb_parent(top)))
-		top = up;
-	for (i = 1; i < ksm_nr_trees; i++)
-		if (ksm_domain_trees[i].unstable.rb_node == top)
-			return &ksm_domain_trees[i].unstable;
-	return &ksm_domain_trees[0].unstable;
+	while (*link && *link != item)
+		link = ksm_unstable_before(item, *link) ? &(*link)->left :
+							  &(*link)->right;
+	if (!*link)
+		return false;
+	if (!item->left) {
+		*link = item->right;
+	} else if (!item->right) {
+		*link = item->left;
+	} else {
+		/* Its successor, the leftmost of its right subtree, replaces it. */
+		for (min = &item->right; (*min)->left; min = &(*min)->left)
+			;
+		next = *min;
+		*min = next->right;
+		next->left = item->left;
+		next->right = item->right;
+		*link = next;
+	}
+	return true;
 }
 
 /**
  * ksm_unstable_erase() - take an item out of the unstable tree it is in
  * @item: an item for which ksm_item_in_unstable() holds
+ *
+ * Items do not record which tree they are in: the few trees are searched
+ * for it, each in one descent.
  */
 void ksm_unstable_erase(struct ksm_item *item)
 {
-	rb_erase(&item->unstable, ksm_unstable_root_of(item));
-	item->flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
+	int i;
+
+	for (i = 0; i < ksm_nr_trees; i++)
+		if (ksm_unstable_remove(&ksm_domain_trees[i].unstable, item))
+			break;
+	VM_WARN_ON_ONCE(i == ksm_nr_trees);
+	item->info &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
 	ksm_count.pages_unshared--;
 }
 
@@ -206,7 +241,7 @@ void ksm_unstable_reset(void)
 	int i;
 
 	for (i = 0; i < ksm_nr_trees; i++)
-		ksm_domain_trees[i].unstable = RB_ROOT;
+		ksm_domain_trees[i].unstable = NULL;
 }
 
 /**
@@ -218,13 +253,13 @@ void ksm_unstable_reset(void)
  */
 void ksm_item_clear_unstable(struct ksm_item *item, unsigned int gen)
 {
-	if (!(item->flags & KSM_ITEM_UNSTABLE))
+	if (!ksm_item_marked(item))
 		return;
 	if (ksm_item_in_unstable(item, gen)) {
 		ksm_unstable_erase(item);
 		return;
 	}
-	item->flags &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
+	item->info &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
 	ksm_count.pages_unshared--;
 }
 

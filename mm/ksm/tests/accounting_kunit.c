@@ -77,8 +77,8 @@ static void sharers_move_counters(struct kunit *test)
 	struct ksm_counters before = ksm_count;
 	struct ksm_stable_node node = {};
 	struct anon_vma *anon_vma;
+	struct ksm_item *items, *item;
 	struct ksm_block *block;
-	struct ksm_item *items;
 	struct mm_struct *mm;
 	int i;
 
@@ -93,11 +93,10 @@ static void sharers_move_counters(struct kunit *test)
 	items = block->items;
 	/* Our own reference, so the sharers' puts never free it. */
 	atomic_set(&anon_vma->refcount, 1);
-	INIT_HLIST_HEAD(&node.sharers);
 	node.checksum = 0x1234abcd5678ef90ULL;
 
 	for (i = 0; i < 3; i++) {
-		items[i].flags = KSM_ITEM_LIVE |
+		items[i].info = KSM_ITEM_LIVE |
 				 ((unsigned long)i << KSM_ITEM_INDEX_SHIFT);
 		ksm_sharer_add(&node, &items[i], anon_vma);
 	}
@@ -106,14 +105,28 @@ static void sharers_move_counters(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mm->ksm_merging_pages, 3UL);
 	KUNIT_EXPECT_EQ(test, node.nr_sharers, 3U);
 	KUNIT_EXPECT_EQ(test, atomic_read(&anon_vma->refcount), 4);
-	KUNIT_EXPECT_TRUE(test, items[1].flags & KSM_ITEM_STABLE);
+	KUNIT_EXPECT_TRUE(test, ksm_item_stable(&items[1]));
+	KUNIT_EXPECT_PTR_EQ(test, ksm_item_node(&items[1]), &node);
+	KUNIT_EXPECT_EQ(test, ksm_item_index(&items[1]), 1U);
+	/* The newest first. */
+	i = 2;
+	for (item = node.sharers; item; item = item->next)
+		KUNIT_EXPECT_PTR_EQ(test, item, &items[i--]);
+	KUNIT_EXPECT_EQ(test, i, -1);
 
+	/* From the middle of the list. */
 	ksm_sharer_del(&items[1]);
 	KUNIT_EXPECT_EQ(test, ksm_count.pages_sharing, before.pages_sharing + 1);
-	KUNIT_EXPECT_FALSE(test, items[1].flags & KSM_ITEM_STABLE);
-	/* It keeps the content's checksum, now its own. */
-	KUNIT_EXPECT_TRUE(test, items[1].flags & KSM_ITEM_HASHED);
-	KUNIT_EXPECT_EQ(test, items[1].checksum, node.checksum);
+	KUNIT_EXPECT_FALSE(test, ksm_item_stable(&items[1]));
+	KUNIT_EXPECT_EQ(test, ksm_item_index(&items[1]), 1U);
+	KUNIT_EXPECT_TRUE(test, items[1].info & KSM_ITEM_LIVE);
+	/* It keeps the key of the content's checksum, now its own. */
+	KUNIT_EXPECT_TRUE(test, ksm_item_hashed(&items[1]));
+	KUNIT_EXPECT_EQ(test, ksm_item_key(&items[1]),
+			ksm_unstable_key(node.checksum));
+	KUNIT_EXPECT_PTR_EQ(test, node.sharers, &items[2]);
+	KUNIT_EXPECT_PTR_EQ(test, items[2].next, &items[0]);
+	KUNIT_EXPECT_NULL(test, items[0].next);
 	ksm_sharer_del(&items[0]);
 	ksm_sharer_del(&items[2]);
 	KUNIT_EXPECT_EQ(test, ksm_count.pages_shared, before.pages_shared);
@@ -121,15 +134,15 @@ static void sharers_move_counters(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mm->ksm_merging_pages, 0UL);
 	KUNIT_EXPECT_EQ(test, node.nr_sharers, 0U);
 	KUNIT_EXPECT_EQ(test, atomic_read(&anon_vma->refcount), 1);
-	KUNIT_EXPECT_TRUE(test, hlist_empty(&node.sharers));
+	KUNIT_EXPECT_NULL(test, node.sharers);
 }
 
 static void item_is_small(struct kunit *test)
 {
 	/* One per page scanned: upstream's rmap_item is 64 bytes. */
 	if (IS_ENABLED(CONFIG_64BIT)) {
-		KUNIT_EXPECT_LE(test, sizeof(struct ksm_item), 40UL);
-		KUNIT_EXPECT_LE(test, KSM_ITEM_COST, 42UL);
+		KUNIT_EXPECT_LE(test, sizeof(struct ksm_item), 24UL);
+		KUNIT_EXPECT_LE(test, KSM_ITEM_COST, 26UL);
 	}
 	/* The index bits can name every item of a block. */
 	KUNIT_EXPECT_EQ(test, KSM_ITEM_INDEX_MASK >> KSM_ITEM_INDEX_SHIFT,
@@ -138,10 +151,13 @@ static void item_is_small(struct kunit *test)
 	/* A page alone in its span costs no more than upstream's item. */
 	if (IS_ENABLED(CONFIG_64BIT))
 		KUNIT_EXPECT_LE(test, struct_size_t(struct ksm_block, items, 1),
-				64UL);
+				48UL);
 	/* One per KSM page: a cache line at most, merge domain included. */
 	if (IS_ENABLED(CONFIG_64BIT))
 		KUNIT_EXPECT_LE(test, sizeof(struct ksm_stable_node), 64UL);
+	/* Aligned so that an item's info can hold a pointer to one. */
+	KUNIT_EXPECT_EQ(test, __alignof__(struct ksm_stable_node),
+			(size_t)KSM_NODE_ALIGN);
 	/* Below the threshold, solo blocks cost less than a full one. */
 	KUNIT_EXPECT_LT(test, (KSM_BLOCK_SOLO_MAX - 1) *
 			struct_size_t(struct ksm_block, items, 1),
@@ -173,11 +189,11 @@ static void items_count_in_their_block(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksm_item_addr(b),
 			4 * KSM_BLOCK_SPAN - PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, ksm_block_end(block), 4 * KSM_BLOCK_SPAN);
-	KUNIT_EXPECT_FALSE(test, b->flags & (KSM_ITEM_STABLE |
-					     KSM_ITEM_UNSTABLE |
-					     KSM_ITEM_HASHED));
+	KUNIT_EXPECT_FALSE(test, b->info & (KSM_ITEM_STABLE |
+					    KSM_ITEM_UNSTABLE |
+					    KSM_ITEM_HASHED));
 	ksm_item_free(a);
-	KUNIT_EXPECT_FALSE(test, a->flags & KSM_ITEM_LIVE);
+	KUNIT_EXPECT_FALSE(test, a->info & KSM_ITEM_LIVE);
 	KUNIT_EXPECT_TRUE(test, ksm_block_live(block));
 	ksm_item_free(b);
 	KUNIT_EXPECT_FALSE(test, ksm_block_live(block));

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit tests for the pure logic of the KSM trees: ordering by checksum,
- * insertion order among equal checksums in the unstable tree, content
- * ordering and duplicates in the stable tree, stale nodes met during a
- * lookup, collisions reported by insertion, and the arithmetic of the item's address and flag bits.
+ * KUnit tests for the pure logic of the KSM trees: the unstable tree's
+ * order by key and address, its depth under ordered checksums and its
+ * removals; ordering by checksum, content ordering and duplicates in the
+ * stable tree, stale nodes met during a lookup, collisions reported by
+ * insertion; and the arithmetic of the item's address and state bits.
  */
 
 #include <kunit/test.h>
@@ -36,54 +37,123 @@ static void fake_insert(struct rb_root *root, struct fake_node *fake,
 	ksm_stable_insert(root, &fake->node, fake_cmp, &fake->content);
 }
 
-static void unstable_orders_by_checksum(struct kunit *test)
+/*
+ * Checks the subtree at @item in order against (key, address) and counts
+ * its items; *@depth becomes the deepest level seen.
+ */
+static unsigned int unstable_check(struct kunit *test, struct ksm_item *item,
+				   const struct ksm_item **last,
+				   unsigned int level, unsigned int *depth)
+{
+	unsigned int n;
+
+	if (!item)
+		return 0;
+	*depth = max(*depth, level);
+	n = unstable_check(test, item->left, last, level + 1, depth);
+	if (*last)
+		KUNIT_EXPECT_TRUE(test, ksm_item_key(*last) < ksm_item_key(item) ||
+				  (ksm_item_key(*last) == ksm_item_key(item) &&
+				   *last < item));
+	*last = item;
+	return n + 1 + unstable_check(test, item->right, last, level + 1,
+				      depth);
+}
+
+static unsigned int unstable_count(struct kunit *test, struct ksm_item *root,
+				   unsigned int *depth)
+{
+	const struct ksm_item *last = NULL;
+
+	*depth = 0;
+	return unstable_check(test, root, &last, 1, depth);
+}
+
+static void unstable_orders_by_key(struct kunit *test)
 {
 	static const u64 keys[] = { 50, 30, 90, 10, 70 };
 	struct ksm_item items[ARRAY_SIZE(keys)] = {};
-	struct rb_root root = RB_ROOT;
-	struct rb_node *n;
-	u64 last = 0;
-	int i, count = 0;
-
-	for (i = 0; i < ARRAY_SIZE(keys); i++) {
-		items[i].checksum = keys[i];
-		ksm_unstable_insert(&root, &items[i]);
-	}
-	for (n = rb_first(&root); n; n = rb_next(n), count++) {
-		u64 key = rb_entry(n, struct ksm_item, unstable)->checksum;
-
-		KUNIT_EXPECT_GE(test, key, last);
-		last = key;
-	}
-	KUNIT_EXPECT_EQ(test, count, (int)ARRAY_SIZE(keys));
-	KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_first(&root, 70), &items[4]);
-	KUNIT_EXPECT_NULL(test, ksm_unstable_first(&root, 60));
-	KUNIT_EXPECT_NULL(test, ksm_unstable_first(&root, 100));
-}
-
-static void unstable_equal_keys_keep_insertion_order(struct kunit *test)
-{
-	struct ksm_item items[6] = {};
-	static const u64 keys[] = { 7, 3, 7, 9, 7, 3 };
-	struct rb_root root = RB_ROOT;
-	struct ksm_item *item;
+	struct ksm_item *root = NULL;
+	unsigned int depth;
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(keys); i++) {
-		items[i].checksum = keys[i];
+		ksm_item_set_key(&items[i], keys[i]);
 		ksm_unstable_insert(&root, &items[i]);
 	}
-	item = ksm_unstable_first(&root, 7);
-	KUNIT_EXPECT_PTR_EQ(test, item, &items[0]);
-	item = ksm_unstable_next_equal(item);
-	KUNIT_EXPECT_PTR_EQ(test, item, &items[2]);
-	item = ksm_unstable_next_equal(item);
-	KUNIT_EXPECT_PTR_EQ(test, item, &items[4]);
-	KUNIT_EXPECT_NULL(test, ksm_unstable_next_equal(item));
+	KUNIT_EXPECT_EQ(test, unstable_count(test, root, &depth),
+			(unsigned int)ARRAY_SIZE(keys));
+	KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_find(root, 70, NULL), &items[4]);
+	KUNIT_EXPECT_NULL(test, ksm_unstable_find(root, 70, &items[4]));
+	KUNIT_EXPECT_NULL(test, ksm_unstable_find(root, 60, NULL));
+	KUNIT_EXPECT_NULL(test, ksm_unstable_find(root, 100, NULL));
+}
 
-	item = ksm_unstable_first(&root, 3);
+static void unstable_equal_keys_in_address_order(struct kunit *test)
+{
+	struct ksm_item items[6] = {};
+	static const u64 keys[] = { 7, 3, 7, 9, 7, 3 };
+	static const int order[] = { 4, 1, 0, 3, 5, 2 };
+	struct ksm_item *root = NULL, *item;
+	int i;
+
+	/* Inserted out of address order, found in it. */
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		ksm_item_set_key(&items[order[i]], keys[order[i]]);
+		ksm_unstable_insert(&root, &items[order[i]]);
+	}
+	item = ksm_unstable_find(root, 7, NULL);
+	KUNIT_EXPECT_PTR_EQ(test, item, &items[0]);
+	item = ksm_unstable_find(root, 7, item);
+	KUNIT_EXPECT_PTR_EQ(test, item, &items[2]);
+	item = ksm_unstable_find(root, 7, item);
+	KUNIT_EXPECT_PTR_EQ(test, item, &items[4]);
+	KUNIT_EXPECT_NULL(test, ksm_unstable_find(root, 7, item));
+
+	item = ksm_unstable_find(root, 3, NULL);
 	KUNIT_EXPECT_PTR_EQ(test, item, &items[1]);
-	KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_next_equal(item), &items[5]);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_find(root, 3, item), &items[5]);
+}
+
+#define UNSTABLE_MANY	4096
+
+/*
+ * Checksums that come in order (here 0, 1, 2, ...) would make a plain
+ * search tree a list; their keyed hashes make it about 2 ln(n) deep. Then
+ * every other item leaves, leaves and inner ones alike, and the rest stay
+ * in order and findable.
+ */
+static void unstable_stays_shallow_and_removes(struct kunit *test)
+{
+	struct ksm_item *items, *root = NULL;
+	unsigned int depth, i;
+
+	items = kunit_kcalloc(test, UNSTABLE_MANY, sizeof(*items), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, items);
+	for (i = 0; i < UNSTABLE_MANY; i++) {
+		/* Duplicates too: every key twice. */
+		ksm_item_set_key(&items[i], ksm_unstable_key(i / 2));
+		ksm_unstable_insert(&root, &items[i]);
+	}
+	KUNIT_EXPECT_EQ(test, unstable_count(test, root, &depth),
+			UNSTABLE_MANY);
+	/* A random tree of 4096 is about 30 deep at most; a list, 4096. */
+	KUNIT_EXPECT_LE(test, depth, 64U);
+
+	for (i = 0; i < UNSTABLE_MANY; i += 2)
+		KUNIT_EXPECT_TRUE(test, ksm_unstable_remove(&root, &items[i]));
+	KUNIT_EXPECT_FALSE(test, ksm_unstable_remove(&root, &items[0]));
+	KUNIT_EXPECT_EQ(test, unstable_count(test, root, &depth),
+			UNSTABLE_MANY / 2);
+	for (i = 1; i < UNSTABLE_MANY; i += 2)
+		KUNIT_EXPECT_PTR_EQ(test,
+				    ksm_unstable_find(root,
+						      ksm_item_key(&items[i]),
+						      NULL),
+				    &items[i]);
+	for (i = 1; i < UNSTABLE_MANY; i += 2)
+		KUNIT_EXPECT_TRUE(test, ksm_unstable_remove(&root, &items[i]));
+	KUNIT_EXPECT_NULL(test, root);
 }
 
 static void stable_orders_by_checksum_then_content(struct kunit *test)
@@ -262,59 +332,88 @@ static void stable_insert_reports_first_collision(struct kunit *test)
 
 static void item_fields_do_not_overlap(struct kunit *test)
 {
+	struct ksm_stable_node *node;
 	struct ksm_block *block;
 	struct mm_struct *mm;
 	/* High in the address space, on 32-bit machines as on 64-bit ones. */
 	unsigned long base = round_down(ULONG_MAX / 2, KSM_BLOCK_SPAN);
+	u64 key_max = KSM_KEY_BITS == 64 ? U64_MAX : BIT_ULL(KSM_KEY_BITS) - 1;
 	unsigned int i;
 
 	block = kunit_kzalloc(test, struct_size(block, items, KSM_BLOCK_ITEMS),
 			      GFP_KERNEL);
 	mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
+	node = kunit_kzalloc(test, sizeof(*node), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, block);
 	KUNIT_ASSERT_NOT_NULL(test, mm);
+	KUNIT_ASSERT_NOT_NULL(test, node);
 	KUNIT_ASSERT_EQ(test, base % KSM_BLOCK_SPAN, 0UL);
+	KUNIT_ASSERT_EQ(test, (unsigned long)node % KSM_NODE_ALIGN, 0UL);
 	block->mm = mm;
 	block->base = base;
-	/* Every state bit, the largest generation and age, at every index. */
 	for (i = 0; i < KSM_BLOCK_ITEMS; i++) {
 		struct ksm_item *item = &block->items[i];
+		unsigned long where = KSM_ITEM_LIVE |
+				      ((unsigned long)i << KSM_ITEM_INDEX_SHIFT);
 
-		item->flags = KSM_ITEM_STABLE | KSM_ITEM_UNSTABLE |
-			      KSM_ITEM_HASHED | KSM_ITEM_LIVE |
-			      KSM_ITEM_GEN_MASK | KSM_ITEM_AGE_MASK |
-			      ((unsigned long)i << KSM_ITEM_INDEX_SHIFT);
+		/* Not stable: every bit, the largest generation, age, key. */
+		item->info = where | KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK |
+			     KSM_ITEM_AGE_MASK;
+		ksm_item_set_key(item, key_max);
 		KUNIT_EXPECT_PTR_EQ(test, ksm_item_block(item), block);
 		KUNIT_EXPECT_PTR_EQ(test, ksm_item_mm(item), mm);
 		KUNIT_EXPECT_EQ(test, ksm_item_addr(item), base + i * PAGE_SIZE);
 		KUNIT_EXPECT_EQ(test, ksm_item_gen(item), 0xffU);
 		KUNIT_EXPECT_EQ(test, ksm_item_age(item), KSM_ITEM_AGE_MAX);
-		item->flags &= KSM_ITEM_INDEX_MASK;
+		KUNIT_EXPECT_EQ(test, ksm_item_key(item), key_max);
+		KUNIT_EXPECT_TRUE(test, ksm_item_hashed(item));
+		KUNIT_EXPECT_TRUE(test, ksm_item_marked(item));
+		KUNIT_EXPECT_FALSE(test, ksm_item_stable(item));
+		ksm_item_set_key(item, 0);
+		KUNIT_EXPECT_EQ(test, ksm_item_key(item), 0ULL);
+		KUNIT_EXPECT_EQ(test, ksm_item_age(item), KSM_ITEM_AGE_MAX);
+		item->info &= KSM_ITEM_COMMON_MASK;
 		KUNIT_EXPECT_EQ(test, ksm_item_gen(item), 0U);
 		KUNIT_EXPECT_EQ(test, ksm_item_age(item), 0U);
 		KUNIT_EXPECT_EQ(test, ksm_item_index(item), i);
+
+		/* Stable: the node, and nothing else but where it is. */
+		item->info = where | (unsigned long)node | KSM_ITEM_STABLE;
+		KUNIT_EXPECT_PTR_EQ(test, ksm_item_node(item), node);
+		KUNIT_EXPECT_PTR_EQ(test, ksm_item_block(item), block);
+		KUNIT_EXPECT_EQ(test, ksm_item_index(item), i);
+		KUNIT_EXPECT_EQ(test, ksm_item_age(item), 0U);
+		KUNIT_EXPECT_FALSE(test, ksm_item_hashed(item));
+		KUNIT_EXPECT_FALSE(test, ksm_item_marked(item));
+		KUNIT_EXPECT_FALSE(test, ksm_item_in_unstable(item,
+							      ksm_item_gen(item)));
 	}
-	/* The state bits, generation, age and index are disjoint. */
+	/* The bits of each state are disjoint. */
 	KUNIT_EXPECT_EQ(test, KSM_ITEM_GEN_MASK & KSM_ITEM_AGE_MASK, 0UL);
-	KUNIT_EXPECT_EQ(test, KSM_ITEM_AGE_MASK & KSM_ITEM_INDEX_MASK, 0UL);
-	KUNIT_EXPECT_EQ(test, KSM_ITEM_GEN_MASK & 0xfUL, 0UL);
+	KUNIT_EXPECT_EQ(test, (KSM_ITEM_GEN_MASK | KSM_ITEM_AGE_MASK |
+			       KSM_ITEM_UNSTABLE | KSM_ITEM_HASHED) &
+			KSM_ITEM_COMMON_MASK, 0UL);
+	KUNIT_EXPECT_EQ(test, (KSM_ITEM_INDEX_MASK | KSM_ITEM_LIVE |
+			       KSM_ITEM_STABLE) & ~KSM_ITEM_COMMON_MASK, 0UL);
+	KUNIT_EXPECT_LT(test, KSM_ITEM_AGE_MASK, BIT(KSM_ITEM_KEY_SHIFT));
 }
 
 static void item_unstable_generation_wraps(struct kunit *test)
 {
 	struct ksm_item item = {};
 
-	item.flags = KSM_ITEM_UNSTABLE | (0xffUL << KSM_ITEM_GEN_SHIFT);
+	item.info = KSM_ITEM_UNSTABLE | (0xffUL << KSM_ITEM_GEN_SHIFT);
 	KUNIT_EXPECT_TRUE(test, ksm_item_in_unstable(&item, 0xff));
 	KUNIT_EXPECT_TRUE(test, ksm_item_in_unstable(&item, 0x1ff));
 	KUNIT_EXPECT_FALSE(test, ksm_item_in_unstable(&item, 0x100));
-	item.flags &= ~KSM_ITEM_UNSTABLE;
+	item.info &= ~KSM_ITEM_UNSTABLE;
 	KUNIT_EXPECT_FALSE(test, ksm_item_in_unstable(&item, 0xff));
 }
 
 static struct kunit_case ksm_tree_cases[] = {
-	KUNIT_CASE(unstable_orders_by_checksum),
-	KUNIT_CASE(unstable_equal_keys_keep_insertion_order),
+	KUNIT_CASE(unstable_orders_by_key),
+	KUNIT_CASE(unstable_equal_keys_in_address_order),
+	KUNIT_CASE(unstable_stays_shallow_and_removes),
 	KUNIT_CASE(stable_orders_by_checksum_then_content),
 	KUNIT_CASE(stable_duplicates_newest_first),
 	KUNIT_CASE(stable_find_compares_a_chain_once),
