@@ -443,6 +443,7 @@ struct ksm_slot *ksm_slot_alloc(void);
 void ksm_slot_free(struct ksm_slot *slot);
 bool ksm_run_allowed(void);
 u64 ksm_page_checksum(struct page *page);
+bool ksm_pages_same(struct page *a, struct page *b);
 long ksm_profit(unsigned long merged, long zero_pages, unsigned long items);
 long ksm_volatile_pages(const struct ksm_counters *c);
 

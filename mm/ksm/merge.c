@@ -313,7 +313,7 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 		goto unlock_both;
 	/* Only the checksums matched: another peer may be the twin. */
 	err = -ESRCH;
-	if (!pages_identical(pg->page, peer->pg.page))
+	if (!ksm_pages_same(pg->page, peer->pg.page))
 		goto unlock_both;
 
 	/* Our page is locked and will not split any more. */

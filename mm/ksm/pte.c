@@ -4,8 +4,8 @@
  * folio of a scanned page (splitting a large one), write-protect the PTE
  * that maps it, and point that PTE at the KSM page (or the zero page) in
  * place of the old page. merge.c decides what to merge; this file does
- * it. Of the rest of mm/ksm/ it uses only objects.c's count of zero pages
- * (through ksm_map_zero_page()).
+ * it. Of the rest of mm/ksm/ it uses only objects.c's page compare and
+ * count of zero pages (through ksm_map_zero_page()).
  */
 
 #include <linux/mm.h>
@@ -188,7 +188,7 @@ int ksm_share(struct vm_area_struct *vma, unsigned long addr,
 	if (err)
 		return err;
 	err = ksm_wrprotect(vma, pg, addr, &orig);
-	if (!err && !pages_identical(pg->page, model))
+	if (!err && !ksm_pages_same(pg->page, model))
 		err = -EAGAIN;
 	if (!err)
 		err = ksm_replace(vma, pg, addr, orig, kpage);

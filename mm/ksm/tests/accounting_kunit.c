@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit tests for KSM's arithmetic: the page checksum that keys the trees,
- * the counters a stable node's sharers move (pages_shared, pages_sharing,
- * per-mm merging pages), and the profit and volatile-page formulas behind
- * general_profit, pages_volatile and ksm_process_profit.
+ * KUnit tests for KSM's arithmetic: the page checksum that keys the trees
+ * and the page compare that merges, the counters a stable node's sharers
+ * move (pages_shared, pages_sharing, per-mm merging pages), and the profit
+ * and volatile-page formulas behind general_profit, pages_volatile and
+ * ksm_process_profit.
  */
 
 #include <kunit/test.h>
@@ -46,6 +47,32 @@ static void checksum_of_zero_page(struct kunit *test)
 	memset_page(page, 100, 1, 1);
 	KUNIT_EXPECT_NE(test, ksm_page_checksum(page), ksm_zero_checksum);
 	__free_page(page);
+}
+
+/* Two pages differ in any one byte: wherever it is, it is seen. */
+static void pages_same_sees_every_byte(struct kunit *test)
+{
+	struct page *a = alloc_page(GFP_KERNEL), *b = alloc_page(GFP_KERNEL);
+	u8 *pb;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	pb = page_address(b);
+	for (i = 0; i < PAGE_SIZE; i++)
+		pb[i] = i * 7 + 3;
+	memcpy(page_address(a), pb, PAGE_SIZE);
+	KUNIT_EXPECT_TRUE(test, ksm_pages_same(a, b));
+	for (i = 0; i < PAGE_SIZE; i++) {
+		pb[i] ^= 0x80;
+		KUNIT_EXPECT_FALSE_MSG(test, ksm_pages_same(a, b), "byte %u", i);
+		KUNIT_EXPECT_FALSE(test, ksm_pages_same(b, a));
+		pb[i] ^= 0x80;
+	}
+	KUNIT_EXPECT_TRUE(test, ksm_pages_same(a, b));
+	KUNIT_EXPECT_TRUE(test, ksm_pages_same(a, a));
+	__free_page(a);
+	__free_page(b);
 }
 
 static void profit_formula(struct kunit *test)
@@ -234,6 +261,7 @@ static void solo_block_covers_one_page(struct kunit *test)
 static struct kunit_case ksm_accounting_cases[] = {
 	KUNIT_CASE(checksum_follows_content),
 	KUNIT_CASE(checksum_of_zero_page),
+	KUNIT_CASE(pages_same_sees_every_byte),
 	KUNIT_CASE(profit_formula),
 	KUNIT_CASE(volatile_pages_never_negative),
 	KUNIT_CASE(sharers_move_counters),
