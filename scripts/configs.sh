@@ -7,12 +7,14 @@
 # config, so that a change of our header that breaks a caller shows. One
 # line per config, then a table:
 #
-#   config  errors  warnings  link
+#   config  errors  warnings  link  layers
 #
 # errors counts every compiler error; warnings those in our files
 # (mm/ksm/, include/linux/ksm.h, include/trace/events/ksm.h), sparse's
-# "context imbalance" aside (see scripts/lint.sh). Exits non-zero if any
-# config has an error or a warning.
+# "context imbalance" aside (see scripts/lint.sh); layers is the check of
+# scripts/ksm_layers.py on the config's objects (ok, or 'up' for a call up
+# the layers of Documentation/mm/ksm.rst). Exits non-zero if any config has
+# an error, a warning or a call up.
 #
 #   CONFIGS="a b"   only these configs (names as in the table)
 #   LINK=1          also link the boot image (vmlinux, no modules) of the
@@ -162,14 +164,18 @@ while read -r name arch base link opts; do
 		grep -vc 'context imbalance' || true)
 	[ -f "$out/mm/ksm/built-in.a" ] || errors=$((errors + 1))
 	[ "$linked" = no ] && errors=$((errors + 1))
-	[ "$errors" -eq 0 ] && [ "$warnings" -eq 0 ] || failed=1
-	rows+=("$name $errors $warnings $linked")
-	log "configs: $name: $errors errors, $warnings warnings, link $linked"
+	layers=ok
+	python3 "$TOP/scripts/ksm_layers.py" "$TOP/Documentation/mm/ksm.rst" \
+		"$out/mm/ksm" >>"$clog" 2>&1 || layers=up
+	[ "$errors" -eq 0 ] && [ "$warnings" -eq 0 ] && [ "$layers" = ok ] ||
+		failed=1
+	rows+=("$name $errors $warnings $linked $layers")
+	log "configs: $name: $errors errors, $warnings warnings, link $linked, layers $layers"
 done < <(matrix)
 
-printf '%-18s %7s %9s %5s\n' config errors warnings link
+printf '%-18s %7s %9s %5s %7s\n' config errors warnings link layers
 for r in "${rows[@]}"; do
 	# shellcheck disable=SC2086
-	printf '%-18s %7s %9s %5s\n' $r
+	printf '%-18s %7s %9s %5s %7s\n' $r
 done
 exit $failed

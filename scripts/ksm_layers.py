@@ -6,7 +6,9 @@ Documentation/mm/ksm.rst's table of source files gives each file of
 mm/ksm/ a layer. A file may use only the functions and data of files of
 lower layers: not of its own layer's, not of higher ones. What a file uses
 is read from the built objects: the symbols an object leaves undefined
-(nm 'U') that another object of mm/ksm/ defines.
+(nm 'U') that another object of mm/ksm/ defines. A file the kernel's
+config leaves out (memcg.c without CONFIG_MEMCG) is not in OBJDIR's
+built-in.a: it is said to be so and not checked.
 
     ksm_layers.py DOC OBJDIR
 
@@ -51,12 +53,24 @@ def symbols(obj):
     return defined, undefined
 
 
+def built(objdir):
+    """The stems of the objects of OBJDIR's built-in.a (a thin archive)."""
+    out = subprocess.run(['ar', 't', os.path.join(objdir, 'built-in.a')],
+                         capture_output=True, text=True, check=True).stdout
+    return {os.path.splitext(os.path.basename(line))[0]
+            for line in out.splitlines()}
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     doc, objdir = sys.argv[1:]
     try:
         layer = layers(doc)
+        present = built(objdir)
+        for name in sorted(set(layer) - present):
+            print(f'{layer[name]} {name}: not built in this config')
+            del layer[name]
         syms = {name: symbols(os.path.join(objdir, name + '.o'))
                 for name in layer}
     except (OSError, ValueError, subprocess.CalledProcessError) as e:
