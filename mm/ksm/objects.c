@@ -213,15 +213,22 @@ u64 ksm_page_checksum(struct page *page)
  * two buffers; merging needs only yes or no, so the words here are
  * compared four at a time, with one branch per 32 bytes.
  *
+ * An architecture's memcmp_pages() has the last word where it overrides
+ * the generic one: arm64 with MTE calls pages with tags different, so that
+ * merging never loses a tag.
+ *
  * Return: true if the contents are equal.
  */
 bool ksm_pages_same(struct page *a, struct page *b)
 {
-	const unsigned long *pa = kmap_local_page(a);
-	const unsigned long *pb = kmap_local_page(b);
+	const unsigned long *pa, *pb;
 	unsigned int i;
 	bool same = true;
 
+	if (IS_ENABLED(CONFIG_ARM64_MTE))
+		return pages_identical(a, b);
+	pa = kmap_local_page(a);
+	pb = kmap_local_page(b);
 	for (i = 0; i < PAGE_SIZE / sizeof(*pa); i += 4) {
 		if ((pa[i] ^ pb[i]) | (pa[i + 1] ^ pb[i + 1]) |
 		    (pa[i + 2] ^ pb[i + 2]) | (pa[i + 3] ^ pb[i + 3])) {
