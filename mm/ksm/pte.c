@@ -124,27 +124,16 @@ static pte_t ksm_shared_pte(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
- * Points the PTE at @addr, still equal to @orig, at @kpage (whose folio is
- * locked) or, for NULL, at the zero page; then drops the mapping of @pg.
+ * With the PTE at @addr cleared (it was @orig) and its lock held: maps
+ * @kpage (whose folio is locked) or, for NULL, the zero page there in
+ * place of @pg, and drops the mapping of @pg.
  */
-int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
-		unsigned long addr, pte_t orig, struct page *kpage)
+static void ksm_map_shared(struct vm_area_struct *vma, unsigned long addr,
+			   pte_t *ptep, pte_t orig, struct ksm_page *pg,
+			   struct page *kpage)
 {
-	DEFINE_FOLIO_VMA_WALK(pvmw, pg->folio, vma, addr, 0);
 	struct folio *kfolio = kpage ? page_folio(kpage) : NULL;
 	struct mm_struct *mm = vma->vm_mm;
-	struct mmu_notifier_range range;
-	int err = -EFAULT;
-
-	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
-				addr + PAGE_SIZE);
-	mmu_notifier_invalidate_range_start(&range);
-	if (!page_vma_mapped_walk(&pvmw))
-		goto out;
-	/* A read since the write-protect may have set the accessed bit. */
-	if (!pvmw.pte ||
-	    !pte_same(pte_mkold(ptep_get(pvmw.pte)), pte_mkold(orig)))
-		goto done;
 
 	if (kfolio) {
 		folio_get(kfolio);
@@ -153,9 +142,7 @@ int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
 		ksm_map_zero_page(mm);
 		dec_mm_counter(mm, MM_ANONPAGES);
 	}
-	flush_cache_page(vma, addr, pte_pfn(orig));
-	ptep_clear_flush(vma, addr, pvmw.pte);
-	set_pte_at(mm, addr, pvmw.pte, ksm_shared_pte(vma, addr, kpage, orig));
+	set_pte_at(mm, addr, ptep, ksm_shared_pte(vma, addr, kpage, orig));
 	if (kfolio)
 		mlock_vma_folio(kfolio, vma);
 
@@ -165,6 +152,32 @@ int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
 		folio_free_swap(pg->folio);
 	/* The reference the PTE held; the caller still holds its own. */
 	folio_put(pg->folio);
+}
+
+/*
+ * Points the PTE at @addr, still equal to @orig, at @kpage (whose folio is
+ * locked) or, for NULL, at the zero page; then drops the mapping of @pg.
+ */
+int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
+		unsigned long addr, pte_t orig, struct page *kpage)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, pg->folio, vma, addr, 0);
+	struct mmu_notifier_range range;
+	int err = -EFAULT;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma->vm_mm, addr,
+				addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	if (!page_vma_mapped_walk(&pvmw))
+		goto out;
+	/* A read since the write-protect may have set the accessed bit. */
+	if (!pvmw.pte ||
+	    !pte_same(pte_mkold(ptep_get(pvmw.pte)), pte_mkold(orig)))
+		goto done;
+
+	flush_cache_page(vma, addr, pte_pfn(orig));
+	ptep_clear_flush(vma, addr, pvmw.pte);
+	ksm_map_shared(vma, addr, pvmw.pte, orig, pg, kpage);
 	err = 0;
 done:
 	page_vma_mapped_walk_done(&pvmw);
@@ -175,23 +188,80 @@ out:
 
 /*
  * Shares @kpage (locked KSM folio, or NULL for the zero page) at @addr in
- * place of @pg, if their content is the same with @pg write-protected.
+ * place of @pg, if their content is the same with @pg mapped nowhere
+ * writable. Unlike a pair, whose two pages are both write-protected
+ * before they are compared, the KSM page and the zero page cannot change:
+ * one pass under the PTE lock does it all. The PTE is cleared and the TLB
+ * flushed, the page is compared, and either the shared page is mapped or
+ * the PTE is put back as it was. One walk, one flush and one notifier
+ * call instead of two each; and a page that turns out different keeps its
+ * writable PTE instead of taking a write fault later.
+ */
+static int ksm_share_locked(struct vm_area_struct *vma, unsigned long addr,
+			    struct ksm_page *pg, struct page *kpage)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, pg->folio, vma, addr, 0);
+	struct page *model = kpage ? kpage : ZERO_PAGE(0);
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	int err = -EFAULT;
+	bool exclusive;
+	pte_t orig;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
+				addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	if (!page_vma_mapped_walk(&pvmw))
+		goto out;
+	if (WARN_ONCE(!pvmw.pte, "ksm: huge mapping of a small folio"))
+		goto done;
+	orig = ptep_get(pvmw.pte);
+	if (pte_pfn(orig) != page_to_pfn(pg->page))
+		goto done;
+
+	exclusive = PageAnonExclusive(pg->page);
+	flush_cache_page(vma, addr, pte_pfn(orig));
+	orig = ptep_clear_flush(vma, addr, pvmw.pte);
+	/* The PTE is gone before we look at the references. */
+	smp_mb();
+	/* A GUP pin (DMA, O_DIRECT) could still write to the page. */
+	if (folio_ref_count(pg->folio) !=
+	    folio_expected_ref_count(pg->folio) + 1)
+		goto restore;
+	err = -EAGAIN;
+	if (!ksm_pages_same(pg->page, model))
+		goto restore;
+	err = -EFAULT;
+	if (exclusive &&
+	    folio_try_share_anon_rmap_pte(pg->folio, pg->page))
+		goto restore;
+	if (pte_dirty(orig))
+		folio_mark_dirty(pg->folio);
+	ksm_map_shared(vma, addr, pvmw.pte, orig, pg, kpage);
+	err = 0;
+	goto done;
+restore:
+	set_pte_at(mm, addr, pvmw.pte, orig);
+done:
+	page_vma_mapped_walk_done(&pvmw);
+out:
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+/*
+ * Shares @kpage (locked KSM folio, or NULL for the zero page) at @addr in
+ * place of @pg, if their content is the same (ksm_share_locked()).
  */
 int ksm_share(struct vm_area_struct *vma, unsigned long addr,
 	      struct ksm_page *pg, struct page *kpage)
 {
-	struct page *model = kpage ? kpage : ZERO_PAGE(0);
-	pte_t orig;
 	int err;
 
 	err = ksm_page_lock_small(pg);
 	if (err)
 		return err;
-	err = ksm_wrprotect(vma, pg, addr, &orig);
-	if (!err && !ksm_pages_same(pg->page, model))
-		err = -EAGAIN;
-	if (!err)
-		err = ksm_replace(vma, pg, addr, orig, kpage);
+	err = ksm_share_locked(vma, addr, pg, kpage);
 	folio_unlock(pg->folio);
 	return err;
 }
