@@ -46,59 +46,103 @@ int ksm_page_lock_small(struct ksm_page *pg)
 }
 
 /*
+ * A change of the one PTE that maps a page: the notifier range around it
+ * (secondary MMUs, KVM, drop their mappings of the page) and the walk that
+ * found and locked the PTE.
+ */
+struct ksm_pte_op {
+	struct mmu_notifier_range range;
+	struct page_vma_mapped_walk pvmw;
+};
+
+/*
+ * Starts the notifier range of @addr and locks the PTE that maps @pg
+ * there; false, with the range ended, if none does.
+ */
+static bool ksm_pte_begin(struct ksm_pte_op *op, struct vm_area_struct *vma,
+			  unsigned long addr, struct ksm_page *pg)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, pg->folio, vma, addr, 0);
+
+	op->pvmw = pvmw;
+	mmu_notifier_range_init(&op->range, MMU_NOTIFY_CLEAR, 0, vma->vm_mm,
+				addr, addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&op->range);
+	if (page_vma_mapped_walk(&op->pvmw)) {
+		if (!WARN_ONCE(!op->pvmw.pte,
+			       "ksm: huge mapping of a small folio") &&
+		    pte_pfn(ptep_get(op->pvmw.pte)) == page_to_pfn(pg->page))
+			return true;
+		page_vma_mapped_walk_done(&op->pvmw);
+	}
+	mmu_notifier_invalidate_range_end(&op->range);
+	return false;
+}
+
+/* Unlocks the PTE and ends the range of ksm_pte_begin(). */
+static void ksm_pte_end(struct ksm_pte_op *op)
+{
+	page_vma_mapped_walk_done(&op->pvmw);
+	mmu_notifier_invalidate_range_end(&op->range);
+}
+
+/*
+ * Clears the PTE of @op, flushing the TLB, into *@entry. Fails, with the
+ * PTE put back, if anyone but the page tables, the swap cache and us holds
+ * the page: a GUP pin (DMA, O_DIRECT) could still write to it.
+ */
+static bool ksm_pte_clear(struct ksm_pte_op *op, struct ksm_page *pg,
+			  pte_t *entry)
+{
+	struct vm_area_struct *vma = op->pvmw.vma;
+	unsigned long addr = op->pvmw.address;
+
+	flush_cache_page(vma, addr, pte_pfn(ptep_get(op->pvmw.pte)));
+	*entry = ptep_clear_flush(vma, addr, op->pvmw.pte);
+	/* The PTE is gone before we look at the references. */
+	smp_mb();
+	if (folio_ref_count(pg->folio) ==
+	    folio_expected_ref_count(pg->folio) + 1)
+		return true;
+	set_pte_at(vma->vm_mm, addr, op->pvmw.pte, *entry);
+	return false;
+}
+
+/*
  * Makes the PTE that maps @pg at @addr read-only and clean, and returns it
- * in *@orig. Fails if anyone but the page tables, the swap cache and us
- * holds the page: a GUP pin (DMA, O_DIRECT) could still write to it.
+ * in *@orig. Fails if the page may be pinned (ksm_pte_clear()).
  */
 int ksm_wrprotect(struct vm_area_struct *vma, struct ksm_page *pg,
 		  unsigned long addr, pte_t *orig)
 {
-	DEFINE_FOLIO_VMA_WALK(pvmw, pg->folio, vma, addr, 0);
 	struct mm_struct *mm = vma->vm_mm;
-	struct mmu_notifier_range range;
+	struct ksm_pte_op op;
 	int err = -EFAULT;
 	bool exclusive;
 	pte_t entry;
 
-	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
-				addr + PAGE_SIZE);
-	mmu_notifier_invalidate_range_start(&range);
-	if (!page_vma_mapped_walk(&pvmw))
-		goto out;
-	if (WARN_ONCE(!pvmw.pte, "ksm: huge mapping of a small folio"))
-		goto done;
-	entry = ptep_get(pvmw.pte);
-	if (pte_pfn(entry) != page_to_pfn(pg->page))
-		goto done;
-
+	if (!ksm_pte_begin(&op, vma, addr, pg))
+		return -EFAULT;
+	entry = ptep_get(op.pvmw.pte);
 	exclusive = PageAnonExclusive(pg->page);
 	if (pte_write(entry) || pte_dirty(entry) || exclusive ||
 	    mm_tlb_flush_pending(mm)) {
-		flush_cache_page(vma, addr, pte_pfn(entry));
-		entry = ptep_clear_flush(vma, addr, pvmw.pte);
-		/* The PTE is gone before we look at the references. */
-		smp_mb();
-		if (folio_ref_count(pg->folio) !=
-		    folio_expected_ref_count(pg->folio) + 1) {
-			set_pte_at(mm, addr, pvmw.pte, entry);
+		if (!ksm_pte_clear(&op, pg, &entry))
 			goto done;
-		}
 		if (exclusive &&
 		    folio_try_share_anon_rmap_pte(pg->folio, pg->page)) {
-			set_pte_at(mm, addr, pvmw.pte, entry);
+			set_pte_at(mm, addr, op.pvmw.pte, entry);
 			goto done;
 		}
 		if (pte_dirty(entry))
 			folio_mark_dirty(pg->folio);
 		entry = pte_mkclean(pte_wrprotect(entry));
-		set_pte_at(mm, addr, pvmw.pte, entry);
+		set_pte_at(mm, addr, op.pvmw.pte, entry);
 	}
 	*orig = entry;
 	err = 0;
 done:
-	page_vma_mapped_walk_done(&pvmw);
-out:
-	mmu_notifier_invalidate_range_end(&range);
+	ksm_pte_end(&op);
 	return err;
 }
 
@@ -161,28 +205,19 @@ static void ksm_map_shared(struct vm_area_struct *vma, unsigned long addr,
 int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
 		unsigned long addr, pte_t orig, struct page *kpage)
 {
-	DEFINE_FOLIO_VMA_WALK(pvmw, pg->folio, vma, addr, 0);
-	struct mmu_notifier_range range;
+	struct ksm_pte_op op;
 	int err = -EFAULT;
 
-	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma->vm_mm, addr,
-				addr + PAGE_SIZE);
-	mmu_notifier_invalidate_range_start(&range);
-	if (!page_vma_mapped_walk(&pvmw))
-		goto out;
+	if (!ksm_pte_begin(&op, vma, addr, pg))
+		return -EFAULT;
 	/* A read since the write-protect may have set the accessed bit. */
-	if (!pvmw.pte ||
-	    !pte_same(pte_mkold(ptep_get(pvmw.pte)), pte_mkold(orig)))
-		goto done;
-
-	flush_cache_page(vma, addr, pte_pfn(orig));
-	ptep_clear_flush(vma, addr, pvmw.pte);
-	ksm_map_shared(vma, addr, pvmw.pte, orig, pg, kpage);
-	err = 0;
-done:
-	page_vma_mapped_walk_done(&pvmw);
-out:
-	mmu_notifier_invalidate_range_end(&range);
+	if (pte_same(pte_mkold(ptep_get(op.pvmw.pte)), pte_mkold(orig))) {
+		flush_cache_page(vma, addr, pte_pfn(orig));
+		ptep_clear_flush(vma, addr, op.pvmw.pte);
+		ksm_map_shared(vma, addr, op.pvmw.pte, orig, pg, kpage);
+		err = 0;
+	}
+	ksm_pte_end(&op);
 	return err;
 }
 
@@ -200,34 +235,17 @@ out:
 static int ksm_share_locked(struct vm_area_struct *vma, unsigned long addr,
 			    struct ksm_page *pg, struct page *kpage)
 {
-	DEFINE_FOLIO_VMA_WALK(pvmw, pg->folio, vma, addr, 0);
 	struct page *model = kpage ? kpage : ZERO_PAGE(0);
-	struct mm_struct *mm = vma->vm_mm;
-	struct mmu_notifier_range range;
+	struct ksm_pte_op op;
 	int err = -EFAULT;
 	bool exclusive;
 	pte_t orig;
 
-	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
-				addr + PAGE_SIZE);
-	mmu_notifier_invalidate_range_start(&range);
-	if (!page_vma_mapped_walk(&pvmw))
-		goto out;
-	if (WARN_ONCE(!pvmw.pte, "ksm: huge mapping of a small folio"))
-		goto done;
-	orig = ptep_get(pvmw.pte);
-	if (pte_pfn(orig) != page_to_pfn(pg->page))
-		goto done;
-
+	if (!ksm_pte_begin(&op, vma, addr, pg))
+		return -EFAULT;
 	exclusive = PageAnonExclusive(pg->page);
-	flush_cache_page(vma, addr, pte_pfn(orig));
-	orig = ptep_clear_flush(vma, addr, pvmw.pte);
-	/* The PTE is gone before we look at the references. */
-	smp_mb();
-	/* A GUP pin (DMA, O_DIRECT) could still write to the page. */
-	if (folio_ref_count(pg->folio) !=
-	    folio_expected_ref_count(pg->folio) + 1)
-		goto restore;
+	if (!ksm_pte_clear(&op, pg, &orig))
+		goto done;
 	err = -EAGAIN;
 	if (!ksm_pages_same(pg->page, model))
 		goto restore;
@@ -237,15 +255,13 @@ static int ksm_share_locked(struct vm_area_struct *vma, unsigned long addr,
 		goto restore;
 	if (pte_dirty(orig))
 		folio_mark_dirty(pg->folio);
-	ksm_map_shared(vma, addr, pvmw.pte, orig, pg, kpage);
+	ksm_map_shared(vma, addr, op.pvmw.pte, orig, pg, kpage);
 	err = 0;
 	goto done;
 restore:
-	set_pte_at(mm, addr, pvmw.pte, orig);
+	set_pte_at(vma->vm_mm, addr, op.pvmw.pte, orig);
 done:
-	page_vma_mapped_walk_done(&pvmw);
-out:
-	mmu_notifier_invalidate_range_end(&range);
+	ksm_pte_end(&op);
 	return err;
 }
 
