@@ -420,6 +420,16 @@ struct ksm_cursor {
 	u64 salt;
 };
 
+/*
+ * Changes a counter of ksm_count or of an mm: under ksm_lock, which makes
+ * the plain read safe, with a marked write for sysfs and procfs, which
+ * read without it.
+ */
+static inline void ksm_count_add(unsigned long *counter, long delta)
+{
+	WRITE_ONCE(*counter, *counter + delta);
+}
+
 extern struct ksm_knobs ksm_knobs;
 extern struct ksm_advisor_knobs ksm_advisor;
 extern struct ksm_counters ksm_count;

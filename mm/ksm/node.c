@@ -98,15 +98,15 @@ void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
 	get_anon_vma(anon_vma);
 	item->anon_vma = anon_vma;
 	if (node->sharers)
-		ksm_count.pages_sharing++;
+		ksm_count_add(&ksm_count.pages_sharing, 1);
 	else
-		ksm_count.pages_shared++;
+		ksm_count_add(&ksm_count.pages_shared, 1);
 	item->next = node->sharers;
 	node->sharers = item;
 	node->nr_sharers++;
 	item->info = (item->info & KSM_ITEM_COMMON_MASK) | (unsigned long)node |
 		     KSM_ITEM_STABLE;
-	ksm_item_mm(item)->ksm_merging_pages++;
+	ksm_count_add(&ksm_item_mm(item)->ksm_merging_pages, 1);
 }
 
 /**
@@ -132,15 +132,15 @@ void ksm_sharer_del(struct ksm_item *item)
 	*link = item->next;
 	node->nr_sharers--;
 	if (node->sharers)
-		ksm_count.pages_sharing--;
+		ksm_count_add(&ksm_count.pages_sharing, -1);
 	else
-		ksm_count.pages_shared--;
+		ksm_count_add(&ksm_count.pages_shared, -1);
 	put_anon_vma(item->anon_vma);
 	item->anon_vma = NULL;
 	item->next = NULL;
 	item->info &= KSM_ITEM_COMMON_MASK & ~KSM_ITEM_STABLE;
 	ksm_item_set_key(item, ksm_unstable_key(node->checksum));
-	mm->ksm_merging_pages--;
+	ksm_count_add(&mm->ksm_merging_pages, -1);
 }
 
 /*
@@ -192,7 +192,7 @@ void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
 		if (other && !order) {
 			if (!other->dup) {
 				other->dup = true;
-				ksm_count.dups++;
+				ksm_count_add(&ksm_count.dups, 1);
 			}
 			do {
 				others++;
@@ -205,9 +205,9 @@ void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
 	if (!others)
 		return;
 	node->dup = true;
-	ksm_count.dups++;
+	ksm_count_add(&ksm_count.dups, 1);
 	if (others == 1)
-		ksm_count.chains++;
+		ksm_count_add(&ksm_count.chains, 1);
 }
 
 /* Accounts for @node leaving its chain, if it is in one. */
@@ -230,12 +230,12 @@ static void ksm_chain_left(struct ksm_stable_node *node)
 			break;
 	}
 	node->dup = false;
-	ksm_count.dups--;
+	ksm_count_add(&ksm_count.dups, -1);
 	if (others == 1) {
 		/* A single page of that content is no chain any more. */
 		last->dup = false;
-		ksm_count.dups--;
-		ksm_count.chains--;
+		ksm_count_add(&ksm_count.dups, -1);
+		ksm_count_add(&ksm_count.chains, -1);
 	}
 }
 

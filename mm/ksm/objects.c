@@ -100,8 +100,8 @@ struct ksm_item *ksm_item_init(struct ksm_block *block, unsigned int idx)
 	memset(item, 0, sizeof(*item));
 	item->info = KSM_ITEM_LIVE |
 		      ((unsigned long)idx << KSM_ITEM_INDEX_SHIFT);
-	ksm_count.items++;
-	block->mm->ksm_rmap_items++;
+	ksm_count_add(&ksm_count.items, 1);
+	ksm_count_add(&block->mm->ksm_rmap_items, 1);
 	return item;
 }
 
@@ -113,8 +113,8 @@ void ksm_item_free(struct ksm_item *item)
 {
 	struct ksm_block *block = ksm_item_block(item);
 
-	ksm_count.items--;
-	block->mm->ksm_rmap_items--;
+	ksm_count_add(&ksm_count.items, -1);
+	ksm_count_add(&block->mm->ksm_rmap_items, -1);
 	item->info = 0;
 }
 
@@ -130,7 +130,7 @@ struct ksm_stable_node *ksm_node_alloc(void)
 	node = kmem_cache_zalloc(ksm_node_cache, GFP_KERNEL | __GFP_NORETRY |
 				 __GFP_NOWARN);
 	if (node)
-		ksm_count.stable_nodes++;
+		ksm_count_add(&ksm_count.stable_nodes, 1);
 	return node;
 }
 
@@ -141,7 +141,7 @@ struct ksm_stable_node *ksm_node_alloc(void)
 void ksm_node_free(struct ksm_stable_node *node)
 {
 	VM_WARN_ON_ONCE(node->sharers);
-	ksm_count.stable_nodes--;
+	ksm_count_add(&ksm_count.stable_nodes, -1);
 	kmem_cache_free(ksm_node_cache, node);
 }
 

@@ -215,6 +215,6 @@ struct folio *ksm_might_need_to_copy(struct folio *folio,
  */
 long ksm_process_profit(struct mm_struct *mm)
 {
-	return ksm_profit(mm->ksm_merging_pages, mm_ksm_zero_pages(mm),
-			  mm->ksm_rmap_items);
+	return ksm_profit(READ_ONCE(mm->ksm_merging_pages),
+			  mm_ksm_zero_pages(mm), READ_ONCE(mm->ksm_rmap_items));
 }

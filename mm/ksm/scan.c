@@ -232,7 +232,7 @@ static bool ksm_item_skipped(struct ksm_item *item)
 				ksm_cursor.gen,
 				ksm_item_addr(item) >> PAGE_SHIFT))
 		return false;
-	ksm_count.pages_skipped++;
+	ksm_count_add(&ksm_count.pages_skipped, 1);
 	return true;
 }
 
@@ -266,7 +266,7 @@ static unsigned int ksm_batch_process(struct ksm_batch *b,
 		folio_put(b->pages[i].folio);
 		ksm_cursor.addr = b->addr[i] + PAGE_SIZE;
 	}
-	ksm_count.pages_scanned += scanned;
+	ksm_count_add(&ksm_count.pages_scanned, scanned);
 	/*
 	 * Not in the loop: the pages still to come hold references, which
 	 * migration and reclaim would find while we sleep.
@@ -463,7 +463,7 @@ void ksm_scan_restart(void)
  */
 void ksm_full_scans_reset(void)
 {
-	ksm_count.full_scans = 0;
+	WRITE_ONCE(ksm_count.full_scans, 0);
 }
 
 static void ksm_pass_end(void)
@@ -471,7 +471,7 @@ static void ksm_pass_end(void)
 	trace_ksm_stop_scan(ksm_count.full_scans, ksm_count.items);
 	ksm_advisor_pass_end();
 	ksm_scan_restart();
-	ksm_count.full_scans++;
+	ksm_count_add(&ksm_count.full_scans, 1);
 }
 
 /**

@@ -144,7 +144,7 @@ void ksm_unstable_add(struct ksm_item **root, struct ksm_item *item,
 	item->info |= KSM_ITEM_UNSTABLE |
 		((unsigned long)(gen & 0xff) << KSM_ITEM_GEN_SHIFT);
 	ksm_unstable_insert(root, item);
-	ksm_count.pages_unshared++;
+	ksm_count_add(&ksm_count.pages_unshared, 1);
 }
 
 /**
@@ -225,7 +225,7 @@ void ksm_unstable_erase(struct ksm_item *item)
 			break;
 	VM_WARN_ON_ONCE(i == ksm_nr_trees);
 	item->info &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
-	ksm_count.pages_unshared--;
+	ksm_count_add(&ksm_count.pages_unshared, -1);
 }
 
 /**
@@ -260,7 +260,7 @@ void ksm_item_clear_unstable(struct ksm_item *item, unsigned int gen)
 		return;
 	}
 	item->info &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
-	ksm_count.pages_unshared--;
+	ksm_count_add(&ksm_count.pages_unshared, -1);
 }
 
 /* Orders @key (and what @cmp compares) against @node. */
