@@ -408,7 +408,8 @@ struct ksm_counters {
  * Where ksmd is: which slot, which address, and which item comes next:
  * the one at index @idx of the block at *@link, or a later one. @domain
  * and @salt are the merge domain of the slot's mm and its salt, as
- * ksm_domain_enter() found them when ksmd last came to the slot.
+ * ksm_domain_enter() found them when ksmd last came to the slot, and
+ * @zero_key the unstable key an empty page has in that domain.
  */
 struct ksm_cursor {
 	struct ksm_slot *slot;
@@ -418,6 +419,7 @@ struct ksm_cursor {
 	unsigned int gen;
 	u32 domain;
 	u64 salt;
+	u64 zero_key;
 };
 
 /*

@@ -427,8 +427,7 @@ void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 		return;
 	/* The zero page path wants a look at the page itself. */
 	if (READ_ONCE(ksm_knobs.use_zero_pages) &&
-	    ksm_item_key(item) ==
-	    ksm_unstable_key(ksm_zero_checksum ^ ksm_cursor.salt))
+	    ksm_item_key(item) == ksm_cursor.zero_key)
 		return;
 	ksm_pair_or_add(item, vma, pg,
 			ksm_tree_index(ksm_folio_nid(pg->folio)));

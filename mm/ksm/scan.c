@@ -389,9 +389,13 @@ static unsigned int ksm_scan_slot(unsigned int budget)
 	 * one; its sharers leave their KSM pages when the scan comes to
 	 * them (merge.c).
 	 */
-	if (!ksm_cursor.addr && ksm_domain_enter(ksm_cursor.slot))
-		ksm_slot_forget(ksm_cursor.slot,
-				KSM_ITEM_HASHED | KSM_ITEM_AGE_MASK);
+	if (!ksm_cursor.addr) {
+		if (ksm_domain_enter(ksm_cursor.slot))
+			ksm_slot_forget(ksm_cursor.slot,
+					KSM_ITEM_HASHED | KSM_ITEM_AGE_MASK);
+		ksm_cursor.zero_key = ksm_unstable_key(ksm_zero_checksum ^
+						       ksm_cursor.salt);
+	}
 	for_each_vma(vmi, vma) {
 		if (!ksm_vma_mergeable(vma))
 			continue;
