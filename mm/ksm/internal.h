@@ -275,23 +275,27 @@ static inline bool ksm_item_in_unstable(const struct ksm_item *item,
  * @tree: node in the stable tree
  * @sharers: the items that map the page, linked by ->next: the reverse map
  * @kpfn: page frame of the KSM page; follows it through migration
- * @checksum: xxhash64 of the (unchangeable) content, salted with the
- *	merge domain's salt (see domain.c)
+ * @key: the key of the (unchangeable) content, ksm_unstable_key() of its
+ *	xxhash64 salted with the merge domain's salt (see domain.c): the
+ *	key an item of that content has, in either tree
  * @nr_sharers: length of @sharers, checked against max_page_sharing
  * @nid: index of the stable tree the node is in
  * @domain: the merge domain the page belongs to; all its sharers are in it
  *	or leave it on ksmd's next look at them
  * @dup: one of several nodes of the same content (a chain)
+ * @collided: a node of another content has the same key (a collision);
+ *	set on every node of the key, and lookups there compare content
  */
 struct ksm_stable_node {
 	struct rb_node tree;
 	struct ksm_item *sharers;
 	unsigned long kpfn;
-	u64 checksum;
+	u64 key;
 	unsigned int nr_sharers;
 	int nid;
 	u32 domain;
 	bool dup;
+	bool collided;
 } __aligned(KSM_NODE_ALIGN);
 
 /**
@@ -322,15 +326,12 @@ struct ksm_slot {
 
 /**
  * struct ksm_trees - the stable and unstable tree of one merge domain
- * @stable: KSM pages, by checksum then content
+ * @stable: KSM pages, by key then content
  * @unstable: candidate pages of the current full scan, by key (the root)
- * @collided: two contents of one checksum have met in @stable since boot:
- *	from then on a lookup compares content, not only the checksum
  */
 struct ksm_trees {
 	struct rb_root stable;
 	struct ksm_item *unstable;
-	bool collided;
 };
 
 #define KSM_DEFAULT_PAGES_TO_SCAN	100
@@ -505,7 +506,7 @@ void ksm_item_forget(struct ksm_item *item);
 
 /* tree.c */
 /**
- * typedef ksm_content_cmp_t - orders two pages of equal checksum
+ * typedef ksm_content_cmp_t - orders two pages of equal key
  * @node: the stable node met in the tree
  * @arg: what the caller is looking for
  *
@@ -534,12 +535,12 @@ struct ksm_stable_node *ksm_stable_find(struct rb_root *root, u64 key,
 					struct rb_node ***linkp,
 					struct rb_node **parentp);
 struct ksm_stable_node *ksm_stable_next_equal(struct ksm_stable_node *node);
+struct ksm_stable_node *ksm_stable_same_key(struct ksm_stable_node *node,
+					    bool next);
 void ksm_stable_link(struct rb_root *root, struct ksm_stable_node *node,
 		     struct rb_node **link, struct rb_node *parent);
 bool ksm_stable_insert(struct rb_root *root, struct ksm_stable_node *node,
 		       ksm_content_cmp_t cmp, void *arg);
-void ksm_stable_add(int index, struct ksm_stable_node *node,
-		    ksm_content_cmp_t cmp, void *arg);
 
 /* node.c */
 struct folio *ksm_node_folio(struct ksm_stable_node *node, bool lock);

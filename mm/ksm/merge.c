@@ -77,7 +77,7 @@ static int ksm_merge_into_node(struct ksm_item *item,
 	return err;
 }
 
-/* Orders a scanned page against the KSM page of a node of equal checksum. */
+/* Orders a scanned page against the KSM page of a node of equal key. */
 static int ksm_cmp_with_node(struct ksm_stable_node *node, void *arg)
 {
 	struct folio *kfolio = ksm_node_folio(node, false);
@@ -116,28 +116,33 @@ static int ksm_node_alive(struct ksm_stable_node *node, void *arg)
 }
 
 /*
- * The stable node holding the content of @page that can take one more
- * sharer, pruning stale nodes met on the way. Duplicates of a content are
- * a run of ->dup nodes, the newest (emptiest) first.
- *
- * Until two contents of one checksum have met in the tree, the checksum
- * alone tells the node, and no page is compared here: the merge compares
- * the content in any case, once the page is write-protected. After a
- * collision, the content is compared once, for the first node of a run.
+ * Whether the scanned page (@arg) holds the content of @node, of the key
+ * looked up: the key tells it while no other content has that key; the
+ * merge compares the content in any case, once the page is
+ * write-protected. In a run of collided keys, content is compared.
+ */
+static int ksm_cmp_for_lookup(struct ksm_stable_node *node, void *arg)
+{
+	if (node->collided)
+		return ksm_cmp_with_node(node, arg);
+	return ksm_node_alive(node, arg);
+}
+
+/*
+ * The stable node holding the content of @page (of key @key) that can
+ * take one more sharer, pruning stale nodes met on the way. Duplicates of
+ * a content are a run of ->dup nodes, the newest (emptiest) first.
  */
 static struct ksm_stable_node *ksm_stable_lookup(struct ksm_trees *trees,
-						 u64 sum, struct page *page)
+						 u64 key, struct page *page)
 {
 	unsigned int limit = READ_ONCE(ksm_knobs.max_page_sharing);
-	ksm_content_cmp_t cmp = ksm_node_alive;
 	struct ksm_stable_node *node;
 	struct rb_node **link, *parent;
 
-	if (READ_ONCE(trees->collided))
-		cmp = ksm_cmp_with_node;
 	for (;;) {
-		node = ksm_stable_find(&trees->stable, sum, cmp, page, &link,
-				       &parent);
+		node = ksm_stable_find(&trees->stable, key, ksm_cmp_for_lookup,
+				       page, &link, &parent);
 		if (!node || link)
 			break;
 		ksm_node_prune(node);
@@ -254,11 +259,13 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	 * of the page being scanned.
 	 */
 	node->kpfn = folio_pfn(folio);
-	node->checksum = ksm_page_checksum(keep->pg.page) ^ ksm_cursor.salt;
+	node->key = ksm_unstable_key(ksm_page_checksum(keep->pg.page) ^
+				     ksm_cursor.salt);
 	node->nid = index;
 	node->domain = ksm_cursor.domain;
 	ksm_folio_set_node(folio, node);
-	ksm_stable_add(index, node, ksm_cmp_with_node, keep->pg.page);
+	ksm_stable_insert(&ksm_trees_of(index)->stable, node, ksm_cmp_with_node,
+			  keep->pg.page);
 	ksm_chain_joined(node, ksm_cmp_with_node, keep->pg.page);
 	ksm_sharer_add(node, keep->item, anon_vma);
 
@@ -311,7 +318,7 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	if (ksm_wrprotect(vma, pg, ksm_item_addr(item), &orig) ||
 	    ksm_wrprotect(peer->vma, &peer->pg, paddr, &peer_orig))
 		goto unlock_both;
-	/* Only the checksums matched: another peer may be the twin. */
+	/* Only the keys matched: another peer may be the twin. */
 	err = -ESRCH;
 	if (!ksm_pages_same(pg->page, peer->pg.page))
 		goto unlock_both;
@@ -450,7 +457,7 @@ static void ksm_leave_domain(struct ksm_item *item,
 		return;
 	if (ksm_item_stable(item))
 		ksm_item_unlink_stable(item);
-	/* The node's checksum it kept is salted for the other domain. */
+	/* The node's key it kept is salted for the other domain. */
 	item->info &= ~KSM_ITEM_HASHED;
 }
 
@@ -464,16 +471,16 @@ static void ksm_leave_domain(struct ksm_item *item,
  * Stable tree first (cheap: integer compares; the page is compared once,
  * write-protected, when it merges), then the volatility check, then the
  * zero page, then the unstable tree. Both trees are looked up under the
- * checksum salted for the page's merge domain (the cursor's); whether the
- * page is empty is told by its checksum unsalted, as the zero page is
- * nobody's data.
+ * key of the checksum salted for the page's merge domain (the cursor's);
+ * whether the page is empty is told by its checksum unsalted, as the zero
+ * page is nobody's data.
  */
 void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		    struct ksm_page *pg)
 {
 	int index = ksm_tree_index(ksm_folio_nid(pg->folio));
 	struct ksm_stable_node *node;
-	u64 sum, key, ukey;
+	u64 sum, key;
 	bool changed;
 
 	if (folio_test_ksm(pg->folio)) {
@@ -497,10 +504,9 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		ksm_item_unlink_stable(item);
 
 	sum = ksm_page_checksum(pg->page);
-	key = sum ^ ksm_cursor.salt;
-	ukey = ksm_unstable_key(key);
-	changed = !ksm_item_hashed(item) || ukey != ksm_item_key(item);
-	ksm_item_set_key(item, ukey);
+	key = ksm_unstable_key(sum ^ ksm_cursor.salt);
+	changed = !ksm_item_hashed(item) || key != ksm_item_key(item);
+	ksm_item_set_key(item, key);
 
 	/*
 	 * A KSM page of this content exists: merge into it or, if that

@@ -113,8 +113,8 @@ void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
  * ksm_sharer_del() - forget that @item maps the KSM page of its node
  * @item: a stable item; its node's folio is locked, or stale
  *
- * The item keeps the key of the node's checksum as its own: it is what the
- * page held when it was last looked at.
+ * The item keeps the node's key as its own: it is the key of what the page
+ * held when it was last looked at.
  *
  * The list is singly linked: the item is looked for from its head. Sharers
  * leave in about the order they came (the newest first is at the head),
@@ -139,7 +139,7 @@ void ksm_sharer_del(struct ksm_item *item)
 	item->anon_vma = NULL;
 	item->next = NULL;
 	item->info &= KSM_ITEM_COMMON_MASK & ~KSM_ITEM_STABLE;
-	ksm_item_set_key(item, ksm_unstable_key(node->checksum));
+	ksm_item_set_key(item, node->key);
 	ksm_count_add(&mm->ksm_merging_pages, -1);
 }
 
@@ -151,17 +151,6 @@ void ksm_sharer_del(struct ksm_item *item)
  * nodes in them. Membership is kept in ->dup, since a stale neighbour's
  * content can no longer be read.
  */
-static struct ksm_stable_node *ksm_node_neighbour(struct ksm_stable_node *node,
-						  bool next)
-{
-	struct rb_node *n = next ? rb_next(&node->tree) : rb_prev(&node->tree);
-	struct ksm_stable_node *other;
-
-	if (!n)
-		return NULL;
-	other = rb_entry(n, struct ksm_stable_node, tree);
-	return other->checksum == node->checksum ? other : NULL;
-}
 
 /**
  * ksm_chain_joined() - account for a new node next to nodes of its content
@@ -179,14 +168,14 @@ void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
 	/*
 	 * Only the nodes next to @node have their content compared; past
 	 * them, a chain is told by ->dup (a chain of another content with
-	 * the same 64-bit checksum next to this one is not worth a compare
+	 * the same key next to this one is not worth a compare
 	 * per node).
 	 */
 	for (next = false; ; next = true) {
 		int order = 1;
 
 		/* A stale neighbour would hide the chain behind it. */
-		while ((other = ksm_node_neighbour(node, next)) &&
+		while ((other = ksm_stable_same_key(node, next)) &&
 		       (order = same(other, arg)) == KSM_CMP_STALE)
 			ksm_node_prune(other);
 		if (other && !order) {
@@ -196,7 +185,7 @@ void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
 			}
 			do {
 				others++;
-				other = ksm_node_neighbour(other, next);
+				other = ksm_stable_same_key(other, next);
 			} while (other && other->dup);
 		}
 		if (next)
@@ -220,9 +209,9 @@ static void ksm_chain_left(struct ksm_stable_node *node)
 	if (!node->dup)
 		return;
 	for (next = false; ; next = true) {
-		for (other = ksm_node_neighbour(node, next);
+		for (other = ksm_stable_same_key(node, next);
 		     other && other->dup;
-		     other = ksm_node_neighbour(other, next)) {
+		     other = ksm_stable_same_key(other, next)) {
 			last = other;
 			others++;
 		}
@@ -255,7 +244,7 @@ void ksm_node_rehome(struct ksm_stable_node *node, int index,
 	ksm_chain_left(node);
 	rb_erase(&node->tree, &ksm_trees_of(node->nid)->stable);
 	node->nid = index;
-	ksm_stable_add(index, node, cmp, arg);
+	ksm_stable_insert(&ksm_trees_of(index)->stable, node, cmp, arg);
 	ksm_chain_joined(node, cmp, arg);
 }
 

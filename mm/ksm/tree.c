@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KSM trees: the stable and the unstable tree of each merge domain. The
- * stable tree is a red-black tree ordered by 64-bit checksum, equal
- * checksums told apart by content through a callback, so this file touches
- * no page. The unstable tree is a plain binary search tree of items,
- * ordered by their key and, among equal keys, by address. Nothing here
+ * KSM trees: the stable and the unstable tree of each merge domain. Both
+ * are ordered by the same key of a page's content (ksm_unstable_key()).
+ * The stable tree is a red-black tree of nodes, equal keys told apart by
+ * content through a callback, so this file touches no page. The unstable
+ * tree is a plain binary search tree of items, ordered by their key and,
+ * among equal keys, by address. Nothing here
  * sleeps or allocates after init; callers hold ksm_lock.
  *
  * Why the unstable tree needs no balancing: an item's key is a keyed hash
@@ -91,7 +92,7 @@ struct ksm_trees *ksm_trees_of(int index)
 }
 
 /**
- * ksm_unstable_key() - the key in the unstable tree of a checksum
+ * ksm_unstable_key() - the key of a checksum, in both trees
  * @checksum: the (salted) checksum of a page
  *
  * Return: a keyed hash of @checksum, KSM_KEY_BITS wide.
@@ -267,9 +268,9 @@ void ksm_item_clear_unstable(struct ksm_item *item, unsigned int gen)
 static int ksm_stable_order(struct ksm_stable_node *node, u64 key,
 			    ksm_content_cmp_t cmp, void *arg)
 {
-	if (key < node->checksum)
+	if (key < node->key)
 		return -1;
-	if (key > node->checksum)
+	if (key > node->key)
 		return 1;
 	return cmp ? cmp(node, arg) : 0;
 }
@@ -277,8 +278,8 @@ static int ksm_stable_order(struct ksm_stable_node *node, u64 key,
 /**
  * ksm_stable_find() - look up content in a stable tree
  * @root: the tree
- * @key: checksum of the content
- * @cmp: compares the content with a node of equal checksum
+ * @key: key of the content
+ * @cmp: compares the content with a node of equal key
  * @arg: passed to @cmp
  * @linkp: if not NULL, where a new node with this content would go
  * @parentp: if not NULL, the parent of that place
@@ -308,7 +309,7 @@ struct ksm_stable_node *ksm_stable_find(struct rb_root *root, u64 key,
 
 		parent = *link;
 		node = rb_entry(parent, struct ksm_stable_node, tree);
-		dup = node->dup && node->checksum == key;
+		dup = node->dup && node->key == key;
 		if (dup && dup_compared) {
 			order = dup_order;
 		} else {
@@ -344,8 +345,8 @@ struct ksm_stable_node *ksm_stable_find(struct rb_root *root, u64 key,
  * @node: a node in a stable tree
  *
  * Return: the in-order successor if it holds the same content, or NULL.
- * Nodes of equal checksum but other content (hash collisions) are ordered
- * by content, so equal content is always adjacent.
+ * Nodes of equal key but other content (collisions) are ordered by
+ * content, so equal content is always adjacent.
  */
 struct ksm_stable_node *ksm_stable_next_equal(struct ksm_stable_node *node)
 {
@@ -355,7 +356,7 @@ struct ksm_stable_node *ksm_stable_next_equal(struct ksm_stable_node *node)
 	if (!n)
 		return NULL;
 	next = rb_entry(n, struct ksm_stable_node, tree);
-	if (next->checksum != node->checksum)
+	if (next->key != node->key)
 		return NULL;
 	return next;
 }
@@ -375,61 +376,91 @@ void ksm_stable_link(struct rb_root *root, struct ksm_stable_node *node,
 }
 
 /**
+ * ksm_stable_same_key() - a neighbour of a node with the same key
+ * @node: a node in a stable tree
+ * @next: the in-order successor if true, else the predecessor
+ *
+ * Return: that neighbour if its key is @node's, or NULL.
+ */
+struct ksm_stable_node *ksm_stable_same_key(struct ksm_stable_node *node,
+					    bool next)
+{
+	struct rb_node *n = next ? rb_next(&node->tree) : rb_prev(&node->tree);
+	struct ksm_stable_node *other;
+
+	if (!n)
+		return NULL;
+	other = rb_entry(n, struct ksm_stable_node, tree);
+	return other->key == node->key ? other : NULL;
+}
+
+/*
+ * Marks @node and every node of its key collided: the run of the key
+ * holds more than one content, and a lookup must compare content in it.
+ */
+static void ksm_stable_mark_run(struct ksm_stable_node *node)
+{
+	struct ksm_stable_node *other;
+	bool next;
+
+	node->collided = true;
+	for (next = false; ; next = true) {
+		for (other = ksm_stable_same_key(node, next); other;
+		     other = ksm_stable_same_key(other, next))
+			other->collided = true;
+		if (next)
+			break;
+	}
+}
+
+/**
  * ksm_stable_insert() - insert a node into a stable tree
  * @root: the tree
- * @node: the node; ->checksum is set
- * @cmp: compares @node's content with a node of equal checksum
+ * @node: the node; ->key is set
+ * @cmp: compares @node's content with a node of equal key
  * @arg: passed to @cmp
  *
  * A node equal to present ones (a duplicate, made because they are full)
  * goes before them, where the next lookup meets it first.
  *
- * The nodes of one checksum are a run in the tree, and the new node's
+ * The nodes of one key are a run in the tree, and the new node's
  * neighbours in it are on the way down: the first node of another content
- * to join a run, or a run to join, is always seen here.
+ * to join a run, or a run to join, is always seen here. Then every node
+ * of the run is marked ->collided, and so is a node that joins a run so
+ * marked.
  *
- * Return: true if a node of the same checksum met on the way holds
- * another content, or one whose content cannot be told any more (stale).
+ * Return: true if a node of the same key met on the way holds another
+ * content, or one whose content cannot be told any more (stale).
  */
 bool ksm_stable_insert(struct rb_root *root, struct ksm_stable_node *node,
 		       ksm_content_cmp_t cmp, void *arg)
 {
 	struct rb_node **link = &root->rb_node, *parent = NULL;
+	struct ksm_stable_node *other;
 	bool collides = false;
 
 	while (*link) {
-		struct ksm_stable_node *other;
 		int order;
 
 		parent = *link;
 		other = rb_entry(parent, struct ksm_stable_node, tree);
-		order = ksm_stable_order(other, node->checksum, cmp, arg);
-		if (order && other->checksum == node->checksum)
+		order = ksm_stable_order(other, node->key, cmp, arg);
+		if (order && other->key == node->key)
 			collides = true;
 		if (order <= 0)
 			link = &parent->rb_left;
 		else
 			link = &parent->rb_right;
 	}
+	node->collided = false;
 	ksm_stable_link(root, node, link, parent);
+	if (!collides) {
+		other = ksm_stable_same_key(node, false);
+		if (!other || !other->collided)
+			other = ksm_stable_same_key(node, true);
+		if (!other || !other->collided)
+			return false;
+	}
+	ksm_stable_mark_run(node);
 	return collides;
-}
-
-/**
- * ksm_stable_add() - insert a node into the stable tree of a merge domain
- * @index: the domain (see ksm_tree_index())
- * @node: the node; ->checksum is set
- * @cmp: compares @node's content with a node of equal checksum
- * @arg: passed to @cmp
- *
- * As ksm_stable_insert(); a collision it meets marks the domain's trees
- * collided for good.
- */
-void ksm_stable_add(int index, struct ksm_stable_node *node,
-		    ksm_content_cmp_t cmp, void *arg)
-{
-	struct ksm_trees *trees = ksm_trees_of(index);
-
-	if (ksm_stable_insert(&trees->stable, node, cmp, arg))
-		trees->collided = true;
 }

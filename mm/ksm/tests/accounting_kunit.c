@@ -120,7 +120,7 @@ static void sharers_move_counters(struct kunit *test)
 	items = block->items;
 	/* Our own reference, so the sharers' puts never free it. */
 	atomic_set(&anon_vma->refcount, 1);
-	node.checksum = 0x1234abcd5678ef90ULL;
+	node.key = ksm_unstable_key(0x1234abcd5678ef90ULL);
 
 	for (i = 0; i < 3; i++) {
 		items[i].info = KSM_ITEM_LIVE |
@@ -147,10 +147,9 @@ static void sharers_move_counters(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, ksm_item_stable(&items[1]));
 	KUNIT_EXPECT_EQ(test, ksm_item_index(&items[1]), 1U);
 	KUNIT_EXPECT_TRUE(test, items[1].info & KSM_ITEM_LIVE);
-	/* It keeps the key of the content's checksum, now its own. */
+	/* It keeps the key of the content, now its own. */
 	KUNIT_EXPECT_TRUE(test, ksm_item_hashed(&items[1]));
-	KUNIT_EXPECT_EQ(test, ksm_item_key(&items[1]),
-			ksm_unstable_key(node.checksum));
+	KUNIT_EXPECT_EQ(test, ksm_item_key(&items[1]), node.key);
 	KUNIT_EXPECT_PTR_EQ(test, node.sharers, &items[2]);
 	KUNIT_EXPECT_PTR_EQ(test, items[2].next, &items[0]);
 	KUNIT_EXPECT_NULL(test, items[0].next);

@@ -2,9 +2,10 @@
 /*
  * KUnit tests for the pure logic of the KSM trees: the unstable tree's
  * order by key and address, its depth under ordered checksums and its
- * removals; ordering by checksum, content ordering and duplicates in the
- * stable tree, stale nodes met during a lookup, collisions reported by
- * insertion; and the arithmetic of the item's address and state bits.
+ * removals; ordering by key, content ordering and duplicates in the
+ * stable tree, stale nodes met during a lookup, collisions reported and
+ * marked by insertion; and the arithmetic of the item's address and state
+ * bits.
  */
 
 #include <kunit/test.h>
@@ -32,7 +33,7 @@ static int fake_cmp(struct ksm_stable_node *node, void *arg)
 static void fake_insert(struct rb_root *root, struct fake_node *fake,
 			u64 key, int content)
 {
-	fake->node.checksum = key;
+	fake->node.key = key;
 	fake->content = content;
 	ksm_stable_insert(root, &fake->node, fake_cmp, &fake->content);
 }
@@ -156,14 +157,14 @@ static void unstable_stays_shallow_and_removes(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, root);
 }
 
-static void stable_orders_by_checksum_then_content(struct kunit *test)
+static void stable_orders_by_key_then_content(struct kunit *test)
 {
 	struct fake_node nodes[5] = {};
 	struct rb_root root = RB_ROOT;
 	struct ksm_stable_node *found;
 	int wanted;
 
-	/* Two contents share checksum 40 (a collision). */
+	/* Two contents share key 40 (a collision). */
 	fake_insert(&root, &nodes[0], 40, 2);
 	fake_insert(&root, &nodes[1], 20, 9);
 	fake_insert(&root, &nodes[2], 40, 1);
@@ -179,7 +180,7 @@ static void stable_orders_by_checksum_then_content(struct kunit *test)
 	wanted = 4;
 	KUNIT_EXPECT_NULL(test, ksm_stable_find(&root, 40, fake_cmp, &wanted,
 						NULL, NULL));
-	/* Same content under another checksum is another page. */
+	/* Same content under another key is another page. */
 	wanted = 9;
 	KUNIT_EXPECT_NULL(test, ksm_stable_find(&root, 60, fake_cmp, &wanted,
 						NULL, NULL));
@@ -252,11 +253,11 @@ static void stable_find_gives_insertion_point(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, ksm_stable_find(&root, 40, fake_cmp, &wanted,
 						&link, &parent));
 	KUNIT_ASSERT_NOT_NULL(test, link);
-	nodes[3].node.checksum = 40;
+	nodes[3].node.key = 40;
 	nodes[3].content = wanted;
 	ksm_stable_link(&root, &nodes[3].node, link, parent);
 	for (n = rb_first(&root); n; n = rb_next(n)) {
-		u64 key = rb_entry(n, struct ksm_stable_node, tree)->checksum;
+		u64 key = rb_entry(n, struct ksm_stable_node, tree)->key;
 
 		KUNIT_EXPECT_GT(test, key, last);
 		last = key;
@@ -280,16 +281,36 @@ static void stable_find_reports_stale_node(struct kunit *test)
 	found = ksm_stable_find(&root, 20, fake_cmp, &wanted, &link, &parent);
 	KUNIT_EXPECT_PTR_EQ(test, found, &nodes[0].node);
 	KUNIT_EXPECT_NULL(test, link);
-	/* A stale node of another checksum is never compared, so not met. */
+	/* A stale node of another key is never compared, so not met. */
 	found = ksm_stable_find(&root, 30, fake_cmp, &wanted, &link, &parent);
 	KUNIT_EXPECT_PTR_EQ(test, found, &nodes[2].node);
 	KUNIT_EXPECT_NOT_NULL(test, link);
 }
 
 /*
- * The insert that puts a second content under one checksum must say so,
+ * Every node of @key has ->collided set if @mixed (the key holds two
+ * contents), and none has it otherwise.
+ */
+static void expect_run_marked(struct kunit *test, struct rb_root *root,
+			      u64 key, bool mixed)
+{
+	struct rb_node *n;
+
+	for (n = rb_first(root); n; n = rb_next(n)) {
+		struct ksm_stable_node *node;
+
+		node = rb_entry(n, struct ksm_stable_node, tree);
+		if (node->key == key)
+			KUNIT_EXPECT_EQ(test, node->collided, mixed);
+	}
+}
+
+/*
+ * The insert that puts a second content under one key must say so,
  * whatever the order of the inserts and the shape of the tree; no insert
- * says so while each checksum has one content (duplicates included).
+ * says so while each key has one content (duplicates included). From
+ * then on every node of that key, those inserted later included, is
+ * marked collided, and no node of another key is.
  */
 static void stable_insert_reports_first_collision(struct kunit *test)
 {
@@ -315,7 +336,7 @@ static void stable_insert_reports_first_collision(struct kunit *test)
 			/* Content 1 under key 1 is rare: the collision. */
 			content = key == 1 && (seed >> 8) % 8 == 0;
 			seen[key][content] = true;
-			nodes[i].node.checksum = 100 + key;
+			nodes[i].node.key = 100 + key;
 			nodes[i].content = content;
 			said = ksm_stable_insert(&root, &nodes[i].node, fake_cmp,
 						 &nodes[i].content);
@@ -326,6 +347,9 @@ static void stable_insert_reports_first_collision(struct kunit *test)
 						    "round %d insert %d", round,
 						    i);
 			collided |= mixed;
+			for (key = 0; key < 3; key++)
+				expect_run_marked(test, &root, 100 + key,
+						  seen[key][0] && seen[key][1]);
 		}
 	}
 }
@@ -414,7 +438,7 @@ static struct kunit_case ksm_tree_cases[] = {
 	KUNIT_CASE(unstable_orders_by_key),
 	KUNIT_CASE(unstable_equal_keys_in_address_order),
 	KUNIT_CASE(unstable_stays_shallow_and_removes),
-	KUNIT_CASE(stable_orders_by_checksum_then_content),
+	KUNIT_CASE(stable_orders_by_key_then_content),
 	KUNIT_CASE(stable_duplicates_newest_first),
 	KUNIT_CASE(stable_find_compares_a_chain_once),
 	KUNIT_CASE(stable_find_gives_insertion_point),
