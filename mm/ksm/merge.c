@@ -461,6 +461,25 @@ static void ksm_leave_domain(struct ksm_item *item,
 	item->info &= ~KSM_ITEM_HASHED;
 }
 
+/*
+ * Merges the page of @item into the KSM page of content key @key or, with
+ * use_zero_pages, into the zero page if @key is the empty page's. Return:
+ * 0 once merged, -ESRCH if there is neither, else why the merge failed
+ * (-EAGAIN: for the page's content, among others).
+ */
+static int ksm_merge_by_key(struct ksm_item *item, struct vm_area_struct *vma,
+			    struct ksm_page *pg, struct ksm_trees *trees,
+			    u64 key)
+{
+	struct ksm_stable_node *node = ksm_stable_lookup(trees, key, pg->page);
+
+	if (node)
+		return ksm_merge_into_node(item, vma, pg, node);
+	if (READ_ONCE(ksm_knobs.use_zero_pages) && key == ksm_cursor.zero_key)
+		return ksm_merge_zero(item, vma, pg);
+	return -ESRCH;
+}
+
 /**
  * ksm_merge_page() - what ksmd does with one mapped page
  * @item: the item of the address; in no unstable tree of this pass
@@ -468,20 +487,30 @@ static void ksm_leave_domain(struct ksm_item *item,
  * @pg: the page mapped there and its folio, with a reference held; the
  *	folio may change if it has to be split
  *
- * Stable tree first (cheap: integer compares; the page is compared once,
- * write-protected, when it merges), then the volatility check, then the
- * zero page, then the unstable tree. Both trees are looked up under the
- * key of the checksum salted for the page's merge domain (the cursor's);
- * whether the page is empty is told by its checksum unsalted, as the zero
- * page is nobody's data.
+ * A page whose content was hashed on an earlier look is first merged by
+ * that key, unhashed: into the KSM page of that content, or the zero page
+ * if it was empty. The merge compares the page with the shared one under
+ * the PTE lock, and equal content is all a hash could tell: a page that
+ * merges this way is not hashed at all. (The zero page is taken only by a
+ * page whose content was steady, as below; equal to the zero page now, a
+ * page hashes to the empty page's key it had.) A page that changed costs
+ * a compare.
+ *
+ * Then the page is hashed: with new content, it merges into a KSM page of
+ * it or waits for the next look (the volatility check); with the content
+ * of the last look, it goes to the unstable tree. Both trees are looked
+ * up under the key of the checksum salted for the page's merge domain
+ * (the cursor's).
  */
 void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		    struct ksm_page *pg)
 {
 	int index = ksm_tree_index(ksm_folio_nid(pg->folio));
+	struct ksm_trees *trees = ksm_trees_of(index);
 	struct ksm_stable_node *node;
-	u64 sum, key;
-	bool changed;
+	int err = -ESRCH;
+	u64 key, last = 0;
+	bool hashed;
 
 	if (folio_test_ksm(pg->folio)) {
 		node = ksm_folio_node(pg->folio);
@@ -503,27 +532,33 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	if (ksm_item_stable(item))
 		ksm_item_unlink_stable(item);
 
-	sum = ksm_page_checksum(pg->page);
-	key = ksm_unstable_key(sum ^ ksm_cursor.salt);
-	changed = !ksm_item_hashed(item) || key != ksm_item_key(item);
-	ksm_item_set_key(item, key);
+	hashed = ksm_item_hashed(item);
+	if (hashed) {
+		last = ksm_item_key(item);
+		err = ksm_merge_by_key(item, vma, pg, trees, last);
+		/* Merged, or failed for now for another reason than content. */
+		if (err != -ESRCH && err != -EAGAIN)
+			return;
+	}
 
-	/*
-	 * A KSM page of this content exists: merge into it or, if that
-	 * fails for now, try again next pass; pairing the page with another
-	 * in the unstable tree would make a second KSM page of one content.
-	 */
-	node = ksm_stable_lookup(ksm_trees_of(index), key, pg->page);
-	if (node) {
-		ksm_merge_into_node(item, vma, pg, node);
+	key = ksm_unstable_key(ksm_page_checksum(pg->page) ^ ksm_cursor.salt);
+	ksm_item_set_key(item, key);
+	if (!hashed || key != last) {
+		/*
+		 * New content: a KSM page of it takes the page now; else it
+		 * waits for the next look.
+		 */
+		node = ksm_stable_lookup(trees, key, pg->page);
+		if (node)
+			ksm_merge_into_node(item, vma, pg, node);
 		return;
 	}
-	if (changed)
+	/*
+	 * Steady content whose KSM page failed to take it: try again next
+	 * pass; pairing the page with another in the unstable tree would make
+	 * a second KSM page of one content.
+	 */
+	if (err != -ESRCH)
 		return;
-
-	if (READ_ONCE(ksm_knobs.use_zero_pages) && sum == ksm_zero_checksum &&
-	    !ksm_merge_zero(item, vma, pg))
-		return;
-
 	ksm_pair_or_add(item, vma, pg, index);
 }
