@@ -231,14 +231,15 @@ static bool ksm_sole_mapping(struct folio *folio)
 }
 
 /*
- * Turns the page of @keep into a new KSM page and merges the page of @drop
- * into it, at @drop's PTE, still @drop_orig. Both folios are locked, both
- * PTEs write-protected, the contents equal, and @keep's page is mapped
- * there alone. An item of the pair that is in the unstable tree leaves it;
- * if @drop's page cannot be replaced after all, all goes back as it was.
+ * Turns the page of @keep into a new KSM page of key @key and merges the
+ * page of @drop into it, at @drop's PTE, still @drop_orig. Both folios
+ * are locked, both PTEs write-protected, the contents equal, and @keep's
+ * page is mapped there alone. An item of the pair that is in the unstable
+ * tree leaves it; if @drop's page cannot be replaced after all, all goes
+ * back as it was.
  */
 static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
-			 pte_t drop_orig, int index)
+			 pte_t drop_orig, int index, u64 key)
 {
 	unsigned int gen = ksm_cursor.gen;
 	bool keep_unstable = ksm_item_in_unstable(keep->item, gen);
@@ -254,13 +255,11 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	if (keep_unstable)
 		ksm_unstable_erase(keep->item);
 	/*
-	 * Its key is taken now that no mapping can write to it any more.
 	 * Equal content and equal salted keys: both pages are of the domain
 	 * of the page being scanned.
 	 */
 	node->kpfn = folio_pfn(folio);
-	node->key = ksm_unstable_key(ksm_page_checksum(keep->pg.page) ^
-				     ksm_cursor.salt);
+	node->key = key;
 	node->nid = index;
 	node->domain = ksm_cursor.domain;
 	ksm_folio_set_node(folio, node);
@@ -296,13 +295,22 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
  * Merges the page of @item with that of the unstable @peer into a new KSM
  * page: one of the two becomes it, the other is replaced. Both are locked
  * and write-protected before their content is compared.
+ *
+ * The page of @item is found under the key of its last look, and hashed
+ * only once it is write-protected, unless *@hashed says this look did that
+ * already: the key so taken is both the volatility check (it must be the
+ * item's) and the new KSM page's. (The peer is of that key and compares
+ * equal: it is as steady.) A page that changed gets its new key in the
+ * item, and -ESTALE.
  */
 static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
-			  struct ksm_page *pg, struct ksm_peer *peer, int index)
+			  struct ksm_page *pg, struct ksm_peer *peer, int index,
+			  bool *hashed)
 {
 	unsigned long paddr = ksm_item_addr(peer->item);
 	struct ksm_peer self;
 	pte_t orig, peer_orig;
+	u64 key;
 	int err;
 
 	err = ksm_page_lock_small(pg);
@@ -315,8 +323,19 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	if (pg->folio == peer->pg.folio ||
 	    !ksm_same_domain(pg->folio, peer->pg.folio))
 		goto unlock_both;
-	if (ksm_wrprotect(vma, pg, ksm_item_addr(item), &orig) ||
-	    ksm_wrprotect(peer->vma, &peer->pg, paddr, &peer_orig))
+	if (ksm_wrprotect(vma, pg, ksm_item_addr(item), &orig))
+		goto unlock_both;
+	if (!*hashed) {
+		*hashed = true;
+		key = ksm_unstable_key(ksm_page_checksum(pg->page) ^
+				       ksm_cursor.salt);
+		if (key != ksm_item_key(item)) {
+			ksm_item_set_key(item, key);
+			err = -ESTALE;
+			goto unlock_both;
+		}
+	}
+	if (ksm_wrprotect(peer->vma, &peer->pg, paddr, &peer_orig))
 		goto unlock_both;
 	/* Only the keys matched: another peer may be the twin. */
 	err = -ESRCH;
@@ -326,9 +345,11 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	/* Our page is locked and will not split any more. */
 	self = (struct ksm_peer){ .item = item, .vma = vma, .pg = *pg };
 	if (ksm_sole_mapping(pg->folio))
-		err = ksm_pair_into(&self, peer, peer_orig, index);
+		err = ksm_pair_into(&self, peer, peer_orig, index,
+				    ksm_item_key(item));
 	else if (ksm_sole_mapping(peer->pg.folio))
-		err = ksm_pair_into(peer, &self, orig, index);
+		err = ksm_pair_into(peer, &self, orig, index,
+				    ksm_item_key(item));
 	/* Both shared since fork(): wait for a twin of our own. */
 unlock_both:
 	folio_unlock(peer->pg.folio);
@@ -365,10 +386,13 @@ static int ksm_split_own_folio(struct ksm_page *pg)
 	return err ? -EBUSY : 0;
 }
 
-/* Tries the unstable items of the key of @item; 0 once one merged. */
+/*
+ * Tries the unstable items of the key of @item; 0 once one merged, -ESRCH
+ * if none did (ksm_merge_pair() for @hashed and -ESTALE).
+ */
 static int ksm_merge_unstable(struct ksm_item *item,
 			      struct vm_area_struct *vma, struct ksm_page *pg,
-			      int index)
+			      int index, bool *hashed)
 {
 	struct ksm_item **root = &ksm_trees_of(index)->unstable;
 	u64 key = ksm_item_key(item);
@@ -393,7 +417,8 @@ static int ksm_merge_unstable(struct ksm_item *item,
 			err = ksm_peer_get(&peer, vma->vm_mm);
 		}
 		if (!err)
-			err = ksm_merge_pair(item, vma, pg, &peer, index);
+			err = ksm_merge_pair(item, vma, pg, &peer, index,
+					     hashed);
 		ksm_peer_put(&peer);
 		if (!err)
 			return 0;
@@ -401,15 +426,6 @@ static int ksm_merge_unstable(struct ksm_item *item,
 			return err;
 	}
 	return -ESRCH;
-}
-
-/* Pairs the page with an equal unstable item, or leaves it for the next. */
-static void ksm_pair_or_add(struct ksm_item *item, struct vm_area_struct *vma,
-			    struct ksm_page *pg, int index)
-{
-	if (ksm_merge_unstable(item, vma, pg, index) == -ESRCH)
-		ksm_unstable_add(&ksm_trees_of(index)->unstable, item,
-				 ksm_cursor.gen);
 }
 
 /**
@@ -420,24 +436,29 @@ static void ksm_pair_or_add(struct ksm_item *item, struct vm_area_struct *vma,
  *
  * A page smart scan skips is not hashed this pass, but if its content was
  * steady when it was last looked at, it takes part in the unstable tree
- * under that checksum: it pairs with a new copy of itself already there,
- * or goes in for one still to come. A new copy of an old page so merges
- * in the pass it is first matched, instead of waiting for the pass in
- * which the old page is looked at again (up to 8 later). The merge
- * compares the two pages write-protected, as always, so a page that
- * changed since costs one failed try and nothing else.
+ * under that key: it pairs with a new copy of itself already there, or
+ * goes in for one still to come. A new copy of an old page so merges in
+ * the pass it is first matched, instead of waiting for the pass in which
+ * the old page is looked at again (up to 8 later). A pair hashes the page
+ * once it is write-protected and compares the two pages (ksm_merge_pair()),
+ * as always, so a page that changed since costs one failed try.
  */
 void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 		       struct ksm_page *pg)
 {
+	bool hashed = false;
+	int index;
+
 	if (!ksm_item_hashed(item) || folio_test_ksm(pg->folio))
 		return;
 	/* The zero page path wants a look at the page itself. */
 	if (READ_ONCE(ksm_knobs.use_zero_pages) &&
 	    ksm_item_key(item) == ksm_cursor.zero_key)
 		return;
-	ksm_pair_or_add(item, vma, pg,
-			ksm_tree_index(ksm_folio_nid(pg->folio)));
+	index = ksm_tree_index(ksm_folio_nid(pg->folio));
+	if (ksm_merge_unstable(item, vma, pg, index, &hashed) == -ESRCH)
+		ksm_unstable_add(&ksm_trees_of(index)->unstable, item,
+				 ksm_cursor.gen);
 }
 
 /*
@@ -493,14 +514,16 @@ static int ksm_merge_by_key(struct ksm_item *item, struct vm_area_struct *vma,
  * the PTE lock, and equal content is all a hash could tell: a page that
  * merges this way is not hashed at all. (The zero page is taken only by a
  * page whose content was steady, as below; equal to the zero page now, a
- * page hashes to the empty page's key it had.) A page that changed costs
- * a compare.
+ * page hashes to the empty page's key it had.) If there is neither, the
+ * page pairs with an unstable item of that key, and is hashed once it is
+ * write-protected (ksm_merge_pair()). A page that changed costs a compare
+ * or a write-protect.
  *
- * Then the page is hashed: with new content, it merges into a KSM page of
- * it or waits for the next look (the volatility check); with the content
- * of the last look, it goes to the unstable tree. Both trees are looked
- * up under the key of the checksum salted for the page's merge domain
- * (the cursor's).
+ * Then the page is hashed, if no pair did it: with new content, it merges
+ * into a KSM page of it or waits for the next look (the volatility
+ * check); with the content of the last look, it goes to the unstable
+ * tree. Both trees are looked up under the key of the checksum salted for
+ * the page's merge domain (the cursor's).
  */
 void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		    struct ksm_page *pg)
@@ -508,9 +531,9 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	int index = ksm_tree_index(ksm_folio_nid(pg->folio));
 	struct ksm_trees *trees = ksm_trees_of(index);
 	struct ksm_stable_node *node;
+	bool steady, hashed = false;
 	int err = -ESRCH;
-	u64 key, last = 0;
-	bool hashed;
+	u64 last = 0;
 
 	if (folio_test_ksm(pg->folio)) {
 		node = ksm_folio_node(pg->folio);
@@ -532,33 +555,36 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	if (ksm_item_stable(item))
 		ksm_item_unlink_stable(item);
 
-	hashed = ksm_item_hashed(item);
-	if (hashed) {
+	steady = ksm_item_hashed(item);
+	if (steady) {
 		last = ksm_item_key(item);
 		err = ksm_merge_by_key(item, vma, pg, trees, last);
+		if (err == -ESRCH)
+			err = ksm_merge_unstable(item, vma, pg, index, &hashed);
 		/* Merged, or failed for now for another reason than content. */
-		if (err != -ESRCH && err != -EAGAIN)
+		if (err != -ESRCH && err != -EAGAIN && err != -ESTALE)
 			return;
 	}
-
-	key = ksm_unstable_key(ksm_page_checksum(pg->page) ^ ksm_cursor.salt);
-	ksm_item_set_key(item, key);
-	if (!hashed || key != last) {
+	if (!hashed)
+		ksm_item_set_key(item,
+				 ksm_unstable_key(ksm_page_checksum(pg->page) ^
+						  ksm_cursor.salt));
+	steady = steady && ksm_item_key(item) == last;
+	if (!steady) {
 		/*
 		 * New content: a KSM page of it takes the page now; else it
 		 * waits for the next look.
 		 */
-		node = ksm_stable_lookup(trees, key, pg->page);
+		node = ksm_stable_lookup(trees, ksm_item_key(item), pg->page);
 		if (node)
 			ksm_merge_into_node(item, vma, pg, node);
 		return;
 	}
 	/*
-	 * Steady content whose KSM page failed to take it: try again next
-	 * pass; pairing the page with another in the unstable tree would make
-	 * a second KSM page of one content.
+	 * Steady content, without a twin in the unstable tree. If a KSM page
+	 * of it failed to take the page, try again next pass: pairing the
+	 * page with another would make a second KSM page of one content.
 	 */
-	if (err != -ESRCH)
-		return;
-	ksm_pair_or_add(item, vma, pg, index);
+	if (err == -ESRCH)
+		ksm_unstable_add(&trees->unstable, item, ksm_cursor.gen);
 }
