@@ -7,6 +7,7 @@
  */
 
 #include <linux/mm.h>
+#include <linux/pagevec.h>
 #include <linux/sched/mm.h>
 #include <linux/swap.h>
 
@@ -244,11 +245,30 @@ static void ksm_item_looked_at(struct ksm_item *item)
 		item->info += 1UL << KSM_ITEM_AGE_SHIFT;
 }
 
+/*
+ * Drops the batch's reference on a page it is done with. A page no longer
+ * mapped (a merge replaced it) is likely freed by it: such pages are
+ * released together, which takes the LRU and page allocator locks once per
+ * batch instead of once per page. A page still mapped is put at once: a
+ * later page of the batch may pair with it, and a reference more would
+ * look like a pin.
+ */
+static void ksm_batch_put(struct folio_batch *done, struct folio *folio)
+{
+	if (folio_mapped(folio))
+		folio_put(folio);
+	else if (!folio_batch_add(done, folio))
+		folios_put(done);
+}
+
 /* Handles the pages of a batch; returns how many were scanned. */
 static unsigned int ksm_batch_process(struct ksm_batch *b,
 				      struct vm_area_struct *vma)
 {
 	unsigned int i, scanned = 0;
+	struct folio_batch done;
+
+	folio_batch_init(&done);
 
 	for (i = 0; i < b->nr; i++) {
 		struct ksm_item *item = ksm_item_at(vma, b, i);
@@ -263,9 +283,10 @@ static unsigned int ksm_batch_process(struct ksm_batch *b,
 			ksm_item_looked_at(item);
 			scanned++;
 		}
-		folio_put(b->pages[i].folio);
+		ksm_batch_put(&done, b->pages[i].folio);
 		ksm_cursor.addr = b->addr[i] + PAGE_SIZE;
 	}
+	folios_put(&done);
 	ksm_count_add(&ksm_count.pages_scanned, scanned);
 	/*
 	 * Not in the loop: the pages still to come hold references, which
