@@ -88,7 +88,7 @@ struct ksm_stable_node;
  * @next: (stable) the next sharer of the same node
  * @key: (32-bit only) the unstable key
  *
- * A stable item needs no key of its own (its node has the checksum) and is
+ * A stable item needs no key of its own (its node has it) and is
  * in no unstable tree, so the two halves share their space: 24 bytes on
  * 64-bit. The unstable tree needs no parent pointers (tree.c), and the
  * sharers list is singly linked, as nothing walks it backwards.

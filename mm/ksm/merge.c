@@ -531,7 +531,7 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	int index = ksm_tree_index(ksm_folio_nid(pg->folio));
 	struct ksm_trees *trees = ksm_trees_of(index);
 	struct ksm_stable_node *node;
-	bool steady, hashed = false;
+	bool known, hashed = false;
 	int err = -ESRCH;
 	u64 last = 0;
 
@@ -555,8 +555,8 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	if (ksm_item_stable(item))
 		ksm_item_unlink_stable(item);
 
-	steady = ksm_item_hashed(item);
-	if (steady) {
+	known = ksm_item_hashed(item);
+	if (known) {
 		last = ksm_item_key(item);
 		err = ksm_merge_by_key(item, vma, pg, trees, last);
 		if (err == -ESRCH)
@@ -569,8 +569,7 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		ksm_item_set_key(item,
 				 ksm_unstable_key(ksm_page_checksum(pg->page) ^
 						  ksm_cursor.salt));
-	steady = steady && ksm_item_key(item) == last;
-	if (!steady) {
+	if (!known || ksm_item_key(item) != last) {
 		/*
 		 * New content: a KSM page of it takes the page now; else it
 		 * waits for the next look.
