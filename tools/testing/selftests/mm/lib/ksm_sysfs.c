@@ -285,13 +285,26 @@ static void ksmt_selected(char *buf)
 	memmove(buf, open + 1, strlen(open + 1) + 1);
 }
 
+/*
+ * A knob's value as it would be written back. While memory is being
+ * offlined, run reads 4 more than its value (the ABI says so): a value
+ * nobody can write, and not the one to put back.
+ */
 static int ksmt_read_knob(const char *name, char *buf, size_t len)
 {
 	int err = ksmt_read_str(name, buf, len);
+	char *end;
+	long run;
 
-	if (!err)
-		ksmt_selected(buf);
-	return err;
+	if (err)
+		return err;
+	ksmt_selected(buf);
+	if (!strcmp(name, "run")) {
+		run = strtol(buf, &end, 10);
+		if (end != buf && run >= 4)
+			snprintf(buf, len, "%ld", run & ~4L);
+	}
+	return 0;
 }
 
 __attribute__((constructor))
