@@ -534,7 +534,6 @@ struct ksm_stable_node *ksm_stable_find(struct rb_root *root, u64 key,
 					ksm_content_cmp_t cmp, void *arg,
 					struct rb_node ***linkp,
 					struct rb_node **parentp);
-struct ksm_stable_node *ksm_stable_next_equal(struct ksm_stable_node *node);
 struct ksm_stable_node *ksm_stable_same_key(struct ksm_stable_node *node,
 					    bool next);
 void ksm_stable_link(struct rb_root *root, struct ksm_stable_node *node,

@@ -156,7 +156,7 @@ static struct ksm_stable_node *ksm_stable_lookup(struct ksm_trees *trees,
 			return node;
 		if (!node->dup)
 			break;
-		node = ksm_stable_next_equal(node);
+		node = ksm_stable_same_key(node, true);
 		if (node && !node->dup)
 			break;
 	}

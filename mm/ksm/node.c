@@ -168,8 +168,7 @@ void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
 	/*
 	 * Only the nodes next to @node have their content compared; past
 	 * them, a chain is told by ->dup (a chain of another content with
-	 * the same key next to this one is not worth a compare
-	 * per node).
+	 * the same key next to this one is not worth a compare per node).
 	 */
 	for (next = false; ; next = true) {
 		int order = 1;

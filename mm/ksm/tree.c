@@ -5,8 +5,8 @@
  * The stable tree is a red-black tree of nodes, equal keys told apart by
  * content through a callback, so this file touches no page. The unstable
  * tree is a plain binary search tree of items, ordered by their key and,
- * among equal keys, by address. Nothing here
- * sleeps or allocates after init; callers hold ksm_lock.
+ * among equal keys, by address. Nothing here sleeps or allocates after
+ * init; callers hold ksm_lock.
  *
  * Why the unstable tree needs no balancing: an item's key is a keyed hash
  * of its checksum (ksm_unstable_key()), under a key drawn at boot. Nobody
@@ -341,27 +341,6 @@ struct ksm_stable_node *ksm_stable_find(struct rb_root *root, u64 key,
 }
 
 /**
- * ksm_stable_next_equal() - the next node with the same content
- * @node: a node in a stable tree
- *
- * Return: the in-order successor if it holds the same content, or NULL.
- * Nodes of equal key but other content (collisions) are ordered by
- * content, so equal content is always adjacent.
- */
-struct ksm_stable_node *ksm_stable_next_equal(struct ksm_stable_node *node)
-{
-	struct rb_node *n = rb_next(&node->tree);
-	struct ksm_stable_node *next;
-
-	if (!n)
-		return NULL;
-	next = rb_entry(n, struct ksm_stable_node, tree);
-	if (next->key != node->key)
-		return NULL;
-	return next;
-}
-
-/**
  * ksm_stable_link() - insert a node where ksm_stable_find() said it goes
  * @root: the tree
  * @node: the new node
@@ -379,6 +358,10 @@ void ksm_stable_link(struct rb_root *root, struct ksm_stable_node *node,
  * ksm_stable_same_key() - a neighbour of a node with the same key
  * @node: a node in a stable tree
  * @next: the in-order successor if true, else the predecessor
+ *
+ * Nodes of equal key but other content (collisions) are ordered by
+ * content, so the nodes of one content are adjacent: a run of ->dup
+ * nodes is walked with this.
  *
  * Return: that neighbour if its key is @node's, or NULL.
  */

@@ -202,9 +202,10 @@ static void stable_duplicates_newest_first(struct kunit *test)
 	node = ksm_stable_find(&root, 10, fake_cmp, &wanted, NULL, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, node);
 	KUNIT_EXPECT_PTR_EQ(test, node, &nodes[3].node);
-	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_next_equal(node), &nodes[2].node);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_stable_same_key(node, true),
+			    &nodes[2].node);
 	for (; node && !fake_cmp(node, &wanted);
-	     node = ksm_stable_next_equal(node))
+	     node = ksm_stable_same_key(node, true))
 		count++;
 	KUNIT_EXPECT_EQ(test, count, 3);
 }
