@@ -571,6 +571,7 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		    struct ksm_page *pg);
 void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 		       struct ksm_page *pg);
+bool ksm_hashes_at_age(unsigned int age);
 
 /* unmerge.c */
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,

@@ -502,6 +502,23 @@ static int ksm_merge_by_key(struct ksm_item *item, struct vm_area_struct *vma,
 }
 
 /**
+ * ksm_hashes_at_age() - the policy of hashing a page with a key
+ * @age: the page's smart scan age at this look (looks so far, not merged)
+ *
+ * A page whose last look gave it a key, and which matched nothing under
+ * that key, is hashed at every other look: those of even age. At the
+ * others the key goes unchecked until a pair checks it. From the age limit
+ * on, where the age stays and smart scan looks once in 9 passes, it is
+ * hashed at every look.
+ *
+ * Return: true if the page is hashed at this look.
+ */
+bool ksm_hashes_at_age(unsigned int age)
+{
+	return !(age & 1) || age >= KSM_ITEM_AGE_MAX;
+}
+
+/**
  * ksm_merge_page() - what ksmd does with one mapped page
  * @item: the item of the address; in no unstable tree of this pass
  * @vma: the VMA; its mm's mmap_lock is held for read
@@ -519,10 +536,12 @@ static int ksm_merge_by_key(struct ksm_item *item, struct vm_area_struct *vma,
  * write-protected (ksm_merge_pair()). A page that changed costs a compare
  * or a write-protect.
  *
- * Then the page is hashed, if no pair did it: with new content, it merges
- * into a KSM page of it or waits for the next look (the volatility
- * check); with the content of the last look, it goes to the unstable
- * tree. Both trees are looked up under the key of the checksum salted for
+ * If nothing matched, at a look of odd age the page goes to the unstable
+ * tree under that key, unhashed: a pair checks it. At the other looks
+ * (ksm_hashes_at_age()) it is hashed, if no pair did it: with new content,
+ * it merges into a KSM page of it or waits for the next look (the
+ * volatility check); with the content of the last look, it goes to the
+ * unstable tree. Both trees are looked up under the key of the checksum salted for
  * the page's merge domain (the cursor's).
  */
 void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
@@ -564,6 +583,18 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		/* Merged, or failed for now for another reason than content. */
 		if (err != -ESRCH && err != -EAGAIN && err != -ESTALE)
 			return;
+		/*
+		 * No twin, at a look of odd age: the page goes to the
+		 * unstable tree under its key, unhashed. A pair checks the
+		 * key (ksm_merge_pair()); a page that changed since costs
+		 * one failed try, and is hashed at its next look.
+		 */
+		if (err == -ESRCH && !hashed &&
+		    !ksm_hashes_at_age(ksm_item_age(item))) {
+			ksm_unstable_add(&trees->unstable, item,
+					 ksm_cursor.gen);
+			return;
+		}
 	}
 	if (!hashed)
 		ksm_item_set_key(item,

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit tests for KSM's policies: how long smart scan leaves a page that
- * keeps failing to merge alone, how the scan-time advisor moves
- * pages_to_scan toward its target under its CPU cap and bounds, and the
- * salts that keep merge domains apart.
+ * keeps failing to merge alone, at which looks a page with a key is
+ * hashed, how the scan-time advisor moves pages_to_scan toward its target
+ * under its CPU cap and bounds, and the salts that keep merge domains
+ * apart.
  */
 
 #include <kunit/test.h>
@@ -50,6 +51,20 @@ static void smart_scan_looks_once_per_period(struct kunit *test)
 	/* Pages of one age are not all looked at in the same pass. */
 	KUNIT_EXPECT_NE(test, ksm_looks_this_pass(4, 10, 0),
 			ksm_looks_this_pass(4, 10, 1));
+}
+
+static void hashing_skips_no_two_looks_in_a_row(struct kunit *test)
+{
+	unsigned int age;
+
+	/* The first look learns the key; the second uses it unchecked. */
+	KUNIT_EXPECT_TRUE(test, ksm_hashes_at_age(0));
+	KUNIT_EXPECT_FALSE(test, ksm_hashes_at_age(1));
+	for (age = 0; age < KSM_ITEM_AGE_MAX; age++)
+		KUNIT_EXPECT_TRUE(test, ksm_hashes_at_age(age) ||
+				  ksm_hashes_at_age(age + 1));
+	/* The age stays at its limit: every look there hashes. */
+	KUNIT_EXPECT_TRUE(test, ksm_hashes_at_age(KSM_ITEM_AGE_MAX));
 }
 
 static struct ksm_advice advice(unsigned long pages, u64 scan_ms,
@@ -157,6 +172,7 @@ static struct kunit_case ksm_policy_cases[] = {
 	KUNIT_CASE(smart_scan_gives_two_looks),
 	KUNIT_CASE(smart_scan_backs_off),
 	KUNIT_CASE(smart_scan_looks_once_per_period),
+	KUNIT_CASE(hashing_skips_no_two_looks_in_a_row),
 	KUNIT_CASE(advisor_speeds_up_slow_passes),
 	KUNIT_CASE(advisor_slows_down_fast_passes),
 	KUNIT_CASE(advisor_converges),
