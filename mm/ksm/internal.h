@@ -560,9 +560,9 @@ void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
 /* pte.c */
 int ksm_page_lock_small(struct ksm_page *pg);
 int ksm_wrprotect(struct vm_area_struct *vma, struct ksm_page *pg,
-		  unsigned long addr, pte_t *orig);
-int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
-		unsigned long addr, pte_t orig, struct page *kpage);
+		  unsigned long addr);
+int ksm_share_locked(struct vm_area_struct *vma, unsigned long addr,
+		     struct ksm_page *pg, struct page *kpage);
 int ksm_share(struct vm_area_struct *vma, unsigned long addr,
 	      struct ksm_page *pg, struct page *kpage);
 

@@ -232,14 +232,17 @@ static bool ksm_sole_mapping(struct folio *folio)
 
 /*
  * Turns the page of @keep into a new KSM page of key @key and merges the
- * page of @drop into it, at @drop's PTE, still @drop_orig. Both folios
- * are locked, both PTEs write-protected, the contents equal, and @keep's
- * page is mapped there alone. An item of the pair that is in the unstable
- * tree leaves it; if @drop's page cannot be replaced after all, all goes
- * back as it was.
+ * page of @drop into it, if it has the same content. Both folios are
+ * locked, @keep's PTE is write-protected and its page of key @key, and
+ * mapped there alone. @drop's page is compared with it once its PTE is
+ * cleared (ksm_share_locked()): one walk of its page table, and a page
+ * that turns out different keeps its writable PTE. An item of the pair
+ * that is in the unstable tree leaves it; if @drop's page cannot be
+ * replaced, all goes back as it was. Return: 0, -ESRCH if the contents
+ * differ, or why @drop's page could not be replaced.
  */
 static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
-			 pte_t drop_orig, int index, u64 key)
+			 int index, u64 key)
 {
 	unsigned int gen = ksm_cursor.gen;
 	bool keep_unstable = ksm_item_in_unstable(keep->item, gen);
@@ -255,8 +258,8 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	if (keep_unstable)
 		ksm_unstable_erase(keep->item);
 	/*
-	 * Equal content and equal salted keys: both pages are of the domain
-	 * of the page being scanned.
+	 * Equal salted keys: both pages are of the domain of the page being
+	 * scanned.
 	 */
 	node->kpfn = folio_pfn(folio);
 	node->key = key;
@@ -271,8 +274,8 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	/* As upstream: one event for the page made KSM, one for its twin. */
 	trace_ksm_merge_with_ksm_page(NULL, node->kpfn, keep->item,
 				      keep->vma->vm_mm, 0);
-	err = ksm_replace(drop->vma, &drop->pg, ksm_item_addr(drop->item),
-			  drop_orig, keep->pg.page);
+	err = ksm_share_locked(drop->vma, ksm_item_addr(drop->item), &drop->pg,
+			       keep->pg.page);
 	trace_ksm_merge_with_ksm_page(folio, node->kpfn, drop->item,
 				      drop->vma->vm_mm, err);
 	if (!err) {
@@ -288,28 +291,31 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	if (keep_unstable)
 		ksm_unstable_add(&ksm_trees_of(index)->unstable, keep->item,
 				 ksm_cursor.gen);
-	return err;
+	/* Only the keys matched: another peer may be the twin. */
+	return err == -EAGAIN ? -ESRCH : err;
 }
 
 /*
  * Merges the page of @item with that of the unstable @peer into a new KSM
- * page: one of the two becomes it, the other is replaced. Both are locked
- * and write-protected before their content is compared.
+ * page: one of the two becomes it, the other is replaced, if their contents
+ * are the same. Both are locked; the one kept is write-protected and
+ * hashed, the other compared with it under its PTE lock (ksm_pair_into()).
  *
- * The page of @item is found under the key of its last look, and hashed
- * only once it is write-protected, unless *@hashed says this look did that
- * already: the key so taken is both the volatility check (it must be the
- * item's) and the new KSM page's. (The peer is of that key and compares
- * equal: it is as steady.) A page that changed gets its new key in the
- * item, and -ESTALE.
+ * The pair is found under the key of the last look of @item's page. The
+ * page kept is hashed once it is write-protected: its key must be that one,
+ * and is the new KSM page's. That is the volatility check of both pages:
+ * the one kept did not change since its key was taken, and the other, of
+ * that key then, has its content now. The peer's page is kept if it can
+ * be: ours, replaced, is then released with the rest of the batch
+ * (scan.c), not on its own by the peer's reference. If ours is kept and
+ * changed, the item gets its new key, *@hashed is set, and the return is
+ * -ESTALE; a peer that changed is passed over (-ESRCH).
  */
 static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 			  struct ksm_page *pg, struct ksm_peer *peer, int index,
 			  bool *hashed)
 {
-	unsigned long paddr = ksm_item_addr(peer->item);
-	struct ksm_peer self;
-	pte_t orig, peer_orig;
+	struct ksm_peer self, *keep, *drop;
 	u64 key;
 	int err;
 
@@ -323,34 +329,34 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	if (pg->folio == peer->pg.folio ||
 	    !ksm_same_domain(pg->folio, peer->pg.folio))
 		goto unlock_both;
-	if (ksm_wrprotect(vma, pg, ksm_item_addr(item), &orig))
-		goto unlock_both;
-	if (!*hashed) {
-		*hashed = true;
-		key = ksm_unstable_key(ksm_page_checksum(pg->page) ^
-				       ksm_cursor.salt);
-		if (key != ksm_item_key(item)) {
-			ksm_item_set_key(item, key);
-			err = -ESTALE;
-			goto unlock_both;
-		}
-	}
-	if (ksm_wrprotect(peer->vma, &peer->pg, paddr, &peer_orig))
-		goto unlock_both;
-	/* Only the keys matched: another peer may be the twin. */
-	err = -ESRCH;
-	if (!ksm_pages_same(pg->page, peer->pg.page))
-		goto unlock_both;
 
 	/* Our page is locked and will not split any more. */
 	self = (struct ksm_peer){ .item = item, .vma = vma, .pg = *pg };
-	if (ksm_sole_mapping(pg->folio))
-		err = ksm_pair_into(&self, peer, peer_orig, index,
-				    ksm_item_key(item));
-	else if (ksm_sole_mapping(peer->pg.folio))
-		err = ksm_pair_into(peer, &self, orig, index,
-				    ksm_item_key(item));
-	/* Both shared since fork(): wait for a twin of our own. */
+	keep = peer;
+	drop = &self;
+	if (!ksm_sole_mapping(peer->pg.folio)) {
+		/* Both shared since fork(): wait for a twin of our own. */
+		err = -ESRCH;
+		if (!ksm_sole_mapping(pg->folio))
+			goto unlock_both;
+		keep = &self;
+		drop = peer;
+	}
+	err = -EAGAIN;
+	if (ksm_wrprotect(keep->vma, &keep->pg, ksm_item_addr(keep->item)))
+		goto unlock_both;
+	key = ksm_unstable_key(ksm_page_checksum(keep->pg.page) ^
+			       ksm_cursor.salt);
+	if (keep == &self)
+		*hashed = true;
+	if (key == ksm_item_key(item)) {
+		err = ksm_pair_into(keep, drop, index, key);
+	} else if (keep == &self) {
+		ksm_item_set_key(item, key);
+		err = -ESTALE;
+	} else {
+		err = -ESRCH;
+	}
 unlock_both:
 	folio_unlock(peer->pg.folio);
 unlock_page:

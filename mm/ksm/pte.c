@@ -109,11 +109,11 @@ static bool ksm_pte_clear(struct ksm_pte_op *op, struct ksm_page *pg,
 }
 
 /*
- * Makes the PTE that maps @pg at @addr read-only and clean, and returns it
- * in *@orig. Fails if the page may be pinned (ksm_pte_clear()).
+ * Makes the PTE that maps @pg at @addr read-only and clean. Fails if the
+ * page may be pinned (ksm_pte_clear()).
  */
 int ksm_wrprotect(struct vm_area_struct *vma, struct ksm_page *pg,
-		  unsigned long addr, pte_t *orig)
+		  unsigned long addr)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct ksm_pte_op op;
@@ -139,7 +139,6 @@ int ksm_wrprotect(struct vm_area_struct *vma, struct ksm_page *pg,
 		entry = pte_mkclean(pte_wrprotect(entry));
 		set_pte_at(mm, addr, op.pvmw.pte, entry);
 	}
-	*orig = entry;
 	err = 0;
 done:
 	ksm_pte_end(&op);
@@ -198,42 +197,26 @@ static void ksm_map_shared(struct vm_area_struct *vma, unsigned long addr,
 	folio_put(pg->folio);
 }
 
-/*
- * Points the PTE at @addr, still equal to @orig, at @kpage (whose folio is
- * locked) or, for NULL, at the zero page; then drops the mapping of @pg.
+/**
+ * ksm_share_locked() - map a shared page in place of a page of equal content
+ * @vma: the VMA of @addr; its mm's mmap_lock is held
+ * @addr: where @pg is mapped
+ * @pg: the page, its folio locked and small
+ * @kpage: a page of a locked KSM folio, or NULL for the zero page
+ *
+ * The shared page cannot change (a KSM page is write-protected wherever it
+ * is mapped): one pass under the PTE lock does it all. The PTE is cleared
+ * and the TLB flushed, the page is compared with the shared one, and
+ * either the shared page is mapped or the PTE is put back as it was. One
+ * walk, one flush and one notifier call instead of two each; and a page
+ * that turns out different keeps its writable PTE instead of taking a
+ * write fault later.
+ *
+ * Return: 0; -EAGAIN if the contents differ; -EFAULT if @pg is not mapped
+ * there any more or may be pinned.
  */
-int ksm_replace(struct vm_area_struct *vma, struct ksm_page *pg,
-		unsigned long addr, pte_t orig, struct page *kpage)
-{
-	struct ksm_pte_op op;
-	int err = -EFAULT;
-
-	if (!ksm_pte_begin(&op, vma, addr, pg))
-		return -EFAULT;
-	/* A read since the write-protect may have set the accessed bit. */
-	if (pte_same(pte_mkold(ptep_get(op.pvmw.pte)), pte_mkold(orig))) {
-		flush_cache_page(vma, addr, pte_pfn(orig));
-		ptep_clear_flush(vma, addr, op.pvmw.pte);
-		ksm_map_shared(vma, addr, op.pvmw.pte, orig, pg, kpage);
-		err = 0;
-	}
-	ksm_pte_end(&op);
-	return err;
-}
-
-/*
- * Shares @kpage (locked KSM folio, or NULL for the zero page) at @addr in
- * place of @pg, if their content is the same with @pg mapped nowhere
- * writable. Unlike a pair, whose two pages are both write-protected
- * before they are compared, the KSM page and the zero page cannot change:
- * one pass under the PTE lock does it all. The PTE is cleared and the TLB
- * flushed, the page is compared, and either the shared page is mapped or
- * the PTE is put back as it was. One walk, one flush and one notifier
- * call instead of two each; and a page that turns out different keeps its
- * writable PTE instead of taking a write fault later.
- */
-static int ksm_share_locked(struct vm_area_struct *vma, unsigned long addr,
-			    struct ksm_page *pg, struct page *kpage)
+int ksm_share_locked(struct vm_area_struct *vma, unsigned long addr,
+		     struct ksm_page *pg, struct page *kpage)
 {
 	struct page *model = kpage ? kpage : ZERO_PAGE(0);
 	struct ksm_pte_op op;

@@ -337,20 +337,23 @@ static void memcg_child(struct ksmt_chan *ch)
 
 	if (ksmt_recv(ch->down[0], &cmd, 60) || cmd != 'g')
 		_exit(2);
-	p = ksmt_map(MEMCG_PAGES);
+	/* Two copies of each content: they merge into KSM pages of ours. */
+	p = ksmt_map(2 * MEMCG_PAGES);
 	if (p == MAP_FAILED)
 		_exit(2);
-	for (i = 0; i < MEMCG_PAGES; i++)
-		ksmt_fill_page(p + i * PAGE, ksmt_group_key(MEMCG_NS, i));
-	if (ksmt_mergeable(p, MEMCG_PAGES) || ksmt_send(ch->up[1], 'r'))
+	for (i = 0; i < 2 * MEMCG_PAGES; i++)
+		ksmt_fill_page(p + i * PAGE,
+			       ksmt_group_key(MEMCG_NS, i % MEMCG_PAGES));
+	if (ksmt_mergeable(p, 2 * MEMCG_PAGES) || ksmt_send(ch->up[1], 'r'))
 		_exit(2);
 	if (ksmt_recv(ch->down[0], &cmd, 600) || cmd != 'u')
 		_exit(2);
 	cmd = 'k';
-	if (madvise(p, MEMCG_PAGES * PAGE, MADV_UNMERGEABLE))
+	if (madvise(p, 2 * MEMCG_PAGES * PAGE, MADV_UNMERGEABLE))
 		cmd = 'x';
-	for (i = 0; i < MEMCG_PAGES; i++)
-		if (!ksmt_page_is(p + i * PAGE, ksmt_group_key(MEMCG_NS, i)))
+	for (i = 0; i < 2 * MEMCG_PAGES; i++)
+		if (!ksmt_page_is(p + i * PAGE,
+				  ksmt_group_key(MEMCG_NS, i % MEMCG_PAGES)))
 			cmd = 'x';
 	ksmt_send(ch->up[1], cmd);
 	pause();
@@ -391,10 +394,10 @@ FIXTURE_TEARDOWN(memcg)
 }
 
 /*
- * Our pages share KSM pages with a child in another memory cgroup. Its
- * mm registers after ours, so ksmd meets its pages second and they become
- * the KSM pages, charged to its cgroup (a page whose frame was ours all
- * along counts as ours). The child unmerges first: it gets copies. Then
+ * Our pages share KSM pages with a child in another memory cgroup. The
+ * child's two copies of each content merge first, into KSM pages charged
+ * to its cgroup; ours then merge into those (a page whose frame was ours
+ * all along would count as ours). The child unmerges first: it gets copies. Then
  * we unmerge, as the last mapping of every KSM page: a page charged to
  * our own cgroup we take back as it is, but one charged to the child's
  * must be copied, so that the child's cgroup is not left paying for our
@@ -413,13 +416,6 @@ TEST_F_TIMEOUT(memcg, unmerge_copies_page_charged_elsewhere,
 	if (!self->pid)
 		memcg_child(&self->ch);
 	ASSERT_EQ(0, ksmt_cgroup_join(&self->cg, self->pid));
-	p = ksmt_map(MEMCG_PAGES);
-	ASSERT_NE(MAP_FAILED, p);
-	for (i = 0; i < MEMCG_PAGES; i++) {
-		ksmt_fill_page(p + i * PAGE, ksmt_group_key(MEMCG_NS, i));
-		ASSERT_EQ(0, ksmt_pfn(p + i * PAGE, &own[i]));
-	}
-	ASSERT_EQ(0, ksmt_mergeable(p, MEMCG_PAGES));
 	ASSERT_EQ(0, ksmt_send(self->ch.down[1], 'g'));
 	ASSERT_EQ(0, ksmt_recv(self->ch.up[0], &c, 60));
 	ASSERT_EQ('r', c);
@@ -427,6 +423,17 @@ TEST_F_TIMEOUT(memcg, unmerge_copies_page_charged_elsewhere,
 	ASSERT_EQ(0, ksmt_settle(4));
 	ASSERT_EQ(MEMCG_PAGES, ksmt_get("pages_shared"));
 	ASSERT_EQ(MEMCG_PAGES, ksmt_get("pages_sharing"));
+	p = ksmt_map(MEMCG_PAGES);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < MEMCG_PAGES; i++) {
+		ksmt_fill_page(p + i * PAGE, ksmt_group_key(MEMCG_NS, i));
+		ASSERT_EQ(0, ksmt_pfn(p + i * PAGE, &own[i]));
+	}
+	ASSERT_EQ(0, ksmt_mergeable(p, MEMCG_PAGES));
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(4));
+	ASSERT_EQ(MEMCG_PAGES, ksmt_get("pages_shared"));
+	ASSERT_EQ(2 * MEMCG_PAGES, ksmt_get("pages_sharing"));
 	for (i = 0; i < MEMCG_PAGES; i++) {
 		ASSERT_EQ(0, ksmt_pfn(p + i * PAGE, &ksm[i]));
 		theirs += ksm[i] != own[i];
