@@ -3,8 +3,9 @@
  * KSM merging: what ksmd does with one scanned page. It looks the page up
  * in the stable tree, then in the unstable tree, and merges it where it
  * finds its twin. The page-table surgery that takes (write-protect the
- * PTE, check the content with the PTE write-protected, then point the PTE
- * at the shared page or the zero page and drop the old one) is pte.c's.
+ * page that becomes a KSM page; clear the PTE of a page merged into one,
+ * compare the content, then point the PTE at the shared page or the zero
+ * page and drop the old one) is pte.c's.
  */
 
 #include <linux/mm.h>
@@ -96,8 +97,8 @@ static int ksm_cmp_with_node(struct ksm_stable_node *node, void *arg)
 	/*
 	 * A page being scanned is still writable: its owner may write it
 	 * during the comparison. Intended: the order found only guides the
-	 * search, and ksm_share() compares again once the page is
-	 * read-only. (Nobody writes a KSM page, the other callers' case.)
+	 * search, and ksm_share() compares again once the page's PTE is
+	 * cleared. (Nobody writes a KSM page, the other callers' case.)
 	 */
 	ret = data_race(memcmp_pages(arg, folio_page(kfolio, 0)));
 	folio_put(kfolio);
@@ -212,7 +213,7 @@ static void ksm_peer_put(struct ksm_peer *peer)
 
 /*
  * Whether a page of a pair may become the KSM page where it is: only if
- * the PTE we write-protected is its one mapping. A page still shared with
+ * the PTE at which we found it is its one mapping. A page still shared with
  * another process since fork() would become a KSM page there too, in a
  * mapping no sharer stands for once ours is gone: reclaim, migration and
  * memory failure would miss it, and a process that never asked for KSM
@@ -249,6 +250,7 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	struct folio *folio = keep->pg.folio;
 	struct address_space *anon_mapping = folio->mapping;
 	struct anon_vma *anon_vma = folio_anon_vma(folio);
+	unsigned long age = keep->item->info & KSM_ITEM_AGE_MASK;
 	struct ksm_stable_node *node;
 	int err;
 
@@ -271,11 +273,12 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	ksm_chain_joined(node, ksm_cmp_with_node, keep->pg.page);
 	ksm_sharer_add(node, keep->item, anon_vma);
 
-	/* As upstream: one event for the page made KSM, one for its twin. */
-	trace_ksm_merge_with_ksm_page(NULL, node->kpfn, keep->item,
-				      keep->vma->vm_mm, 0);
 	err = ksm_share_locked(drop->vma, ksm_item_addr(drop->item), &drop->pg,
 			       keep->pg.page);
+	/* As upstream: one event for the page made KSM, one for its twin. */
+	if (!err)
+		trace_ksm_merge_with_ksm_page(NULL, node->kpfn, keep->item,
+					      keep->vma->vm_mm, 0);
 	trace_ksm_merge_with_ksm_page(folio, node->kpfn, drop->item,
 				      drop->vma->vm_mm, err);
 	if (!err) {
@@ -284,14 +287,18 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 		ksm_sharer_add(node, drop->item, drop->vma->anon_vma);
 		return 0;
 	}
-	/* No twin after all: the kept page goes back to what it was. */
+	/*
+	 * No twin after all: the kept page goes back to what it was, and its
+	 * item to the smart scan age it had.
+	 */
 	ksm_sharer_del(keep->item);
+	keep->item->info |= age;
 	WRITE_ONCE(folio->mapping, anon_mapping);
 	ksm_node_prune(node);
 	if (keep_unstable)
 		ksm_unstable_add(&ksm_trees_of(index)->unstable, keep->item,
 				 ksm_cursor.gen);
-	/* Only the keys matched: another peer may be the twin. */
+	/* Only the keys matched: the page of one of the two changed. */
 	return err == -EAGAIN ? -ESRCH : err;
 }
 
@@ -307,9 +314,12 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
  * the one kept did not change since its key was taken, and the other, of
  * that key then, has its content now. The peer's page is kept if it can
  * be: ours, replaced, is then released with the rest of the batch
- * (scan.c), not on its own by the peer's reference. If ours is kept and
- * changed, the item gets its new key, *@hashed is set, and the return is
- * -ESTALE; a peer that changed is passed over (-ESRCH).
+ * (scan.c), not on its own by the peer's reference.
+ *
+ * *@hashed is set once our page was kept, and so hashed. A page of the
+ * pair found changed gets its new key; a peer leaves the unstable tree
+ * and is passed over (-ESRCH), while for ours the search ends (-ESTALE):
+ * the caller hashes it if *@hashed is not set.
  */
 static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 			  struct ksm_page *pg, struct ksm_peer *peer, int index,
@@ -345,18 +355,36 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	err = -EAGAIN;
 	if (ksm_wrprotect(keep->vma, &keep->pg, ksm_item_addr(keep->item)))
 		goto unlock_both;
-	key = ksm_unstable_key(ksm_page_checksum(keep->pg.page) ^
-			       ksm_cursor.salt);
+	/*
+	 * Ours, kept at an earlier candidate of this look, was hashed then
+	 * and has stayed write-protected: a write would have copied it.
+	 */
+	if (keep == &self && *hashed)
+		key = ksm_item_key(item);
+	else
+		key = ksm_unstable_key(ksm_page_checksum(keep->pg.page) ^
+				       ksm_cursor.salt);
+	if (key != ksm_item_key(item)) {
+		/* The page kept changed since its key was taken. */
+		err = -ESRCH;
+		if (keep == &self)
+			err = -ESTALE;
+		else if (ksm_item_in_unstable(peer->item, ksm_cursor.gen))
+			ksm_unstable_erase(peer->item);
+		ksm_item_set_key(keep->item, key);
+		goto done;
+	}
+	err = ksm_pair_into(keep, drop, index, key);
+	/*
+	 * The contents differ, so the other page changed since its key was
+	 * taken. If ours, the search ends and it is hashed as a page of new
+	 * content; a candidate's: the next one may be the twin.
+	 */
+	if (err == -ESRCH && drop == &self)
+		err = -ESTALE;
+done:
 	if (keep == &self)
 		*hashed = true;
-	if (key == ksm_item_key(item)) {
-		err = ksm_pair_into(keep, drop, index, key);
-	} else if (keep == &self) {
-		ksm_item_set_key(item, key);
-		err = -ESTALE;
-	} else {
-		err = -ESRCH;
-	}
 unlock_both:
 	folio_unlock(peer->pg.folio);
 unlock_page:
@@ -446,8 +474,9 @@ static int ksm_merge_unstable(struct ksm_item *item,
  * goes in for one still to come. A new copy of an old page so merges in
  * the pass it is first matched, instead of waiting for the pass in which
  * the old page is looked at again (up to 8 later). A pair hashes the page
- * once it is write-protected and compares the two pages (ksm_merge_pair()),
- * as always, so a page that changed since costs one failed try.
+ * it keeps once it is write-protected and compares the other with it
+ * (ksm_merge_pair()), as always, so a page that changed since costs one
+ * failed try.
  */
 void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 		       struct ksm_page *pg)
@@ -538,17 +567,17 @@ bool ksm_hashes_at_age(unsigned int age)
  * merges this way is not hashed at all. (The zero page is taken only by a
  * page whose content was steady, as below; equal to the zero page now, a
  * page hashes to the empty page's key it had.) If there is neither, the
- * page pairs with an unstable item of that key, and is hashed once it is
- * write-protected (ksm_merge_pair()). A page that changed costs a compare
- * or a write-protect.
+ * page pairs with an unstable item of that key (ksm_merge_pair(), which
+ * hashes the page it keeps). A page that changed costs a failed compare.
  *
  * If nothing matched, at a look of odd age the page goes to the unstable
  * tree under that key, unhashed: a pair checks it. At the other looks
- * (ksm_hashes_at_age()) it is hashed, if no pair did it: with new content,
- * it merges into a KSM page of it or waits for the next look (the
- * volatility check); with the content of the last look, it goes to the
- * unstable tree. Both trees are looked up under the key of the checksum salted for
- * the page's merge domain (the cursor's).
+ * (ksm_hashes_at_age()), or if a pair found it changed, it is hashed, if
+ * no pair did it: with new content, it merges into a KSM page of it or
+ * waits for the next look (the volatility check); with the content of the
+ * last look, it goes to the unstable tree. Both trees are looked up under
+ * the key of the checksum salted for the page's merge domain (the
+ * cursor's).
  */
 void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		    struct ksm_page *pg)
