@@ -239,7 +239,7 @@ static bool ksm_sole_mapping(struct folio *folio)
  * cleared (ksm_share_locked()): one walk of its page table, and a page
  * that turns out different keeps its writable PTE. An item of the pair
  * that is in the unstable tree leaves it; if @drop's page cannot be
- * replaced, all goes back as it was. Return: 0, -ESRCH if the contents
+ * replaced, all goes back as it was. Return: 0, -EAGAIN if the contents
  * differ, or why @drop's page could not be replaced.
  */
 static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
@@ -298,8 +298,7 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	if (keep_unstable)
 		ksm_unstable_add(&ksm_trees_of(index)->unstable, keep->item,
 				 ksm_cursor.gen);
-	/* Only the keys matched: the page of one of the two changed. */
-	return err == -EAGAIN ? -ESRCH : err;
+	return err;
 }
 
 /*
@@ -380,8 +379,8 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	 * taken. If ours, the search ends and it is hashed as a page of new
 	 * content; a candidate's: the next one may be the twin.
 	 */
-	if (err == -ESRCH && drop == &self)
-		err = -ESTALE;
+	if (err == -EAGAIN)
+		err = drop == &self ? -ESTALE : -ESRCH;
 done:
 	if (keep == &self)
 		*hashed = true;
