@@ -58,24 +58,17 @@ counters() {
 	echo "# run=$(cat $k/run) pages_shared=$(cat $k/pages_shared) pages_sharing=$(cat $k/pages_sharing) pages_unshared=$(cat $k/pages_unshared) full_scans=$(cat $k/full_scans)"
 }
 
-# wait_sharing MIN: until pages_sharing >= MIN (and stays there for one
-# more full scan), or MERGE_SECONDS pass.
-wait_sharing() {
-	local min=$1 t0 scans
-	t0=$(date +%s)
-	while [ "$(cat $k/pages_sharing)" -lt "$min" ]; do
-		if [ $(($(date +%s) - t0)) -ge "$MERGE_SECONDS" ]; then
-			echo "# pages_sharing $(cat $k/pages_sharing) < $min after $MERGE_SECONDS s"
-			counters
-			return 1
-		fi
-		sleep 1
+# guests_merge ID...: each guest's ksm_stat counts at least the shared
+# part of its pattern as merging; quiet.
+guests_merge() {
+	local id m
+	for id in "$@"; do
+		m=$(guest_stat "$id" ksm_merging_pages)
+		[ "${m:-0}" -ge "$shared_pages" ] || return 1
 	done
-	echo "# pages_sharing $(cat $k/pages_sharing) >= $min after $(($(date +%s) - t0)) s"
 }
 
-# every_guest_merges ID...: each guest's ksm_stat counts at least the
-# shared part of its pattern as merging; prints each guest's saving.
+# every_guest_merges ID...: guests_merge, and prints each guest's saving.
 every_guest_merges() {
 	local id m p rc=0
 	for id in "$@"; do
@@ -85,6 +78,27 @@ every_guest_merges() {
 		[ "${m:-0}" -ge "$shared_pages" ] || rc=1
 	done
 	return $rc
+}
+
+# wait_sharing MIN [ID...]: until pages_sharing >= MIN and each guest ID
+# counts its shared pages as merging (guests_merge), or MERGE_SECONDS
+# pass. pages_sharing alone can reach MIN while ksmd is still on its way
+# through a guest's pattern: the guests share more than the pattern
+# (pages their kernels fill alike, pages of one content within a guest).
+wait_sharing() {
+	local min=$1 t0
+	shift
+	t0=$(date +%s)
+	until [ "$(cat $k/pages_sharing)" -ge "$min" ] && guests_merge "$@"; do
+		if [ $(($(date +%s) - t0)) -ge "$MERGE_SECONDS" ]; then
+			echo "# pages_sharing $(cat $k/pages_sharing) (want >= $min${1:+, and guests $* merging}) after $MERGE_SECONDS s"
+			[ $# -eq 0 ] || every_guest_merges "$@"
+			counters
+			return 1
+		fi
+		sleep 1
+	done
+	echo "# pages_sharing $(cat $k/pages_sharing) >= $min${1:+, guests $* merging,} after $(($(date +%s) - t0)) s"
 }
 
 # wait_full_scans N: until ksmd completed N more full scans.
@@ -202,7 +216,7 @@ check ram_mergeable ram_mergeable 1 2 3
 
 echo 1 >$k/run
 bound=$((shared_pages * 2))
-if wait_sharing $bound && every_guest_merges 1 2 3; then ok merged; else not_ok merged; fi
+if wait_sharing $bound 1 2 3 && every_guest_merges 1 2 3; then ok merged; else not_ok merged; fi
 counters
 check verify_merged guest_verify 1 2 3
 
@@ -236,7 +250,7 @@ ready_all 2 && ready2=1
 want_ready=1
 ready4=0
 ready_all 4 && ready4=1
-if [ $ready2 = 1 ] && wait_sharing $bound && wait_full_scans 2 &&
+if [ $ready2 = 1 ] && wait_sharing $bound 1 2 3 && wait_full_scans 2 &&
 	every_guest_merges 1 2 3 && guest_verify 1 2 3; then
 	ok reboot
 else
@@ -252,7 +266,7 @@ guest_kill 4
 guest_kill 3
 wait_full_scans 2
 counters
-if wait_sharing $shared_pages && every_guest_merges 1 2 && guest_verify 1 2; then
+if wait_sharing $shared_pages 1 2 && every_guest_merges 1 2 && guest_verify 1 2; then
 	ok kill
 else
 	not_ok kill
