@@ -29,18 +29,21 @@ if [ ! -f "$HDR/usr/include/linux/mman.h" ]; then
 	make -s -C "$PRISTINE" O="$HDR" headers_install INSTALL_HDR_PATH="$HDR/usr" >/dev/null
 fi
 
-CFLAGS=(-static -O2 -isystem "$HDR/usr/include" -I"$PRISTINE"
-	-I"$PRISTINE/tools/include" -I"$PRISTINE/tools/testing/selftests"
-	-I"$UP")
+# The kselftest headers come from our tree (KSFT_CFLAGS), for the stock
+# variant too: the suites are the same.
+VARIANT=ours "$TOP/scripts/prepare-tree.sh"
+CFLAGS=("${KSFT_CFLAGS[@]}")
 
 # build OUT WARN SRC... : compiles when OUT is missing or older than a
-# source or than any header of ours (selftests and tools/mm). WARN is the warning policy (-w for
+# source, than the kselftest harness or than any header of ours
+# (selftests and tools/mm). WARN is the warning policy (-w for
 # upstream's code, which is not ours to fix; warnings as errors for ours).
 build() {
 	local out=$1 warn=$2 src
 	shift 2
 	[ "$ONLY" = "  " ] || [[ $ONLY == *" $(basename "$out") "* ]] || return 0
-	for src in "$@" $(find "$OURS" "$TOP/tools/mm" -name '*.h' 2>/dev/null); do
+	for src in "$@" "$KSFT_INC/kselftest_harness.h" \
+		$(find "$OURS" "$TOP/tools/mm" -name '*.h' 2>/dev/null); do
 		if [ ! -f "$out" ] || [ "$src" -nt "$out" ]; then
 			gcc "${CFLAGS[@]}" $warn -o "$out" "$@" -lnuma -lm -lpthread ||
 				die "building $(basename "$out") failed"

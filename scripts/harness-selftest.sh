@@ -12,6 +12,10 @@
 #                           access of ours (a failure) from one elsewhere
 #                           or whose plain access is not ours (listed), and
 #                           none counts as other badness
+#   harness/teardown-after-assert
+#                           a kselftest fixture's teardown runs after its
+#                           test failed an ASSERT, built as the suites
+#                           are (-O2, the harness of our tree)
 # Prints PASS/FAIL lines like the test runner.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -142,6 +146,64 @@ if grep -q '^FAIL kernel/kcsan (2 report(s) in mm/ksm/, 2 under it, 2 elsewhere'
 	echo "PASS harness/kcsan-sort"
 else
 	echo "FAIL harness/kcsan-sort (report was: $(tr '\n' ';' <<<"$report"))"
+	rc=1
+fi
+# 5. The kselftest harness: a test that fails an ASSERT is torn down like
+# one that passes, so its processes and knobs do not outlive it. The
+# teardown appends the test's name to a file; the test that fails must
+# fail, and both names must be there. It is built as the suites are, and
+# includes the harness as they do.
+td=$out/teardown
+mkdir -p "$td"
+cat >"$td/teardown.c" <<'EOF'
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "../kselftest_harness.h"
+
+FIXTURE(marker) {
+	int fd;
+};
+
+FIXTURE_SETUP(marker)
+{
+	self->fd = open(getenv("TEARDOWN_MARKER"), O_WRONLY | O_APPEND);
+	ASSERT_LE(0, self->fd);
+}
+
+FIXTURE_TEARDOWN(marker)
+{
+	dprintf(self->fd, "%s\n", _metadata->name);
+	close(self->fd);
+}
+
+TEST_F(marker, passes)
+{
+	ASSERT_EQ(1, 1);
+}
+
+TEST_F(marker, fails_an_assert)
+{
+	ASSERT_EQ(0, 1);
+}
+
+TEST_HARNESS_MAIN
+EOF
+VARIANT=ours "$TOP/scripts/prepare-tree.sh"
+: >"$td/marker"
+t_rc=0
+if ! gcc "${KSFT_CFLAGS[@]}" -w -o "$td/teardown" "$td/teardown.c" \
+	2>"$td/build.log"; then
+	t_rc=build
+else
+	TEARDOWN_MARKER=$td/marker "$td/teardown" >"$td/tap.log" 2>&1 || t_rc=$?
+fi
+if [ "$t_rc" = 1 ] && grep -qx 'ok 1 marker.passes' "$td/tap.log" &&
+   grep -qx 'not ok 2 marker.fails_an_assert' "$td/tap.log" &&
+   [ "$(sort "$td/marker" | tr '\n' ' ')" = "fails_an_assert passes " ]; then
+	echo "PASS harness/teardown-after-assert"
+else
+	echo "FAIL harness/teardown-after-assert (exit $t_rc, torn down: $(tr '\n' ' ' <"$td/marker"); see $td)"
 	rc=1
 fi
 exit $rc

@@ -32,6 +32,13 @@ fi
 KPREFIX=
 [ "$KFLAVOUR" != "$VARIANT" ] && KPREFIX=${KFLAVOUR#"$VARIANT"-}:
 KOUT=$BUILD/out-$KFLAVOUR
+# The compiler flags of the programs that run in the VM: static, -O2, the
+# UAPI headers, and the kselftest headers of our tree, which carry the
+# harness fix of patches/ (the suites' "../kselftest_harness.h" is found
+# through its mm/). Our tree must be prepared (scripts/prepare-tree.sh).
+KSFT_INC=$BUILD/tree-ours/tools/testing/selftests
+KSFT_CFLAGS=(-static -O2 -isystem "$BUILD/headers/usr/include" -I"$PRISTINE"
+	-I"$PRISTINE/tools/include" -I"$KSFT_INC" -I"$KSFT_INC/mm")
 # KSMT_LOGS: where this run's logs go (runs in parallel need their own).
 LOGS=${KSMT_LOGS:-$BUILD/logs/$KFLAVOUR}
 
