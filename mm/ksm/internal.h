@@ -567,9 +567,9 @@ int ksm_share(struct vm_area_struct *vma, unsigned long addr,
 	      struct ksm_page *pg, struct page *kpage);
 
 /* merge.c */
-void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
-		    struct ksm_page *pg);
-void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
+bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
+		    struct ksm_page *pg, bool fresh);
+bool ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 		       struct ksm_page *pg);
 bool ksm_hashes_at_age(unsigned int age);
 

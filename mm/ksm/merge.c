@@ -476,23 +476,26 @@ static int ksm_merge_unstable(struct ksm_item *item,
  * it keeps once it is write-protected and compares the other with it
  * (ksm_merge_pair()), as always, so a page that changed since costs one
  * failed try.
+ *
+ * Return: true if the page was only looked at (ksm_merge_page()).
  */
-void ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
+bool ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 		       struct ksm_page *pg)
 {
 	bool hashed = false;
 	int index;
 
 	if (!ksm_item_hashed(item) || folio_test_ksm(pg->folio))
-		return;
+		return true;
 	/* The zero page path wants a look at the page itself. */
 	if (READ_ONCE(ksm_knobs.use_zero_pages) &&
 	    ksm_item_key(item) == ksm_cursor.zero_key)
-		return;
+		return true;
 	index = ksm_tree_index(ksm_folio_nid(pg->folio));
 	if (ksm_merge_unstable(item, vma, pg, index, &hashed) == -ESRCH)
 		ksm_unstable_add(&ksm_trees_of(index)->unstable, item,
 				 ksm_cursor.gen);
+	return false;
 }
 
 /*
@@ -535,6 +538,25 @@ static int ksm_merge_by_key(struct ksm_item *item, struct vm_area_struct *vma,
 	return -ESRCH;
 }
 
+/*
+ * Whether @vma still maps @page at @addr. A batch's pages are collected
+ * before any is handled (walk.c): a page's owner may have written it since,
+ * while ksmd was at the pages before it, and a write fault that waited for
+ * the page-table lock that ksmd held for them is then done.
+ */
+static bool ksm_still_mapped(struct vm_area_struct *vma, unsigned long addr,
+			     struct page *page)
+{
+	struct folio_walk fw;
+	bool same;
+
+	if (!folio_walk_start(&fw, vma, addr, 0))
+		return false;
+	same = fw.page == page;
+	folio_walk_end(&fw, vma);
+	return same;
+}
+
 /**
  * ksm_hashes_at_age() - the policy of hashing a page with a key
  * @age: the page's smart scan age at this look (looks so far, not merged)
@@ -558,6 +580,10 @@ bool ksm_hashes_at_age(unsigned int age)
  * @vma: the VMA; its mm's mmap_lock is held for read
  * @pg: the page mapped there and its folio, with a reference held; the
  *	folio may change if it has to be split
+ * @fresh: nothing but looks since the batch saw @pg (ksm_batch_process())
+ *
+ * A page that still maps the KSM page its item is a sharer of is only
+ * looked at. Unless @fresh, that is checked in the page table first.
  *
  * A page whose content was hashed on an earlier look is first merged by
  * that key, unhashed: into the KSM page of that content, or the zero page
@@ -577,9 +603,11 @@ bool ksm_hashes_at_age(unsigned int age)
  * last look, it goes to the unstable tree. Both trees are looked up under
  * the key of the checksum salted for the page's merge domain (the
  * cursor's).
+ *
+ * Return: true if the page was only looked at.
  */
-void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
-		    struct ksm_page *pg)
+bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
+		    struct ksm_page *pg, bool fresh)
 {
 	int index = ksm_tree_index(ksm_folio_nid(pg->folio));
 	struct ksm_trees *trees = ksm_trees_of(index);
@@ -592,17 +620,27 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		node = ksm_folio_node(pg->folio);
 		if (node->domain != ksm_cursor.domain) {
 			ksm_leave_domain(item, vma);
-			return;
+			return false;
 		}
 		if (node->nid != index)
 			ksm_node_rehome(node, index, ksm_cmp_with_node,
 					pg->page);
-		if (ksm_item_stable(item) && ksm_item_node(item) == node)
-			return;
+		if (ksm_item_stable(item) && ksm_item_node(item) == node) {
+			if (fresh || ksm_still_mapped(vma, ksm_item_addr(item),
+						      pg->page))
+				return true;
+			/*
+			 * Written since the batch saw it, while we were at the
+			 * pages before it: the mapping this item stood for is
+			 * gone. Its new page is looked at next pass.
+			 */
+			ksm_item_unlink_stable(item);
+			return false;
+		}
 		if (ksm_item_stable(item))
 			ksm_item_unlink_stable(item);
 		ksm_merge_into_node(item, vma, pg, node);
-		return;
+		return false;
 	}
 	/* Whatever KSM page it mapped, it maps a private page now. */
 	if (ksm_item_stable(item))
@@ -616,7 +654,7 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 			err = ksm_merge_unstable(item, vma, pg, index, &hashed);
 		/* Merged, or failed for now for another reason than content. */
 		if (err != -ESRCH && err != -EAGAIN && err != -ESTALE)
-			return;
+			return false;
 		/*
 		 * No twin, at a look of odd age: the page goes to the
 		 * unstable tree under its key, unhashed. A pair checks the
@@ -627,7 +665,7 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		    !ksm_hashes_at_age(ksm_item_age(item))) {
 			ksm_unstable_add(&trees->unstable, item,
 					 ksm_cursor.gen);
-			return;
+			return false;
 		}
 	}
 	if (!hashed)
@@ -642,7 +680,7 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		node = ksm_stable_lookup(trees, ksm_item_key(item), pg->page);
 		if (node)
 			ksm_merge_into_node(item, vma, pg, node);
-		return;
+		return false;
 	}
 	/*
 	 * Steady content, without a twin in the unstable tree. If a KSM page
@@ -651,4 +689,5 @@ void ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	 */
 	if (err == -ESRCH)
 		ksm_unstable_add(&trees->unstable, item, ksm_cursor.gen);
+	return false;
 }

@@ -261,12 +261,23 @@ static void ksm_batch_put(struct folio_batch *done, struct folio *folio)
 		folios_put(done);
 }
 
-/* Handles the pages of a batch; returns how many were scanned. */
+/*
+ * Handles the pages of a batch; returns how many were scanned. The batch
+ * saw them all at once (walk.c). While ksmd only looks at pages, what it
+ * saw stays as fresh as a page looked up on its own; once it works on one
+ * (hashes, merges: the page-table lock held, a fault waiting for it), the
+ * pages after it may have changed meanwhile, and a page found merged is
+ * checked again (ksm_merge_page()): as the page table has it when it is
+ * looked at, not when the batch began. Without that, user space that
+ * wrote a merged page and waited for the next full scan could find the
+ * scan ended without it, the write having waited for ksmd's lock.
+ */
 static unsigned int ksm_batch_process(struct ksm_batch *b,
 				      struct vm_area_struct *vma)
 {
 	unsigned int i, scanned = 0;
 	struct folio_batch done;
+	bool fresh = true;
 
 	folio_batch_init(&done);
 
@@ -277,9 +288,9 @@ static unsigned int ksm_batch_process(struct ksm_batch *b,
 		if (!item) {
 			/* No memory for its item: not tracked this pass. */
 		} else if (ksm_item_skipped(item)) {
-			ksm_offer_skipped(item, vma, &b->pages[i]);
+			fresh &= ksm_offer_skipped(item, vma, &b->pages[i]);
 		} else {
-			ksm_merge_page(item, vma, &b->pages[i]);
+			fresh &= ksm_merge_page(item, vma, &b->pages[i], fresh);
 			ksm_item_looked_at(item);
 			scanned++;
 		}
@@ -288,11 +299,6 @@ static unsigned int ksm_batch_process(struct ksm_batch *b,
 	}
 	folios_put(&done);
 	ksm_count_add(&ksm_count.pages_scanned, scanned);
-	/*
-	 * Not in the loop: the pages still to come hold references, which
-	 * migration and reclaim would find while we sleep.
-	 */
-	cond_resched();
 	return scanned;
 }
 
@@ -311,6 +317,13 @@ static unsigned int ksm_scan_vma(struct vm_area_struct *vma,
 	if (ksm_cursor.addr < vma->vm_start)
 		ksm_cursor.addr = vma->vm_start;
 	while (ksm_cursor.addr < vma->vm_end && done < budget) {
+		/*
+		 * Before a batch, when no page holds a reference that
+		 * migration and reclaim would find while we sleep; and not
+		 * after one, so that the batch that ends a pass ends it at
+		 * once (ksm_batch_process()).
+		 */
+		cond_resched();
 		b->max = min_t(unsigned int, KSM_BATCH, budget - done);
 		ksm_collect_batch(vma, ksm_cursor.addr, b);
 		done += ksm_batch_process(b, vma);
