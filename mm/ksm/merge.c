@@ -42,6 +42,12 @@ static bool ksm_same_domain(struct folio *a, struct folio *b)
 	       ksm_folio_nid(a) == ksm_folio_nid(b);
 }
 
+/* The key of @page's content, salted for the merge domain being scanned. */
+static u64 ksm_page_key(struct page *page)
+{
+	return ksm_unstable_key(ksm_page_checksum(page) ^ ksm_cursor.salt);
+}
+
 /* Merges the page @item maps into the KSM page of @node. */
 static int ksm_merge_into_node(struct ksm_item *item,
 			       struct vm_area_struct *vma,
@@ -64,8 +70,9 @@ static int ksm_merge_into_node(struct ksm_item *item,
 	/* Equal salted keys, other domains: a 64-bit collision. */
 	else if (node->domain != ksm_cursor.domain)
 		err = -EAGAIN;
+	/* Not yet moved to the tree of its node: try again later. */
 	else if (!ksm_same_domain(kfolio, pg->folio))
-		err = -EAGAIN;
+		err = -EBUSY;
 	else
 		err = ksm_share(vma, ksm_item_addr(item), pg,
 				folio_page(kfolio, 0));
@@ -315,10 +322,10 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
  * be: ours, replaced, is then released with the rest of the batch
  * (scan.c), not on its own by the peer's reference.
  *
- * *@hashed is set once our page was kept, and so hashed. A page of the
- * pair found changed gets its new key; a peer leaves the unstable tree
- * and is passed over (-ESRCH), while for ours the search ends (-ESTALE):
- * the caller hashes it if *@hashed is not set.
+ * *@hashed is set once our page was kept, and so hashed, or was found
+ * changed. A page of the pair found changed gets its new key; a peer
+ * leaves the unstable tree and is passed over (-ESRCH), while for ours the
+ * search ends (-ESTALE): the caller hashes it if *@hashed is not set.
  */
 static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 			  struct ksm_page *pg, struct ksm_peer *peer, int index,
@@ -361,8 +368,7 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	if (keep == &self && *hashed)
 		key = ksm_item_key(item);
 	else
-		key = ksm_unstable_key(ksm_page_checksum(keep->pg.page) ^
-				       ksm_cursor.salt);
+		key = ksm_page_key(keep->pg.page);
 	if (key != ksm_item_key(item)) {
 		/* The page kept changed since its key was taken. */
 		err = -ESRCH;
@@ -375,12 +381,23 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	}
 	err = ksm_pair_into(keep, drop, index, key);
 	/*
-	 * The contents differ, so the other page changed since its key was
-	 * taken. If ours, the search ends and it is hashed as a page of new
-	 * content; a candidate's: the next one may be the twin.
+	 * The contents differ under one key: the other page changed since its
+	 * key was taken, or the two contents share a key. A candidate is
+	 * passed over: the next one may be the twin. Ours is hashed to tell:
+	 * changed, the search ends (it is a page of new content); unchanged,
+	 * the keys collide, and the search goes on.
 	 */
-	if (err == -EAGAIN)
-		err = drop == &self ? -ESTALE : -ESRCH;
+	if (err == -EAGAIN && drop == &self) {
+		err = -ESRCH;
+		key = ksm_page_key(pg->page);
+		if (key != ksm_item_key(item)) {
+			ksm_item_set_key(item, key);
+			*hashed = true;
+			err = -ESTALE;
+		}
+	} else if (err == -EAGAIN) {
+		err = -ESRCH;
+	}
 done:
 	if (keep == &self)
 		*hashed = true;
@@ -530,12 +547,15 @@ static int ksm_merge_by_key(struct ksm_item *item, struct vm_area_struct *vma,
 			    u64 key)
 {
 	struct ksm_stable_node *node = ksm_stable_lookup(trees, key, pg->page);
+	int err = -ESRCH;
 
 	if (node)
-		return ksm_merge_into_node(item, vma, pg, node);
-	if (READ_ONCE(ksm_knobs.use_zero_pages) && key == ksm_cursor.zero_key)
+		err = ksm_merge_into_node(item, vma, pg, node);
+	/* Even if a KSM page of other bytes has the empty page's key. */
+	if ((err == -ESRCH || err == -EAGAIN) &&
+	    READ_ONCE(ksm_knobs.use_zero_pages) && key == ksm_cursor.zero_key)
 		return ksm_merge_zero(item, vma, pg);
-	return -ESRCH;
+	return err;
 }
 
 /*
@@ -594,6 +614,9 @@ bool ksm_hashes_at_age(unsigned int age)
  * page hashes to the empty page's key it had.) If there is neither, the
  * page pairs with an unstable item of that key (ksm_merge_pair(), which
  * hashes the page it keeps). A page that changed costs a failed compare.
+ * A page that failed the compare but hashes to its key still shares that
+ * key with other content (anyone can write pages with one checksum): it
+ * goes on to the unstable tree, where its twin may be.
  *
  * If nothing matched, at a look of odd age the page goes to the unstable
  * tree under that key, unhashed: a pair checks it. At the other looks
@@ -612,7 +635,7 @@ bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	int index = ksm_tree_index(ksm_folio_nid(pg->folio));
 	struct ksm_trees *trees = ksm_trees_of(index);
 	struct ksm_stable_node *node;
-	bool known, hashed = false;
+	bool known, hashed = false, rehashed = false;
 	int err = -ESRCH;
 	u64 last = 0;
 
@@ -650,8 +673,22 @@ bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	if (known) {
 		last = ksm_item_key(item);
 		err = ksm_merge_by_key(item, vma, pg, trees, last);
+		/*
+		 * The page of our key holds other bytes: ours changed since
+		 * its key was taken, or the two contents share a key. The
+		 * hash tells; in a collision the twin may be in the unstable
+		 * tree. (A pair that keeps our page hashes it again: only
+		 * then is it write-protected.)
+		 */
+		if (err == -EAGAIN) {
+			ksm_item_set_key(item, ksm_page_key(pg->page));
+			rehashed = true;
+			if (ksm_item_key(item) == last)
+				err = -ESRCH;
+		}
 		if (err == -ESRCH)
 			err = ksm_merge_unstable(item, vma, pg, index, &hashed);
+		hashed |= rehashed;
 		/* Merged, or failed for now for another reason than content. */
 		if (err != -ESRCH && err != -EAGAIN && err != -ESTALE)
 			return false;
@@ -669,9 +706,7 @@ bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		}
 	}
 	if (!hashed)
-		ksm_item_set_key(item,
-				 ksm_unstable_key(ksm_page_checksum(pg->page) ^
-						  ksm_cursor.salt));
+		ksm_item_set_key(item, ksm_page_key(pg->page));
 	if (!known || ksm_item_key(item) != last) {
 		/*
 		 * New content: a KSM page of it takes the page now; else it

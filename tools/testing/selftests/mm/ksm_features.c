@@ -13,6 +13,8 @@
  *    it goes away with the pages. run=2 counts full_scans from 0 again.
  *  - merge_across_nodes=0: copies on two NUMA nodes give one KSM page per
  *    node, each staying on its node; with 1, a single KSM page.
+ *  - checksum collisions: pages written to share a checksum with a
+ *    content do not keep its copies from merging.
  *  - smart_scan: pages that never merge are skipped (pages_skipped), so a
  *    pass over a static workload scans clearly fewer pages; a new copy of
  *    a skipped page still merges with it as soon as with any other.
@@ -31,6 +33,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -326,6 +329,176 @@ TEST_F_TIMEOUT(feat, chains, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(-1, ksmt_layout_check(&one, q));
 	ksmt_layout_free(&l);
 	ksmt_layout_free(&one);
+}
+
+/*
+ * XXH64 of a page (seed 0, as the kernel checksums pages), and pages of
+ * other contents with the same checksum. XXH64 is no keyed hash: each of
+ * its four lanes takes every fourth 8-byte word through a round that can
+ * be run backwards, so the last word of a lane can be chosen to bring the
+ * lane to any state. A decoy is the victim page with its first word
+ * changed and lane 0's last word chosen to give lane 0 the victim's state.
+ */
+#define XXH_P1	0x9e3779b185ebca87ULL
+#define XXH_P2	0xc2b2ae3d27d4eb4fULL
+#define XXH_P3	0x165667b19e3779f9ULL
+#define XXH_P4	0x85ebca77c2b2ae63ULL
+#define PAGE_WORDS	((int)(PAGE / 8))
+
+static u64 rotl64(u64 x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static u64 xxh_round(u64 acc, u64 word)
+{
+	return rotl64(acc + word * XXH_P2, 31) * XXH_P1;
+}
+
+static u64 xxh_merge(u64 h, u64 lane)
+{
+	return (h ^ xxh_round(0, lane)) * XXH_P1 + XXH_P4;
+}
+
+/* The four lanes of a page after all its words, seed 0. */
+static void xxh_lanes(const u64 *w, u64 lane[4])
+{
+	int i;
+
+	lane[0] = XXH_P1 + XXH_P2;
+	lane[1] = XXH_P2;
+	lane[2] = 0;
+	lane[3] = -XXH_P1;
+	for (i = 0; i < PAGE_WORDS; i++)
+		lane[i % 4] = xxh_round(lane[i % 4], w[i]);
+}
+
+static u64 xxh64_page(const void *page)
+{
+	u64 v[4], h;
+
+	xxh_lanes(page, v);
+	h = rotl64(v[0], 1) + rotl64(v[1], 7) + rotl64(v[2], 12) +
+	    rotl64(v[3], 18);
+	h = xxh_merge(xxh_merge(xxh_merge(xxh_merge(h, v[0]), v[1]), v[2]),
+		      v[3]);
+	h += PAGE;
+	h ^= h >> 33;
+	h *= XXH_P2;
+	h ^= h >> 29;
+	h *= XXH_P3;
+	return h ^ (h >> 32);
+}
+
+/* The inverse of an odd number modulo 2^64 (Newton's iteration). */
+static u64 inverse64(u64 a)
+{
+	u64 x = a;
+	int i;
+
+	for (i = 0; i < 6; i++)
+		x *= 2 - a * x;
+	return x;
+}
+
+/* Fills @decoy with another content than @victim, of the same XXH64. */
+static void make_decoy(void *decoy, const void *victim, u64 seed)
+{
+	u64 *w = decoy, want[4], acc = XXH_P1 + XXH_P2;
+	int i, last = PAGE_WORDS - 4;	/* lane 0's last word */
+
+	memcpy(decoy, victim, PAGE);
+	xxh_lanes(victim, want);
+	w[0] ^= seed * 0x9e3779b97f4a7c15ULL | 1;
+	for (i = 0; i < last; i += 4)
+		acc = xxh_round(acc, w[i]);
+	/* rotl(acc + x * P2, 31) * P1 == want[0], solved for x. */
+	w[last] = (rotl64(want[0] * inverse64(XXH_P1), 33) - acc) *
+		  inverse64(XXH_P2);
+}
+
+/*
+ * A mapping of @decoys pages written to have the checksum of @victim's
+ * content: two copies of one decoy if @pair, then single decoys, all
+ * different; then two copies of the victim. The victims are at *@at.
+ */
+static char *map_decoys(const char *victim, long decoys, bool pair, long *at)
+{
+	long i, n = decoys + 2;
+	char *p = ksmt_map(n);
+
+	if (p == MAP_FAILED)
+		return p;
+	for (i = 0; i < decoys; i++)
+		make_decoy(p + i * PAGE, victim, i + 1);
+	if (pair)
+		memcpy(p + PAGE, p, PAGE);
+	*at = decoys;
+	memcpy(p + decoys * PAGE, victim, PAGE);
+	memcpy(p + (decoys + 1) * PAGE, victim, PAGE);
+	return p;
+}
+
+/* The pages at @p are as map_decoys() made them, or the test proves nothing. */
+static void check_decoys(struct __test_metadata *_metadata, const char *p,
+			 const char *victim, long decoys, bool pair)
+{
+	long i, j;
+
+	for (i = 0; i < decoys + 2; i++)
+		ASSERT_EQ(xxh64_page(victim), xxh64_page(p + i * PAGE));
+	for (i = 0; i < decoys; i++) {
+		ASSERT_NE(0, memcmp(victim, p + i * PAGE, PAGE));
+		for (j = i + 1; j < decoys; j++)
+			ASSERT_EQ(pair && i == 0 && j == 1,
+				  !memcmp(p + i * PAGE, p + j * PAGE, PAGE));
+	}
+}
+
+/*
+ * Contents that share a checksum must not keep a page from merging with
+ * its twin. Decoys, written to have the checksum of a victim content: two
+ * copies of one decoy (a KSM page of that checksum), then three different
+ * single decoys (unstable items of it); then two copies of the victim.
+ * Both pairs merge, each into its own KSM page, and nothing else does.
+ * The checksum is not keyed, so any process can do this; KSM must not
+ * take a failed compare under a page's own key as proof that the page
+ * changed.
+ */
+TEST_F_TIMEOUT(feat, checksum_collisions, KSMT_TEST_TIMEOUT)
+{
+	const long decoys = 5;
+	unsigned long pfn[decoys + 2];
+	struct ksmt_counters c;
+	char *p, *v;
+	long i, at;
+
+	v = malloc(PAGE);
+	ASSERT_NE(NULL, v);
+	ksmt_fill_page(v, 0xc011);
+	p = map_decoys(v, decoys, true, &at);
+	ASSERT_NE(MAP_FAILED, p);
+	check_decoys(_metadata, p, v, decoys, true);
+	ASSERT_EQ(0, ksmt_mergeable(p, decoys + 2));
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, ksmt_settle(6));
+
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	EXPECT_EQ(2, c.shared);
+	EXPECT_EQ(2, c.sharing);
+	EXPECT_EQ(decoys - 2, c.unshared + c.volatile_);
+	ASSERT_EQ(0, ksmt_frames(p, decoys + 2, pfn));
+	EXPECT_EQ(pfn[0], pfn[1]);
+	EXPECT_EQ(pfn[at], pfn[at + 1]);
+	EXPECT_NE(pfn[0], pfn[at]);
+	for (i = 2; i < at; i++) {
+		EXPECT_NE(pfn[i], pfn[0]);
+		EXPECT_NE(pfn[i], pfn[at]);
+	}
+	EXPECT_EQ(0, memcmp(v, p + at * PAGE, PAGE));
+	EXPECT_EQ(0, memcmp(v, p + (at + 1) * PAGE, PAGE));
+	ASSERT_EQ(0, munmap(p, (decoys + 2) * PAGE));
+	free(v);
 }
 
 /*
