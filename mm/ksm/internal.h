@@ -521,6 +521,7 @@ int ksm_tree_index(int nid);
 int ksm_tree_count(void);
 int ksm_trees_init(void);
 u64 ksm_unstable_key(u64 checksum);
+bool ksm_unstable_before(const struct ksm_item *a, const struct ksm_item *b);
 void ksm_unstable_insert(struct ksm_item **root, struct ksm_item *item);
 void ksm_unstable_add(struct ksm_item **root, struct ksm_item *item,
 		      unsigned int gen);

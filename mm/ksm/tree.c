@@ -5,13 +5,15 @@
  * The stable tree is a red-black tree of nodes, equal keys told apart by
  * content through a callback, so this file touches no page. The unstable
  * tree is a plain binary search tree of items, ordered by their key and,
- * among equal keys, by address. Nothing here sleeps or allocates after
- * init; callers hold ksm_lock.
+ * among equal keys, by a keyed hash of their address. Nothing here sleeps
+ * or allocates after init; callers hold ksm_lock.
  *
  * Why the unstable tree needs no balancing: an item's key is a keyed hash
  * of its checksum (ksm_unstable_key()), under a key drawn at boot. Nobody
  * can choose contents to make keys come in order, so the tree is a random
- * binary search tree whatever is inserted: about 2 ln(n) deep on average
+ * binary search tree whatever is inserted (contents made to share a
+ * checksum share a key, and among those a keyed hash orders them too):
+ * about 2 ln(n) deep on average
  * (22 for 60,000 items), against log2(n) to 2 log2(n) for a red-black
  * tree. Without colours and parent pointers its links take 16 bytes of an
  * item instead of 24, which is what keeps an item at 24 bytes. The tree
@@ -30,6 +32,8 @@ static struct ksm_trees *ksm_domain_trees __read_mostly;
 static struct ksm_trees ksm_boot_trees = { RB_ROOT, NULL };
 static int ksm_nr_trees = 1;
 static siphash_key_t ksm_unstable_secret __ro_after_init;
+/* Counts the unstable trees emptied, for the order of equal keys. */
+static u64 ksm_unstable_pass;
 
 /**
  * ksm_trees_init() - allocate one pair of trees per possible NUMA node
@@ -103,13 +107,63 @@ u64 ksm_unstable_key(u64 checksum)
 	       (64 - KSM_KEY_BITS);
 }
 
-/* Whether @a goes before @b: by key, then by address of the item. */
-static bool ksm_unstable_before(const struct ksm_item *a,
-				const struct ksm_item *b)
+/*
+ * The place of an item among the items of its key: a keyed hash of its
+ * address and of the pass, then the address. Items of one key are rare,
+ * but anyone can make them: the checksum is not keyed, so pages of
+ * different contents with one checksum can be written on purpose. Ordered
+ * by address, such items would come in order and make a list that every
+ * insertion walks; by this rank they make a random tree, like the keys.
+ * And as a page tries only the first few items of its key (merge.c), the
+ * order changes every pass: pages made to share a twin's key may keep it
+ * from its twin for a pass, not for good.
+ */
+struct ksm_unstable_rank {
+	u64 hash;
+	unsigned long addr;
+};
+
+static struct ksm_unstable_rank ksm_unstable_rank(const struct ksm_item *item)
+{
+	return (struct ksm_unstable_rank){
+		.hash = siphash_2u64((unsigned long)item, ksm_unstable_pass,
+				     &ksm_unstable_secret),
+		.addr = (unsigned long)item,
+	};
+}
+
+static bool ksm_rank_before(struct ksm_unstable_rank a,
+			    struct ksm_unstable_rank b)
+{
+	return a.hash < b.hash || (a.hash == b.hash && a.addr < b.addr);
+}
+
+/* Whether @a goes before @b, of the same key. Rare: out of line. */
+static noinline bool ksm_unstable_tie(const struct ksm_item *a,
+				      const struct ksm_item *b)
+{
+	return ksm_rank_before(ksm_unstable_rank(a), ksm_unstable_rank(b));
+}
+
+/* Whether @a goes before @b: by key, then by rank. */
+static __always_inline bool ksm_unstable_order(const struct ksm_item *a,
+					       const struct ksm_item *b)
 {
 	u64 ka = ksm_item_key(a), kb = ksm_item_key(b);
 
-	return ka < kb || (ka == kb && (unsigned long)a < (unsigned long)b);
+	return ka < kb || (ka == kb && ksm_unstable_tie(a, b));
+}
+
+/**
+ * ksm_unstable_before() - the order of the unstable tree, for its tests
+ * @a: an item
+ * @b: another item
+ *
+ * Return: true if @a goes before @b: by key, then by rank.
+ */
+bool ksm_unstable_before(const struct ksm_item *a, const struct ksm_item *b)
+{
+	return ksm_unstable_order(a, b);
 }
 
 /**
@@ -122,7 +176,7 @@ void ksm_unstable_insert(struct ksm_item **root, struct ksm_item *item)
 	struct ksm_item **link = root;
 
 	while (*link)
-		link = ksm_unstable_before(item, *link) ? &(*link)->left :
+		link = ksm_unstable_order(item, *link) ? &(*link)->left :
 							  &(*link)->right;
 	item->left = NULL;
 	item->right = NULL;
@@ -152,22 +206,27 @@ void ksm_unstable_add(struct ksm_item **root, struct ksm_item *item,
  * ksm_unstable_find() - an item of an unstable tree with a key
  * @root: the tree
  * @key: the key
- * @after: NULL, or an item of key @key: only those after it count
+ * @after: NULL, or an item that had key @key: only those after it count
  *
  * Return: the first item of key @key (after @after), or NULL.
  */
 struct ksm_item *ksm_unstable_find(struct ksm_item *root, u64 key,
 				   struct ksm_item *after)
 {
+	struct ksm_unstable_rank from = {};
 	struct ksm_item *found = NULL;
 
+	/* @after may have left the tree, or have another key by now. */
+	if (after)
+		from = ksm_unstable_rank(after);
 	while (root) {
 		u64 k = ksm_item_key(root);
 
 		if (key < k) {
 			root = root->left;
 		} else if (key > k ||
-			   (unsigned long)root <= (unsigned long)after) {
+			   (after &&
+			    !ksm_rank_before(from, ksm_unstable_rank(root)))) {
 			root = root->right;
 		} else {
 			found = root;
@@ -189,7 +248,7 @@ bool ksm_unstable_remove(struct ksm_item **root, struct ksm_item *item)
 	struct ksm_item **link = root, **min, *next;
 
 	while (*link && *link != item)
-		link = ksm_unstable_before(item, *link) ? &(*link)->left :
+		link = ksm_unstable_order(item, *link) ? &(*link)->left :
 							  &(*link)->right;
 	if (!*link)
 		return false;
@@ -235,7 +294,8 @@ void ksm_unstable_erase(struct ksm_item *item)
  * The items stay flagged; their generation no longer matches, which is how
  * they are known to be out of the (new, empty) tree. They stay counted in
  * pages_unshared until the next pass looks at them again, so the counter
- * reads the same between passes as during one.
+ * reads the same between passes as during one. Items of one key get
+ * another order in the new trees (ksm_unstable_rank()).
  */
 void ksm_unstable_reset(void)
 {
@@ -243,6 +303,7 @@ void ksm_unstable_reset(void)
 
 	for (i = 0; i < ksm_nr_trees; i++)
 		ksm_domain_trees[i].unstable = NULL;
+	ksm_unstable_pass++;
 }
 
 /**

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit tests for the pure logic of the KSM trees: the unstable tree's
- * order by key and address, its depth under ordered checksums and its
- * removals; ordering by key, content ordering and duplicates in the
- * stable tree, stale nodes met during a lookup, collisions reported and
- * marked by insertion; and the arithmetic of the item's address and state
- * bits.
+ * order by key and rank, its depth under ordered checksums and under one
+ * key, and its removals; ordering by key, content ordering and duplicates
+ * in the stable tree, stale nodes met during a lookup, collisions reported
+ * and marked by insertion; and the arithmetic of the item's address and
+ * state bits.
  */
 
 #include <kunit/test.h>
@@ -38,9 +38,14 @@ static void fake_insert(struct rb_root *root, struct fake_node *fake,
 	ksm_stable_insert(root, &fake->node, fake_cmp, &fake->content);
 }
 
+/* Deeper than any tree the tests expect; not recursed into (stack). */
+#define UNSTABLE_CHECK_DEPTH	128
+
 /*
- * Checks the subtree at @item in order against (key, address) and counts
- * its items; *@depth becomes the deepest level seen.
+ * Checks the subtree at @item in order against ksm_unstable_before() (key,
+ * then rank) and counts its items; *@depth becomes the deepest level seen.
+ * Below UNSTABLE_CHECK_DEPTH nothing is counted, so a tree too deep fails
+ * both its depth and its count.
  */
 static unsigned int unstable_check(struct kunit *test, struct ksm_item *item,
 				   const struct ksm_item **last,
@@ -51,11 +56,11 @@ static unsigned int unstable_check(struct kunit *test, struct ksm_item *item,
 	if (!item)
 		return 0;
 	*depth = max(*depth, level);
+	if (level > UNSTABLE_CHECK_DEPTH)
+		return 0;
 	n = unstable_check(test, item->left, last, level + 1, depth);
 	if (*last)
-		KUNIT_EXPECT_TRUE(test, ksm_item_key(*last) < ksm_item_key(item) ||
-				  (ksm_item_key(*last) == ksm_item_key(item) &&
-				   *last < item));
+		KUNIT_EXPECT_TRUE(test, ksm_unstable_before(*last, item));
 	*last = item;
 	return n + 1 + unstable_check(test, item->right, last, level + 1,
 				      depth);
@@ -90,30 +95,43 @@ static void unstable_orders_by_key(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, ksm_unstable_find(root, 100, NULL));
 }
 
-static void unstable_equal_keys_in_address_order(struct kunit *test)
+/*
+ * Items of one key come in the tree's order, each once, whatever the order
+ * they were inserted in; an item of another key is never among them.
+ */
+static void unstable_equal_keys_each_found_once(struct kunit *test)
 {
 	struct ksm_item items[6] = {};
 	static const u64 keys[] = { 7, 3, 7, 9, 7, 3 };
 	static const int order[] = { 4, 1, 0, 3, 5, 2 };
-	struct ksm_item *root = NULL, *item;
+	struct ksm_item *root = NULL, *item, *prev;
+	unsigned int seen = 0;
 	int i;
 
-	/* Inserted out of address order, found in it. */
 	for (i = 0; i < ARRAY_SIZE(order); i++) {
 		ksm_item_set_key(&items[order[i]], keys[order[i]]);
 		ksm_unstable_insert(&root, &items[order[i]]);
 	}
-	item = ksm_unstable_find(root, 7, NULL);
-	KUNIT_EXPECT_PTR_EQ(test, item, &items[0]);
-	item = ksm_unstable_find(root, 7, item);
-	KUNIT_EXPECT_PTR_EQ(test, item, &items[2]);
-	item = ksm_unstable_find(root, 7, item);
-	KUNIT_EXPECT_PTR_EQ(test, item, &items[4]);
-	KUNIT_EXPECT_NULL(test, ksm_unstable_find(root, 7, item));
+	for (prev = NULL, item = ksm_unstable_find(root, 7, NULL); item;
+	     prev = item, item = ksm_unstable_find(root, 7, item)) {
+		i = item - items;
+		KUNIT_ASSERT_TRUE(test, i >= 0 && i < ARRAY_SIZE(items));
+		KUNIT_EXPECT_EQ(test, ksm_item_key(item), 7ULL);
+		KUNIT_EXPECT_FALSE(test, seen & BIT(i));
+		seen |= BIT(i);
+		if (prev)
+			KUNIT_EXPECT_TRUE(test, ksm_unstable_before(prev, item));
+	}
+	KUNIT_EXPECT_EQ(test, seen, BIT(0) | BIT(2) | BIT(4));
 
 	item = ksm_unstable_find(root, 3, NULL);
-	KUNIT_EXPECT_PTR_EQ(test, item, &items[1]);
-	KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_find(root, 3, item), &items[5]);
+	KUNIT_ASSERT_NOT_NULL(test, item);
+	prev = ksm_unstable_find(root, 3, item);
+	KUNIT_ASSERT_NOT_NULL(test, prev);
+	KUNIT_EXPECT_TRUE(test, item == &items[1] || item == &items[5]);
+	KUNIT_EXPECT_TRUE(test, prev == &items[1] || prev == &items[5]);
+	KUNIT_EXPECT_PTR_NE(test, item, prev);
+	KUNIT_EXPECT_NULL(test, ksm_unstable_find(root, 3, prev));
 }
 
 #define UNSTABLE_MANY	4096
@@ -153,6 +171,35 @@ static void unstable_stays_shallow_and_removes(struct kunit *test)
 						      NULL),
 				    &items[i]);
 	for (i = 1; i < UNSTABLE_MANY; i += 2)
+		KUNIT_EXPECT_TRUE(test, ksm_unstable_remove(&root, &items[i]));
+	KUNIT_EXPECT_NULL(test, root);
+}
+
+/*
+ * Pages of different contents can be written to share a checksum, so many
+ * items can share a key; their items come in address order (an mm's items
+ * are allocated in blocks). Ordered by address they would make a list,
+ * 4096 deep; ranked by a keyed hash, a random tree. All stay findable.
+ */
+static void unstable_equal_keys_stay_shallow(struct kunit *test)
+{
+	struct ksm_item *items, *root = NULL, *item;
+	unsigned int depth, found = 0, i;
+
+	items = kunit_kcalloc(test, UNSTABLE_MANY, sizeof(*items), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, items);
+	for (i = 0; i < UNSTABLE_MANY; i++) {
+		ksm_item_set_key(&items[i], 42);
+		ksm_unstable_insert(&root, &items[i]);
+	}
+	KUNIT_EXPECT_EQ(test, unstable_count(test, root, &depth),
+			UNSTABLE_MANY);
+	KUNIT_EXPECT_LE(test, depth, 64U);
+	for (item = ksm_unstable_find(root, 42, NULL); item;
+	     item = ksm_unstable_find(root, 42, item))
+		found++;
+	KUNIT_EXPECT_EQ(test, found, UNSTABLE_MANY);
+	for (i = 0; i < UNSTABLE_MANY; i++)
 		KUNIT_EXPECT_TRUE(test, ksm_unstable_remove(&root, &items[i]));
 	KUNIT_EXPECT_NULL(test, root);
 }
@@ -437,7 +484,8 @@ static void item_unstable_generation_wraps(struct kunit *test)
 
 static struct kunit_case ksm_tree_cases[] = {
 	KUNIT_CASE(unstable_orders_by_key),
-	KUNIT_CASE(unstable_equal_keys_in_address_order),
+	KUNIT_CASE(unstable_equal_keys_each_found_once),
+	KUNIT_CASE(unstable_equal_keys_stay_shallow),
 	KUNIT_CASE(unstable_stays_shallow_and_removes),
 	KUNIT_CASE(stable_orders_by_key_then_content),
 	KUNIT_CASE(stable_duplicates_newest_first),
