@@ -34,7 +34,6 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -421,32 +420,27 @@ static void make_decoy(void *decoy, const void *victim, u64 seed)
 /*
  * A mapping of @decoys pages written to have the checksum of @victim's
  * content: two copies of one decoy if @pair, then single decoys, all
- * different; then two copies of the victim. The victims are at *@at.
+ * different; then two copies of the victim, at index @decoys. @victim is
+ * filled with the pattern of @content. The pages are checked to be what
+ * they must be, or the test would prove nothing, and made mergeable.
  */
-static char *map_decoys(const char *victim, long decoys, bool pair, long *at)
+static char *map_decoys(struct __test_metadata *_metadata, char *victim,
+			u64 content, long decoys, bool pair)
 {
-	long i, n = decoys + 2;
-	char *p = ksmt_map(n);
+	long i, j, n = decoys + 2;
+	char *p;
 
-	if (p == MAP_FAILED)
-		return p;
+	ksmt_fill_page(victim, content);
+	p = ksmt_map(n);
+	ASSERT_NE(MAP_FAILED, p);
 	for (i = 0; i < decoys; i++)
 		make_decoy(p + i * PAGE, victim, i + 1);
 	if (pair)
 		memcpy(p + PAGE, p, PAGE);
-	*at = decoys;
 	memcpy(p + decoys * PAGE, victim, PAGE);
 	memcpy(p + (decoys + 1) * PAGE, victim, PAGE);
-	return p;
-}
 
-/* The pages at @p are as map_decoys() made them, or the test proves nothing. */
-static void check_decoys(struct __test_metadata *_metadata, const char *p,
-			 const char *victim, long decoys, bool pair)
-{
-	long i, j;
-
-	for (i = 0; i < decoys + 2; i++)
+	for (i = 0; i < n; i++)
 		ASSERT_EQ(xxh64_page(victim), xxh64_page(p + i * PAGE));
 	for (i = 0; i < decoys; i++) {
 		ASSERT_NE(0, memcmp(victim, p + i * PAGE, PAGE));
@@ -454,6 +448,8 @@ static void check_decoys(struct __test_metadata *_metadata, const char *p,
 			ASSERT_EQ(pair && i == 0 && j == 1,
 				  !memcmp(p + i * PAGE, p + j * PAGE, PAGE));
 	}
+	ASSERT_EQ(0, ksmt_mergeable(p, n));
+	return p;
 }
 
 /*
@@ -471,16 +467,12 @@ TEST_F_TIMEOUT(feat, checksum_collisions, KSMT_TEST_TIMEOUT)
 	const long decoys = 5;
 	unsigned long pfn[decoys + 2];
 	struct ksmt_counters c;
-	char *p, *v;
-	long i, at;
+	const long at = decoys;
+	u64 victim[PAGE_WORDS];
+	char *p, *v = (char *)victim;
+	long i;
 
-	v = malloc(PAGE);
-	ASSERT_NE(NULL, v);
-	ksmt_fill_page(v, 0xc011);
-	p = map_decoys(v, decoys, true, &at);
-	ASSERT_NE(MAP_FAILED, p);
-	check_decoys(_metadata, p, v, decoys, true);
-	ASSERT_EQ(0, ksmt_mergeable(p, decoys + 2));
+	p = map_decoys(_metadata, v, 0xc011, decoys, true);
 	ASSERT_EQ(0, ksmt_run(1));
 	ASSERT_EQ(0, ksmt_settle(6));
 
@@ -499,7 +491,6 @@ TEST_F_TIMEOUT(feat, checksum_collisions, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(0, memcmp(v, p + at * PAGE, PAGE));
 	EXPECT_EQ(0, memcmp(v, p + (at + 1) * PAGE, PAGE));
 	ASSERT_EQ(0, munmap(p, (decoys + 2) * PAGE));
-	free(v);
 }
 
 /*
@@ -515,16 +506,11 @@ TEST_F_TIMEOUT(feat, checksum_collisions_many, KSMT_TEST_TIMEOUT)
 	const long decoys = 16, max_scans = 40;
 	unsigned long pfn[decoys + 2], from;
 	struct ksmt_counters c;
-	char *p, *v;
-	long at;
+	const long at = decoys;
+	u64 victim[PAGE_WORDS];
+	char *p, *v = (char *)victim;
 
-	v = malloc(PAGE);
-	ASSERT_NE(NULL, v);
-	ksmt_fill_page(v, 0xc012);
-	p = map_decoys(v, decoys, false, &at);
-	ASSERT_NE(MAP_FAILED, p);
-	check_decoys(_metadata, p, v, decoys, false);
-	ASSERT_EQ(0, ksmt_mergeable(p, decoys + 2));
+	p = map_decoys(_metadata, v, 0xc012, decoys, false);
 	ASSERT_EQ(0, ksmt_write_long("sleep_millisecs", 0));
 	ASSERT_EQ(0, ksmt_run(1));
 	from = ksmt_full_scans();
@@ -545,7 +531,6 @@ TEST_F_TIMEOUT(feat, checksum_collisions_many, KSMT_TEST_TIMEOUT)
 	EXPECT_EQ(0, memcmp(v, p + at * PAGE, PAGE));
 	EXPECT_EQ(0, memcmp(v, p + (at + 1) * PAGE, PAGE));
 	ASSERT_EQ(0, munmap(p, (decoys + 2) * PAGE));
-	free(v);
 }
 
 /*
