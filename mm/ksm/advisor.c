@@ -15,6 +15,7 @@
 #include <linux/ktime.h>
 #include <linux/math64.h>
 #include <linux/sched.h>
+#include <linux/sched/cputime.h>
 
 #include <trace/events/ksm.h>
 
@@ -66,7 +67,11 @@ unsigned long ksm_advise(const struct ksm_advice *in)
 void ksm_advisor_pass_begin(void)
 {
 	ksm_pass_start = ktime_get();
-	ksm_pass_start_cpu = current->se.sum_exec_runtime;
+	/*
+	 * Not current->se.sum_exec_runtime: the tick updates it under the
+	 * runqueue lock while we read it, and it lacks the time since.
+	 */
+	ksm_pass_start_cpu = task_sched_runtime(current);
 }
 
 /**
@@ -84,7 +89,7 @@ void ksm_advisor_pass_end(void)
 	    !ksm_pass_start)
 		return;
 	wall_ns = ktime_to_ns(ktime_sub(ktime_get(), ksm_pass_start));
-	cpu_ns = current->se.sum_exec_runtime - ksm_pass_start_cpu;
+	cpu_ns = task_sched_runtime(current) - ksm_pass_start_cpu;
 
 	in.pages_to_scan = READ_ONCE(ksm_knobs.pages_to_scan);
 	in.scan_ms = div64_u64(wall_ns, NSEC_PER_MSEC);
