@@ -48,6 +48,21 @@ static u64 ksm_page_key(struct page *page)
 	return ksm_unstable_key(ksm_page_checksum(page) ^ ksm_cursor.salt);
 }
 
+/*
+ * Hashes the page of @item, which failed a compare under the item's key,
+ * and gives the item the key found. Return: whether the key changed (the
+ * page changed) rather than stayed (the contents share a key).
+ */
+static bool ksm_rekey(struct ksm_item *item, struct page *page)
+{
+	u64 key = ksm_page_key(page);
+
+	if (key == ksm_item_key(item))
+		return false;
+	ksm_item_set_key(item, key);
+	return true;
+}
+
 /* Merges the page @item maps into the KSM page of @node. */
 static int ksm_merge_into_node(struct ksm_item *item,
 			       struct vm_area_struct *vma,
@@ -389,9 +404,7 @@ static int ksm_merge_pair(struct ksm_item *item, struct vm_area_struct *vma,
 	 */
 	if (err == -EAGAIN && drop == &self) {
 		err = -ESRCH;
-		key = ksm_page_key(pg->page);
-		if (key != ksm_item_key(item)) {
-			ksm_item_set_key(item, key);
+		if (ksm_rekey(item, pg->page)) {
 			*hashed = true;
 			err = -ESTALE;
 		}
@@ -681,9 +694,8 @@ bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		 * then is it write-protected.)
 		 */
 		if (err == -EAGAIN) {
-			ksm_item_set_key(item, ksm_page_key(pg->page));
 			rehashed = true;
-			if (ksm_item_key(item) == last)
+			if (!ksm_rekey(item, pg->page))
 				err = -ESRCH;
 		}
 		if (err == -ESRCH)

@@ -13,9 +13,8 @@
  * can choose contents to make keys come in order, so the tree is a random
  * binary search tree whatever is inserted (contents made to share a
  * checksum share a key, and among those a keyed hash orders them too):
- * about 2 ln(n) deep on average
- * (22 for 60,000 items), against log2(n) to 2 log2(n) for a red-black
- * tree. Without colours and parent pointers its links take 16 bytes of an
+ * about 2 ln(n) deep on average (22 for 60,000 items), against log2(n) to
+ * 2 log2(n) for a red-black tree. Without colours and parent pointers its links take 16 bytes of an
  * item instead of 24, which is what keeps an item at 24 bytes. The tree
  * is emptied at the end of every pass, so deletions never wear it down.
  */
@@ -108,44 +107,29 @@ u64 ksm_unstable_key(u64 checksum)
 }
 
 /*
- * The place of an item among the items of its key: a keyed hash of its
- * address and of the pass, then the address. Items of one key are rare,
- * but anyone can make them: the checksum is not keyed, so pages of
+ * Whether @a goes before @b among the items of one key: by a keyed hash of
+ * their addresses and of the pass, then by address. Items of one key are
+ * rare, but anyone can make them: the checksum is not keyed, so pages of
  * different contents with one checksum can be written on purpose. Ordered
  * by address, such items would come in order and make a list that every
- * insertion walks; by this rank they make a random tree, like the keys.
- * And as a page tries only the first few items of its key (merge.c), the
- * order changes every pass: pages made to share a twin's key may keep it
- * from its twin for a pass, not for good.
+ * insertion walks; so ordered they make a random tree, like the keys. And
+ * as a page tries only the first few items of its key (merge.c), the order
+ * changes every pass: pages made to share a twin's key may keep it from
+ * its twin for a pass, not for good. Looks at no key: out of line, as
+ * ties are rare.
  */
-struct ksm_unstable_rank {
-	u64 hash;
-	unsigned long addr;
-};
-
-static struct ksm_unstable_rank ksm_unstable_rank(const struct ksm_item *item)
-{
-	return (struct ksm_unstable_rank){
-		.hash = siphash_2u64((unsigned long)item, ksm_unstable_pass,
-				     &ksm_unstable_secret),
-		.addr = (unsigned long)item,
-	};
-}
-
-static bool ksm_rank_before(struct ksm_unstable_rank a,
-			    struct ksm_unstable_rank b)
-{
-	return a.hash < b.hash || (a.hash == b.hash && a.addr < b.addr);
-}
-
-/* Whether @a goes before @b, of the same key. Rare: out of line. */
 static noinline bool ksm_unstable_tie(const struct ksm_item *a,
 				      const struct ksm_item *b)
 {
-	return ksm_rank_before(ksm_unstable_rank(a), ksm_unstable_rank(b));
+	u64 ha = siphash_2u64((unsigned long)a, ksm_unstable_pass,
+			      &ksm_unstable_secret);
+	u64 hb = siphash_2u64((unsigned long)b, ksm_unstable_pass,
+			      &ksm_unstable_secret);
+
+	return ha < hb || (ha == hb && (unsigned long)a < (unsigned long)b);
 }
 
-/* Whether @a goes before @b: by key, then by rank. */
+/* Whether @a goes before @b: by key, then ksm_unstable_tie(). */
 static __always_inline bool ksm_unstable_order(const struct ksm_item *a,
 					       const struct ksm_item *b)
 {
@@ -159,7 +143,7 @@ static __always_inline bool ksm_unstable_order(const struct ksm_item *a,
  * @a: an item
  * @b: another item
  *
- * Return: true if @a goes before @b: by key, then by rank.
+ * Return: true if @a goes before @b: by key, then ksm_unstable_tie().
  */
 bool ksm_unstable_before(const struct ksm_item *a, const struct ksm_item *b)
 {
@@ -213,20 +197,16 @@ void ksm_unstable_add(struct ksm_item **root, struct ksm_item *item,
 struct ksm_item *ksm_unstable_find(struct ksm_item *root, u64 key,
 				   struct ksm_item *after)
 {
-	struct ksm_unstable_rank from = {};
 	struct ksm_item *found = NULL;
 
 	/* @after may have left the tree, or have another key by now. */
-	if (after)
-		from = ksm_unstable_rank(after);
 	while (root) {
 		u64 k = ksm_item_key(root);
 
 		if (key < k) {
 			root = root->left;
 		} else if (key > k ||
-			   (after &&
-			    !ksm_rank_before(from, ksm_unstable_rank(root)))) {
+			   (after && !ksm_unstable_tie(after, root))) {
 			root = root->right;
 		} else {
 			found = root;
@@ -295,7 +275,7 @@ void ksm_unstable_erase(struct ksm_item *item)
  * they are known to be out of the (new, empty) tree. They stay counted in
  * pages_unshared until the next pass looks at them again, so the counter
  * reads the same between passes as during one. Items of one key get
- * another order in the new trees (ksm_unstable_rank()).
+ * another order in the new trees (ksm_unstable_tie()).
  */
 void ksm_unstable_reset(void)
 {
