@@ -364,6 +364,7 @@ static int bench_merge(const struct bench_opts *o)
 	struct ksmt_expect e;
 	double wall, cpu, mib = (double)o->procs * o->mib;
 	const char *key = o->key ? o->key : "merge";
+	long scans;
 	int err = -1;
 
 	if (set_knobs(o) ||
@@ -373,6 +374,8 @@ static int bench_merge(const struct bench_opts *o)
 	say_of("INFO", key, "expected_sharing", "%ld", e.sharing);
 	if (merge_until(e.sharing, o->limit_s, &wall, &cpu))
 		goto out;
+	if (!ksmt_read_long("full_scans", &scans))
+		say_of("INFO", key, "full_scans", "%ld", scans);
 	ksmt_run(0);
 	say_of("INFO", key, "mib", "%.0f", mib);
 	say_of("INFO", key, "wall_s", "%.3f", wall);
