@@ -14,9 +14,10 @@
  * binary search tree whatever is inserted (contents made to share a
  * checksum share a key, and among those a keyed hash orders them too):
  * about 2 ln(n) deep on average (22 for 60,000 items), against log2(n) to
- * 2 log2(n) for a red-black tree. Without colours and parent pointers its links take 16 bytes of an
- * item instead of 24, which is what keeps an item at 24 bytes. The tree
- * is emptied at the end of every pass, so deletions never wear it down.
+ * 2 log2(n) for a red-black tree. Without colours and parent pointers its
+ * links take 16 bytes of an item instead of 24, which is what keeps an
+ * item at 24 bytes. The tree is emptied at the end of every pass, so
+ * deletions never wear it down.
  */
 
 #include <linux/nodemask.h>
