@@ -516,9 +516,43 @@ void ksm_item_forget(struct ksm_item *item);
 typedef int (*ksm_content_cmp_t)(struct ksm_stable_node *node, void *arg);
 #define KSM_CMP_STALE	INT_MIN
 
-struct ksm_trees *ksm_trees_of(int nid);
-int ksm_tree_index(int nid);
-int ksm_tree_count(void);
+/* The trees of each merge domain, and how many there are (tree.c). */
+extern struct ksm_trees *ksm_domain_trees;
+extern int ksm_nr_trees;
+
+/**
+ * ksm_tree_index() - the merge domain a page on node @nid belongs to
+ * @nid: NUMA node of the page
+ *
+ * Inline, as the helpers below: ksmd asks for every page it looks at.
+ *
+ * Return: index of its trees: 0 when pages merge across nodes.
+ */
+static inline int ksm_tree_index(int nid)
+{
+	if (READ_ONCE(ksm_knobs.merge_across_nodes) || nid < 0 ||
+	    nid >= ksm_nr_trees)
+		return 0;
+	return nid;
+}
+
+/**
+ * ksm_trees_of() - the trees of a merge domain
+ * @index: a value returned by ksm_tree_index()
+ *
+ * Return: the trees.
+ */
+static inline struct ksm_trees *ksm_trees_of(int index)
+{
+	return &ksm_domain_trees[index];
+}
+
+/* How many merge domains have trees: one per possible NUMA node, or one. */
+static inline int ksm_tree_count(void)
+{
+	return ksm_nr_trees;
+}
+
 int ksm_trees_init(void);
 u64 ksm_unstable_key(u64 checksum);
 bool ksm_unstable_before(const struct ksm_item *a, const struct ksm_item *b);
@@ -530,7 +564,23 @@ struct ksm_item *ksm_unstable_find(struct ksm_item *root, u64 key,
 bool ksm_unstable_remove(struct ksm_item **root, struct ksm_item *item);
 void ksm_unstable_erase(struct ksm_item *item);
 void ksm_unstable_reset(void);
-void ksm_item_clear_unstable(struct ksm_item *item, unsigned int gen);
+void __ksm_item_clear_unstable(struct ksm_item *item, unsigned int gen);
+
+/**
+ * ksm_item_clear_unstable() - drop an item's unstable mark
+ * @item: the item
+ * @gen: the current generation
+ *
+ * Takes the item out of the current tree if it is in it. Most items ksmd
+ * comes to have no mark: that test is inline.
+ */
+static inline void ksm_item_clear_unstable(struct ksm_item *item,
+					   unsigned int gen)
+{
+	if (ksm_item_marked(item))
+		__ksm_item_clear_unstable(item, gen);
+}
+
 struct ksm_stable_node *ksm_stable_find(struct rb_root *root, u64 key,
 					ksm_content_cmp_t cmp, void *arg,
 					struct rb_node ***linkp,

@@ -61,8 +61,8 @@ static void ksm_cursor_leave_block(void)
 	ksm_cursor.idx = 0;
 }
 
-/* Frees the items at the cursor whose address is below @addr. */
-static void ksm_drop_items_below(unsigned long addr)
+/* The slow path of ksm_drop_items_below(). */
+static void __ksm_drop_items_below(unsigned long addr)
 {
 	struct ksm_block *block;
 	unsigned int idx;
@@ -76,6 +76,22 @@ static void ksm_drop_items_below(unsigned long addr)
 		ksm_block_drop(block, ksm_cursor.idx, idx);
 		ksm_cursor.idx = idx;
 	}
+}
+
+/*
+ * Frees the items at the cursor whose address is below @addr. Inline the
+ * case of every page but the first of a block in a dense area: the block
+ * at the cursor holds @addr, and the cursor's index is @addr's already.
+ */
+static __always_inline void ksm_drop_items_below(unsigned long addr)
+{
+	struct ksm_block *block = *ksm_cursor.link;
+
+	if (block && addr >= ksm_block_base(block) &&
+	    addr < ksm_block_end(block) &&
+	    (addr - ksm_block_base(block)) >> PAGE_SHIFT == ksm_cursor.idx)
+		return;
+	__ksm_drop_items_below(addr);
 }
 
 /**

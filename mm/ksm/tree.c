@@ -28,9 +28,9 @@
 #include "internal.h"
 
 /* One pair of trees per NUMA node; only [0] while merge_across_nodes. */
-static struct ksm_trees *ksm_domain_trees __read_mostly;
+struct ksm_trees *ksm_domain_trees __read_mostly;
 static struct ksm_trees ksm_boot_trees = { RB_ROOT, NULL };
-static int ksm_nr_trees = 1;
+int ksm_nr_trees __read_mostly = 1;
 static siphash_key_t ksm_unstable_secret __ro_after_init;
 /* Counts the unstable trees emptied, for the order of equal keys. */
 static u64 ksm_unstable_pass;
@@ -58,41 +58,6 @@ int __init ksm_trees_init(void)
 	}
 	ksm_nr_trees = nr_node_ids;
 	return 0;
-}
-
-/**
- * ksm_tree_index() - the merge domain a page on node @nid belongs to
- * @nid: NUMA node of the page
- *
- * Return: index of its trees: 0 when pages merge across nodes.
- */
-int ksm_tree_index(int nid)
-{
-	if (READ_ONCE(ksm_knobs.merge_across_nodes) || nid < 0 ||
-	    nid >= ksm_nr_trees)
-		return 0;
-	return nid;
-}
-
-/**
- * ksm_tree_count() - how many merge domains have trees
- *
- * Return: the number of tree pairs (one per possible NUMA node, or one).
- */
-int ksm_tree_count(void)
-{
-	return ksm_nr_trees;
-}
-
-/**
- * ksm_trees_of() - the trees of a merge domain
- * @index: a value returned by ksm_tree_index()
- *
- * Return: the trees.
- */
-struct ksm_trees *ksm_trees_of(int index)
-{
-	return &ksm_domain_trees[index];
 }
 
 /**
@@ -288,16 +253,14 @@ void ksm_unstable_reset(void)
 }
 
 /**
- * ksm_item_clear_unstable() - drop an item's unstable mark
- * @item: the item
+ * __ksm_item_clear_unstable() - drop the unstable mark an item has
+ * @item: the item; ksm_item_marked() holds
  * @gen: the current generation
  *
- * Takes the item out of the current tree if it is in it.
+ * The out-of-line half of ksm_item_clear_unstable().
  */
-void ksm_item_clear_unstable(struct ksm_item *item, unsigned int gen)
+void __ksm_item_clear_unstable(struct ksm_item *item, unsigned int gen)
 {
-	if (!ksm_item_marked(item))
-		return;
 	if (ksm_item_in_unstable(item, gen)) {
 		ksm_unstable_erase(item);
 		return;
