@@ -524,7 +524,7 @@ extern int ksm_nr_trees;
  * ksm_tree_index() - the merge domain a page on node @nid belongs to
  * @nid: NUMA node of the page
  *
- * Inline, as the helpers below: ksmd asks for every page it looks at.
+ * Inline, as ksm_trees_of(): ksmd asks for every page it looks at.
  *
  * Return: index of its trees: 0 when pages merge across nodes.
  */
