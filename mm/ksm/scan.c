@@ -80,16 +80,16 @@ static void __ksm_drop_items_below(unsigned long addr)
 
 /*
  * Frees the items at the cursor whose address is below @addr. Inline the
- * case of every page but the first of a block in a dense area: the block
- * at the cursor holds @addr, and the cursor's index is @addr's already.
+ * case of every page but the first of a block in a dense area: @addr is
+ * the address of the cursor's index, in the block at the cursor.
  */
 static __always_inline void ksm_drop_items_below(unsigned long addr)
 {
 	struct ksm_block *block = *ksm_cursor.link;
 
-	if (block && addr >= ksm_block_base(block) &&
-	    addr < ksm_block_end(block) &&
-	    (addr - ksm_block_base(block)) >> PAGE_SHIFT == ksm_cursor.idx)
+	if (block && ksm_cursor.idx < ksm_block_cap(block) &&
+	    addr == ksm_block_base(block) +
+		    ((unsigned long)ksm_cursor.idx << PAGE_SHIFT))
 		return;
 	__ksm_drop_items_below(addr);
 }
