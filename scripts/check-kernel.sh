@@ -102,8 +102,12 @@ if [ "$VARIANT" = ours ] && [ -z "$prefix" ] && [ -z "${SUITE:-}" ]; then
 	done
 fi
 if [ $vm_rc -ne 0 ]; then
-	echo "FAIL ${prefix}vm/run (exit $vm_rc: $( [ $vm_rc -eq 124 ] &&
-		echo 'hung, killed by the watchdog' || echo 'qemu failed'); console: $LOGS/console.log)"
+	case $vm_rc in
+	124) why='hung, killed by the watchdog' ;;
+	125) why='a vCPU took no interrupts after boot, in two boots' ;;
+	*) why='qemu failed' ;;
+	esac
+	echo "FAIL ${prefix}vm/run (exit $vm_rc: $why; console: $LOGS/console.log)"
 	echo FAIL >>"$tally"
 fi
 

@@ -6,6 +6,8 @@
 #                           even though every test of the plan passed
 #   harness/watchdog        a VM that hangs is killed and reported within
 #                           the configured timeout
+#   harness/dead-vcpu       a boot whose vCPU takes no interrupts is given
+#                           up before the plan runs and booted again
 #   harness/hostfs          --hostfs exports the host root read-only: a host
 #                           file reads the same inside, and writes fail
 #   harness/kcsan-sort      the report parser tells a KCSAN report at an
@@ -61,7 +63,26 @@ else
 	echo "FAIL harness/watchdog (exit $vm_rc after ${took}s, limit ${limit}s)"
 	rc=1
 fi
-# 3. The host root over 9p: readable, the same bytes, and read-only.
+# 3. A boot in which a vCPU takes no interrupts (faked by init for CPU 1,
+# ksmtest.fakedead) is given up before the plan and booted again, once:
+# the plan's output is the second boot's, and the first boot's logs are
+# kept.
+"$TOP/scripts/vm-run.sh" --initrd "$out/warn.cpio" --timeout 120 \
+	--append "kunit.enable=0 ksmtest.fakedead" --out "$out/dead" \
+	>/dev/null 2>"$out/dead-vm-run.log" && d_rc=0 || d_rc=$?
+if [ $d_rc -eq 0 ] &&
+   grep -q '^##KSMT END harness/ok rc=0' "$out/dead/results.log" &&
+   grep -q 'dead vCPU: CPU 1 took no timer interrupt' \
+	"$out/dead/dead-vcpu/console.log" &&
+   ! grep -q 'begin harness/ok' "$out/dead/dead-vcpu/console.log" &&
+   ! grep -q 'dead vCPU' "$out/dead/console.log" &&
+   grep -q 'booting again' "$out/dead-vm-run.log"; then
+	echo "PASS harness/dead-vcpu"
+else
+	echo "FAIL harness/dead-vcpu (exit $d_rc; see $out/dead and $out/dead-vm-run.log)"
+	rc=1
+fi
+# 4. The host root over 9p: readable, the same bytes, and read-only.
 cat >"$out/hostfs-plan" <<'PLAN'
 md5sum </host/etc/debian_version
 if touch /host/tmp/ksmtest-hostfs-write 2>/dev/null; then
@@ -82,7 +103,7 @@ else
 	echo "FAIL harness/hostfs (see $out/hostfs/results.log)"
 	rc=1
 fi
-# 4. KCSAN's reports, as the console of the KCSAN kernel carries them:
+# 5. KCSAN's reports, as the console of the KCSAN kernel carries them:
 # one race at our function, one at unknown origin (user space) under
 # ours, one between two functions of upstream reached from ours, one
 # whose access in our function is marked (an inlined atomic bit
@@ -148,7 +169,7 @@ else
 	echo "FAIL harness/kcsan-sort (report was: $(tr '\n' ';' <<<"$report"))"
 	rc=1
 fi
-# 5. The kselftest harness: a test that fails an ASSERT is torn down like
+# 6. The kselftest harness: a test that fails an ASSERT is torn down like
 # one that passes, so its processes and knobs do not outlive it. The
 # teardown appends the test's name to a file; the test that fails must
 # fail, and both names must be there. It is built as the suites are, and
