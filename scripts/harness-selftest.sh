@@ -11,8 +11,9 @@
 #   harness/hostfs          --hostfs exports the host root read-only: a host
 #                           file reads the same inside, and writes fail
 #   harness/kcsan-sort      the report parser tells a KCSAN report at an
-#                           access of ours (a failure) from one elsewhere
-#                           or whose plain access is not ours (listed), and
+#                           access of ours (a failure) from one elsewhere,
+#                           deeper in the kernel under ours, or whose plain
+#                           access is not ours (listed), and
 #                           none counts as other badness
 #   harness/teardown-after-assert
 #                           a kselftest fixture's teardown runs after its
@@ -104,7 +105,8 @@ else
 	rc=1
 fi
 # 5. KCSAN's reports, as the console of the KCSAN kernel carries them:
-# one race at our function, one at unknown origin (user space) under
+# one race at our function, one at unknown origin (user space) in a
+# routine ours called, one at unknown origin in kernel code deeper under
 # ours, one between two functions of upstream reached from ours, one
 # whose access in our function is marked (an inlined atomic bit
 # operation) against a plain read upstream, one with no function of ours
@@ -130,14 +132,21 @@ kcsan_report() {	# title, top frame of each access, the caller, the 1st's kind
 	[   12.000014] ==================================================================
 	EOF
 }
-unknown_origin() {	# the function, then its caller
+unknown_origin() {	# the function, then its callers, innermost first
+	local f
+
 	cat <<-EOF
 	[   13.000001] ==================================================================
 	[   13.000002] BUG: KCSAN: data-race in $1+0x120/0x31f
 	[   13.000003]
 	[   13.000004] race at unknown origin, with read to 0xff11000037e0ee78 of 8 bytes by task 31 on cpu 0:
 	[   13.000005]  $1+0x120/0x31f
-	[   13.000006]  $2+0x50/0x60
+	EOF
+	shift
+	for f in "$@"; do
+		echo "[   13.000006]  $f+0x50/0x60"
+	done
+	cat <<-EOF
 	[   13.000007]  kthread+0x16f/0x177
 	[   13.000008]
 	[   13.000009] value changed: 0x4e674639aa36cc3e -> 0x7299dcaae3f6d40f
@@ -150,6 +159,8 @@ unknown_origin() {	# the function, then its caller
 	kcsan_report ksm_scan_step.isra.0 folio_mapcount worker_thread
 	unknown_origin xxh64 ksm_scan_step
 	unknown_origin memchr_inv do_idle
+	unknown_origin smp_call_function_many_cond on_each_cpu_cond_mask \
+		flush_tlb_mm_range ksm_scan_step
 	kcsan_report folio_mapcount page_vma_mapped_walk ksmd_main
 	kcsan_report ksm_scan_step page_zone ksmd_main "read-write (marked)"
 	kcsan_report tick_sched_timer do_idle cpu_startup_entry
@@ -158,12 +169,13 @@ echo '##KSMT DONE' >"$kc/results.log"
 report=$(python3 "$TOP/scripts/ktest_report.py" --results "$kc/results.log" \
 	--console "$kc/console.log" --tally /dev/null --kcsan "$kc/list" \
 	--symbols "$kc/symbols" || true)
-if grep -q '^FAIL kernel/kcsan (2 report(s) in mm/ksm/, 2 under it, 2 elsewhere' <<<"$report" &&
+if grep -q '^FAIL kernel/kcsan (2 report(s) in mm/ksm/, 3 under it, 2 elsewhere' <<<"$report" &&
    grep -q '^PASS kernel/console$' <<<"$report" &&
    grep -q '^ours .*ksm_scan_step.isra.0 / folio_mapcount' "$kc/list" &&
    grep -q '^ours .*data-race in xxh64+0x120/0x31f$' "$kc/list" &&
    grep -q '^under-ours .*folio_mapcount / page_vma_mapped_walk' "$kc/list" &&
-   grep -q '^under-ours .*ksm_scan_step / page_zone' "$kc/list"; then
+   grep -q '^under-ours .*ksm_scan_step / page_zone' "$kc/list" &&
+   grep -q '^under-ours .*data-race in smp_call_function_many_cond+' "$kc/list"; then
 	echo "PASS harness/kcsan-sort"
 else
 	echo "FAIL harness/kcsan-sort (report was: $(tr '\n' ';' <<<"$report"))"

@@ -220,8 +220,12 @@ def kcsan_verdict(reports, symbols, out):
     A report is ours when one of the two racing functions its title names
     is one of ours (symbols: the text symbols of mm/ksm/), or when it names
     one function only (a race at unknown origin: the other side is user
-    space or a device, so the kernel's one access is made for whoever is
-    in its stack) and a frame of its stack is ours. Where our access is
+    space, a device or code KCSAN does not instrument) and that function
+    is ours or was called by ours: a library routine reading what we gave
+    it (xxh64() hashing a page user space writes). Deeper, the access is
+    the kernel's own business, not made for us: smp_call_function_many_cond()
+    reading mm_cpumask(), which the uninstrumented arch/x86/mm/ changes, in
+    any TLB flush. Such a report is listed 'under ours'. Where our access is
     marked (an atomic bit operation inlined into our function, say) and
     the other, plain, access is not ours, the race is the plain access's:
     'under ours'. It is listed as 'under ours' too when only a deeper frame
@@ -236,7 +240,7 @@ def kcsan_verdict(reports, symbols, out):
                 marked_here_plain_elsewhere(accesses, symbols):
             cls = 'under-ours'
         elif any(base_symbol(f.strip()) in symbols for f in named) or \
-                (len(named) == 1 and deeper):
+                (len(named) == 1 and any(f in symbols for f in frames[:2])):
             cls = 'ours'
         elif deeper:
             cls = 'under-ours'
