@@ -68,9 +68,10 @@ fi
 # ksmtest.fakedead) is given up before the plan and booted again, once:
 # the plan's output is the second boot's, and the first boot's logs are
 # kept.
+d_rc=0
 "$TOP/scripts/vm-run.sh" --initrd "$out/warn.cpio" --timeout 120 \
 	--append "kunit.enable=0 ksmtest.fakedead" --out "$out/dead" \
-	>/dev/null 2>"$out/dead-vm-run.log" && d_rc=0 || d_rc=$?
+	>/dev/null 2>"$out/dead-vm-run.log" || d_rc=$?
 if [ $d_rc -eq 0 ] &&
    grep -q '^##KSMT END harness/ok rc=0' "$out/dead/results.log" &&
    grep -q 'dead vCPU: CPU 1 took no timer interrupt' \
