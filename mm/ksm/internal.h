@@ -29,6 +29,7 @@
 #include <linux/mutex.h>
 #include <linux/overflow.h>
 #include <linux/rbtree.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include "../mm_slot.h"
@@ -84,7 +85,8 @@ struct ksm_stable_node;
  * @info: KSM_ITEM_* bits, and the node or the key
  * @left: (unstable) the subtree of smaller keys in the unstable tree
  * @right: (unstable) the subtree of greater keys
- * @anon_vma: (stable) anon_vma under which the rmap walk finds the mapping
+ * @anon_vma: (stable) anon_vma under which the rmap walk finds the mapping,
+ *	with the item's smart scan age in its low bits (ksm_sharer_anon_vma())
  * @next: (stable) the next sharer of the same node
  * @key: (32-bit only) the unstable key
  *
@@ -244,12 +246,53 @@ static inline void ksm_item_set_key(struct ksm_item *item, u64 key)
 	item->info |= KSM_ITEM_HASHED;
 }
 
-/* The smart scan age of an item that is not stable (a sharer has none). */
+/*
+ * The smart scan age of an item that is not stable. A sharer's is kept
+ * aside (ksm_sharer_age()), and smart scan never skips a sharer.
+ */
 static inline unsigned int ksm_item_age(const struct ksm_item *item)
 {
 	if (ksm_item_stable(item))
 		return 0;
 	return (item->info & KSM_ITEM_AGE_MASK) >> KSM_ITEM_AGE_SHIFT;
+}
+
+/*
+ * A sharer keeps its smart scan age in the low bits of its anon_vma
+ * pointer, which slab alignment leaves clear: halved, rounded up, and up
+ * to 14 (none where slab objects may be less aligned: it is then lost).
+ * ksmd changes the bits while rmap walks read the pointer, which the
+ * bits never change.
+ */
+#define KSM_SHARER_AGE_MASK	(ARCH_SLAB_MINALIGN >= 8 ? 7UL : 0UL)
+
+/* The bits that keep @age. */
+static inline unsigned long ksm_sharer_age_bits(unsigned int age)
+{
+	return min_t(unsigned long, DIV_ROUND_UP(age, 2), KSM_SHARER_AGE_MASK);
+}
+
+/* The anon_vma of a sharer, without the age. */
+static inline struct anon_vma *ksm_sharer_anon_vma(const struct ksm_item *item)
+{
+	return (struct anon_vma *)((unsigned long)READ_ONCE(item->anon_vma) &
+				   ~KSM_SHARER_AGE_MASK);
+}
+
+/* The smart scan age a sharer keeps (ksm_sharer_age_bits()). */
+static inline unsigned int ksm_sharer_age(const struct ksm_item *item)
+{
+	return ((unsigned long)READ_ONCE(item->anon_vma) &
+		KSM_SHARER_AGE_MASK) * 2;
+}
+
+/* Adds a look to the age a sharer keeps, in its unit of two. */
+static inline void ksm_sharer_age_up(struct ksm_item *item)
+{
+	unsigned long v = (unsigned long)item->anon_vma;
+
+	if ((v & KSM_SHARER_AGE_MASK) < KSM_SHARER_AGE_MASK)
+		WRITE_ONCE(item->anon_vma, (struct anon_vma *)(v + 1));
 }
 
 static inline unsigned int ksm_item_gen(const struct ksm_item *item)
@@ -600,6 +643,7 @@ void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
 		    struct anon_vma *anon_vma);
 void ksm_sharer_del(struct ksm_item *item);
 void ksm_item_unlink_stable(struct ksm_item *item);
+void ksm_item_unlink_written(struct ksm_item *item);
 void ksm_prune_all_stale(unsigned long start_pfn, unsigned long end_pfn);
 int ksm_retire_all_nodes(void);
 bool ksm_no_stable_nodes(void);

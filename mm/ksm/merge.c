@@ -314,7 +314,7 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	 * item to the smart scan age it had.
 	 */
 	ksm_sharer_del(keep->item);
-	keep->item->info |= age;
+	keep->item->info = (keep->item->info & ~KSM_ITEM_AGE_MASK) | age;
 	WRITE_ONCE(folio->mapping, anon_mapping);
 	ksm_node_prune(node);
 	if (keep_unstable)
@@ -670,7 +670,7 @@ bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 			 * pages before it: the mapping this item stood for is
 			 * gone. Its new page is looked at next pass.
 			 */
-			ksm_item_unlink_stable(item);
+			ksm_item_unlink_written(item);
 			return false;
 		}
 		if (ksm_item_stable(item))
@@ -678,9 +678,12 @@ bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		ksm_merge_into_node(item, vma, pg, node);
 		return false;
 	}
-	/* Whatever KSM page it mapped, it maps a private page now. */
+	/*
+	 * Whatever KSM page it mapped, it maps a private page now: a write
+	 * copied it, and this look hashes it (the key went with the write).
+	 */
 	if (ksm_item_stable(item))
-		ksm_item_unlink_stable(item);
+		ksm_item_unlink_written(item);
 
 	known = ksm_item_hashed(item);
 	if (known) {

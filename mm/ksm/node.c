@@ -89,14 +89,19 @@ stale:
 void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
 		    struct anon_vma *anon_vma)
 {
+	unsigned long age = ksm_sharer_age_bits(ksm_item_age(item));
+
 	VM_WARN_ON_ONCE(ksm_item_stable(item) || ksm_item_marked(item));
 	VM_WARN_ON_ONCE((unsigned long)node & KSM_ITEM_COMMON_MASK);
+	VM_WARN_ON_ONCE((unsigned long)anon_vma & KSM_SHARER_AGE_MASK);
 	/*
 	 * The key's space becomes the node's and the tree links' the
-	 * sharer's; smart scan starts over.
+	 * sharer's. The smart scan age goes with the anon_vma pointer: when
+	 * a write copies the page, the item carries on from it
+	 * (ksm_sharer_del()).
 	 */
 	get_anon_vma(anon_vma);
-	item->anon_vma = anon_vma;
+	item->anon_vma = (struct anon_vma *)((unsigned long)anon_vma | age);
 	if (node->sharers)
 		ksm_count_add(&ksm_count.pages_sharing, 1);
 	else
@@ -114,7 +119,10 @@ void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,
  * @item: a stable item; its node's folio is locked, or stale
  *
  * The item keeps the node's key as its own: it is the key of what the page
- * held when it was last looked at.
+ * held when it was last looked at. It gets back the smart scan age it had
+ * when it became a sharer (ksm_sharer_add()), so that a page merged and
+ * written again and again is looked at less and less often, as one that
+ * never merges is: each round costs its owner a copy-on-write fault.
  *
  * The list is singly linked: the item is looked for from its head. Sharers
  * leave in about the order they came (the newest first is at the head),
@@ -125,6 +133,7 @@ void ksm_sharer_del(struct ksm_item *item)
 	struct ksm_stable_node *node = ksm_item_node(item);
 	struct mm_struct *mm = ksm_item_mm(item);
 	struct ksm_item **link;
+	unsigned int age;
 
 	trace_ksm_remove_rmap_item(node->kpfn, item, mm);
 	for (link = &node->sharers; *link != item; link = &(*link)->next)
@@ -135,10 +144,13 @@ void ksm_sharer_del(struct ksm_item *item)
 		ksm_count_add(&ksm_count.pages_sharing, -1);
 	else
 		ksm_count_add(&ksm_count.pages_shared, -1);
-	put_anon_vma(item->anon_vma);
+	age = ksm_sharer_age(item);
+	put_anon_vma(ksm_sharer_anon_vma(item));
 	item->anon_vma = NULL;
 	item->next = NULL;
 	item->info &= KSM_ITEM_COMMON_MASK & ~KSM_ITEM_STABLE;
+	item->info |= (unsigned long)min(age, KSM_ITEM_AGE_MAX) <<
+		      KSM_ITEM_AGE_SHIFT;
 	ksm_item_set_key(item, node->key);
 	ksm_count_add(&mm->ksm_merging_pages, -1);
 }
@@ -279,6 +291,24 @@ void ksm_item_unlink_stable(struct ksm_item *item)
 	ksm_sharer_del(item);
 	folio_unlock(folio);
 	folio_put(folio);
+}
+
+/**
+ * ksm_item_unlink_written() - take a sharer off its node after a write
+ * @item: a stable item whose address maps a private page now: a write
+ *	copied the KSM page
+ *
+ * The key of the content the page had goes too: the page was written, and
+ * what it holds is not known until a look hashes it. So a page whose merge
+ * a write undid merges again only after a look of its own, never by the
+ * old key or in a pass that skips it (ksm_offer_skipped()); with the smart
+ * scan age it kept (ksm_sharer_del()), a page written again and again
+ * after each merge is merged less and less often.
+ */
+void ksm_item_unlink_written(struct ksm_item *item)
+{
+	ksm_item_unlink_stable(item);
+	item->info &= ~KSM_ITEM_HASHED;
 }
 
 /**

@@ -44,7 +44,7 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 	if (!node)
 		return;
 	for (item = node->sharers; item; item = item->next) {
-		struct anon_vma *anon_vma = item->anon_vma;
+		struct anon_vma *anon_vma = ksm_sharer_anon_vma(item);
 		unsigned long addr = ksm_item_addr(item);
 
 		cond_resched();
@@ -108,9 +108,10 @@ void collect_procs_ksm(struct folio *folio, struct page *page,
 	if (!node)
 		return;
 	for (item = node->sharers; item; item = item->next) {
+		struct anon_vma *anon_vma = ksm_sharer_anon_vma(item);
 		unsigned long addr = ksm_item_addr(item);
 
-		anon_vma_lock_read(item->anon_vma);
+		anon_vma_lock_read(anon_vma);
 		rcu_read_lock();
 		for_each_process(tsk) {
 			struct task_struct *t = task_early_kill(tsk, force_early);
@@ -118,7 +119,7 @@ void collect_procs_ksm(struct folio *folio, struct page *page,
 			if (!t)
 				continue;
 			anon_vma_interval_tree_foreach(avc,
-						       &item->anon_vma->rb_root,
+						       &anon_vma->rb_root,
 						       0, ULONG_MAX) {
 				struct vm_area_struct *vma = avc->vma;
 
@@ -129,7 +130,7 @@ void collect_procs_ksm(struct folio *folio, struct page *page,
 			}
 		}
 		rcu_read_unlock();
-		anon_vma_unlock_read(item->anon_vma);
+		anon_vma_unlock_read(anon_vma);
 	}
 }
 #endif /* CONFIG_MEMORY_FAILURE */

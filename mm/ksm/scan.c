@@ -241,23 +241,42 @@ bool ksm_looks_this_pass(unsigned int skip, unsigned int pass,
 	return !skip || (pass + pgoff) % (skip + 1) == 0;
 }
 
-/* Smart scan: true if this pass leaves the page of @item alone. */
-static bool ksm_item_skipped(struct ksm_item *item)
+/*
+ * Smart scan: true if this pass leaves the page of @item (of @folio) alone.
+ * A sharer whose page is a KSM page is never left alone. One whose page a
+ * write has copied since is, by the age it kept (ksm_sharer_age()), as a
+ * page that never merged would be.
+ */
+static bool ksm_item_skipped(struct ksm_item *item, struct folio *folio)
 {
-	if (ksm_item_stable(item) || !READ_ONCE(ksm_knobs.smart_scan) ||
-	    ksm_looks_this_pass(ksm_skip_for_age(ksm_item_age(item)),
-				ksm_cursor.gen,
+	unsigned int age;
+
+	if (!READ_ONCE(ksm_knobs.smart_scan))
+		return false;
+	if (!ksm_item_stable(item))
+		age = ksm_item_age(item);
+	else if (!folio_test_ksm(folio))
+		age = ksm_sharer_age(item);
+	else
+		return false;
+	if (ksm_looks_this_pass(ksm_skip_for_age(age), ksm_cursor.gen,
 				ksm_item_addr(item) >> PAGE_SHIFT))
 		return false;
 	ksm_count_add(&ksm_count.pages_skipped, 1);
 	return true;
 }
 
+/*
+ * Counts a look at a page that was not the KSM page of its item: that is
+ * the smart scan age. The look that merged it counts too, in the age the
+ * sharer keeps, so that a page merged and written again and again ages as
+ * one that never merges does, and is looked at less and less often.
+ */
 static void ksm_item_looked_at(struct ksm_item *item)
 {
 	if (ksm_item_stable(item))
-		return;
-	if (ksm_item_age(item) < KSM_ITEM_AGE_MAX)
+		ksm_sharer_age_up(item);
+	else if (ksm_item_age(item) < KSM_ITEM_AGE_MAX)
 		item->info += 1UL << KSM_ITEM_AGE_SHIFT;
 }
 
@@ -303,11 +322,19 @@ static unsigned int ksm_batch_process(struct ksm_batch *b,
 		/* A skipped page costs neither budget nor a count. */
 		if (!item) {
 			/* No memory for its item: not tracked this pass. */
-		} else if (ksm_item_skipped(item)) {
+		} else if (ksm_item_skipped(item, b->pages[i].folio)) {
+			/* A sharer whose page was copied leaves its node. */
+			if (ksm_item_stable(item)) {
+				ksm_item_unlink_written(item);
+				fresh = false;
+			}
 			fresh &= ksm_offer_skipped(item, vma, &b->pages[i]);
-		} else {
-			fresh &= ksm_merge_page(item, vma, &b->pages[i], fresh);
+		} else if (!ksm_merge_page(item, vma, &b->pages[i], fresh)) {
+			fresh = false;
 			ksm_item_looked_at(item);
+			scanned++;
+		} else {
+			/* Still the KSM page of its item: only looked at. */
 			scanned++;
 		}
 		ksm_batch_put(&done, b->pages[i].folio);

@@ -2,7 +2,8 @@
 /*
  * KUnit tests for KSM's arithmetic: the page checksum that keys the trees
  * and the page compare that merges, the counters a stable node's sharers
- * move (pages_shared, pages_sharing, per-mm merging pages), and the profit
+ * move (pages_shared, pages_sharing, per-mm merging pages) and the smart
+ * scan age a sharer keeps aside, and the profit
  * and volatile-page formulas behind general_profit, pages_volatile and
  * ksm_process_profit.
  */
@@ -163,6 +164,58 @@ static void sharers_move_counters(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, node.sharers);
 }
 
+/*
+ * A sharer keeps the smart scan age it had (halved, rounded up, at most
+ * 14) and gets it back when it stops being one; the rmap walk sees the
+ * anon_vma without it.
+ */
+static void sharers_keep_their_age(struct kunit *test)
+{
+	static const unsigned int ages[] = { 0, 1, 2, 5, 13, KSM_ITEM_AGE_MAX };
+	struct ksm_stable_node node = {};
+	struct anon_vma *anon_vma;
+	struct ksm_block *block;
+	struct ksm_item *item;
+	unsigned int i, kept, max;
+
+	anon_vma = kunit_kzalloc(test, sizeof(*anon_vma), GFP_KERNEL);
+	block = kunit_kzalloc(test, struct_size(block, items, KSM_BLOCK_ITEMS),
+			      GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, anon_vma);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	block->mm = kunit_kzalloc(test, sizeof(*block->mm), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, block->mm);
+	atomic_set(&anon_vma->refcount, 1);
+	node.key = ksm_unstable_key(0x0123456789abcdefULL);
+	max = KSM_SHARER_AGE_MASK * 2;
+	KUNIT_EXPECT_LE(test, max, KSM_ITEM_AGE_MAX);
+
+	for (i = 0; i < ARRAY_SIZE(ages); i++) {
+		item = &block->items[i];
+		item->info = KSM_ITEM_LIVE |
+			     ((unsigned long)i << KSM_ITEM_INDEX_SHIFT) |
+			     ((unsigned long)ages[i] << KSM_ITEM_AGE_SHIFT);
+		kept = min(round_up(ages[i], 2), max);
+		ksm_sharer_add(&node, item, anon_vma);
+		KUNIT_EXPECT_PTR_EQ(test, ksm_sharer_anon_vma(item), anon_vma);
+		KUNIT_EXPECT_EQ(test, ksm_sharer_age(item), kept);
+		KUNIT_EXPECT_EQ(test, ksm_item_age(item), 0U);
+		KUNIT_EXPECT_PTR_EQ(test, ksm_item_node(item), &node);
+		/* A look that merges counts, in the sharer's unit of two. */
+		ksm_sharer_age_up(item);
+		kept = min(kept + 2, max);
+		KUNIT_EXPECT_EQ(test, ksm_sharer_age(item), kept);
+		KUNIT_EXPECT_PTR_EQ(test, ksm_sharer_anon_vma(item), anon_vma);
+		ksm_sharer_del(item);
+		KUNIT_EXPECT_FALSE(test, ksm_item_stable(item));
+		KUNIT_EXPECT_EQ(test, ksm_item_age(item), kept);
+		KUNIT_EXPECT_EQ(test, ksm_item_index(item), i);
+		KUNIT_EXPECT_EQ(test, ksm_item_key(item), node.key);
+	}
+	KUNIT_EXPECT_EQ(test, atomic_read(&anon_vma->refcount), 1);
+	KUNIT_EXPECT_NULL(test, node.sharers);
+}
+
 static void item_is_small(struct kunit *test)
 {
 	/* One per page scanned: upstream's rmap_item is 64 bytes. */
@@ -264,6 +317,7 @@ static struct kunit_case ksm_accounting_cases[] = {
 	KUNIT_CASE(profit_formula),
 	KUNIT_CASE(volatile_pages_never_negative),
 	KUNIT_CASE(sharers_move_counters),
+	KUNIT_CASE(sharers_keep_their_age),
 	KUNIT_CASE(item_is_small),
 	KUNIT_CASE(items_count_in_their_block),
 	KUNIT_CASE(solo_block_covers_one_page),
