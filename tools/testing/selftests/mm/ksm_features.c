@@ -18,7 +18,9 @@
  *    passes, if there are many).
  *  - smart_scan: pages that never merge are skipped (pages_skipped), so a
  *    pass over a static workload scans clearly fewer pages; a new copy of
- *    a skipped page still merges with it as soon as with any other.
+ *    a skipped page still merges with it as soon as with any other; a
+ *    merged page its owner writes all the time is merged again less and
+ *    less often, not at every pass.
  *  - prctl(PR_SET_MEMORY_MERGE): inherited by fork() and kept by exec();
  *    new mappings merge without madvise(); bad arguments are EINVAL;
  *    switching it off unmerges.
@@ -32,6 +34,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -821,6 +824,89 @@ TEST_F_TIMEOUT(feat, smart_scan_new_copy_of_old_page, KSMT_TEST_TIMEOUT)
 	}
 	ASSERT_EQ(0, munmap(copy, n * PAGE));
 	ASSERT_EQ(0, munmap(old, n * PAGE));
+}
+
+struct rewriter {
+	char *pages;
+	long n;
+	bool stop;
+};
+
+/* Writes every page's first byte with the value it has, every 1 ms. */
+static void *rewrite_pages(void *arg)
+{
+	struct rewriter *w = arg;
+	long i;
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
+		for (i = 0; i < w->n; i++) {
+			char *c = w->pages + i * PAGE;
+
+			__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED),
+					 __ATOMIC_RELAXED);
+		}
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/*
+ * smart_scan: n pages merged with twins that their owner writes again all
+ * the time, with the bytes they hold. Each write copies the KSM page
+ * (cow_ksm), and the page has its twin's content again at the next look.
+ * Smart scan ages such a page as one that never merges, so over 40 passes
+ * ksmd merges it again about 9 times, not at every pass: fewer than half
+ * as many copies as passes. The twins, never written, stay merged.
+ */
+TEST_F_TIMEOUT(feat, smart_scan_rewritten_page, KSMT_TEST_TIMEOUT)
+{
+	const long n = 32, passes = 40;
+	struct rewriter w = { .n = n };
+	struct ksmt_counters c;
+	long i, cow0, cow;
+	pthread_t thread;
+	char *twins;
+
+	if (!ksmt_exists("smart_scan"))
+		SKIP(return, "smart_scan: not in this kernel");
+	if (ksmt_vmstat("cow_ksm") < 0)
+		SKIP(return, "no cow_ksm in /proc/vmstat");
+	ASSERT_EQ(0, ksmt_write("smart_scan", "1"));
+	ASSERT_EQ(0, ksmt_write_long("sleep_millisecs", 20));
+	w.pages = ksmt_map(n);
+	twins = ksmt_map(n);
+	ASSERT_NE(MAP_FAILED, w.pages);
+	ASSERT_NE(MAP_FAILED, twins);
+	for (i = 0; i < n; i++) {
+		ksmt_fill_page(w.pages + i * PAGE, 0xf500 + i);
+		ksmt_fill_page(twins + i * PAGE, 0xf500 + i);
+	}
+	ASSERT_EQ(0, ksmt_mergeable(w.pages, n));
+	ASSERT_EQ(0, ksmt_mergeable(twins, n));
+	ASSERT_EQ(0, ksmt_run(1));
+	ASSERT_EQ(0, wait_counter("pages_sharing", n, 8));
+
+	cow0 = ksmt_vmstat("cow_ksm");
+	ASSERT_EQ(0, pthread_create(&thread, NULL, rewrite_pages, &w));
+	EXPECT_EQ(0, ksmt_wait_scans(ksmt_full_scans(), passes));
+	__atomic_store_n(&w.stop, true, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ(0, ksmt_run(0));
+	cow = ksmt_vmstat("cow_ksm") - cow0;
+	TH_LOG("%ld pages rewritten over %ld passes: %ld copies", n, passes,
+	       cow);
+
+	/* Merged again at all, but not at every pass. */
+	EXPECT_LE(n, cow);
+	EXPECT_GT(passes * n / 2, cow);
+	ASSERT_EQ(0, ksmt_read_counters(&c));
+	EXPECT_LE(n, c.shared);
+	for (i = 0; i < n; i++) {
+		EXPECT_TRUE(ksmt_page_is(w.pages + i * PAGE, 0xf500 + i));
+		EXPECT_TRUE(ksmt_page_is(twins + i * PAGE, 0xf500 + i));
+	}
+	ASSERT_EQ(0, munmap(twins, n * PAGE));
+	ASSERT_EQ(0, munmap(w.pages, n * PAGE));
 }
 
 /*
