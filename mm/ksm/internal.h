@@ -248,7 +248,7 @@ static inline void ksm_item_set_key(struct ksm_item *item, u64 key)
 
 /*
  * The smart scan age of an item that is not stable. A sharer's is kept
- * aside (ksm_sharer_age()), and smart scan never skips a sharer.
+ * aside (ksm_sharer_age()).
  */
 static inline unsigned int ksm_item_age(const struct ksm_item *item)
 {
@@ -265,6 +265,7 @@ static inline unsigned int ksm_item_age(const struct ksm_item *item)
  * bits never change.
  */
 #define KSM_SHARER_AGE_MASK	(ARCH_SLAB_MINALIGN >= 8 ? 7UL : 0UL)
+static_assert(KSM_SHARER_AGE_MASK * 2 <= KSM_ITEM_AGE_MAX);
 
 /* The bits that keep @age. */
 static inline unsigned long ksm_sharer_age_bits(unsigned int age)

@@ -507,6 +507,9 @@ static int ksm_merge_unstable(struct ksm_item *item,
  * (ksm_merge_pair()), as always, so a page that changed since costs one
  * failed try.
  *
+ * A sharer is skipped only once a write has copied its page: it leaves
+ * its node, with its key (ksm_item_unlink_written()), and is not offered.
+ *
  * Return: true if the page was only looked at (ksm_merge_page()).
  */
 bool ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
@@ -515,6 +518,10 @@ bool ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 	bool hashed = false;
 	int index;
 
+	if (ksm_item_stable(item)) {
+		ksm_item_unlink_written(item);
+		return false;
+	}
 	if (!ksm_item_hashed(item) || folio_test_ksm(pg->folio))
 		return true;
 	/* The zero page path wants a look at the page itself. */

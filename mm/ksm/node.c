@@ -149,8 +149,7 @@ void ksm_sharer_del(struct ksm_item *item)
 	item->anon_vma = NULL;
 	item->next = NULL;
 	item->info &= KSM_ITEM_COMMON_MASK & ~KSM_ITEM_STABLE;
-	item->info |= (unsigned long)min(age, KSM_ITEM_AGE_MAX) <<
-		      KSM_ITEM_AGE_SHIFT;
+	item->info |= (unsigned long)age << KSM_ITEM_AGE_SHIFT;
 	ksm_item_set_key(item, node->key);
 	ksm_count_add(&mm->ksm_merging_pages, -1);
 }

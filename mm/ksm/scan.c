@@ -323,11 +323,6 @@ static unsigned int ksm_batch_process(struct ksm_batch *b,
 		if (!item) {
 			/* No memory for its item: not tracked this pass. */
 		} else if (ksm_item_skipped(item, b->pages[i].folio)) {
-			/* A sharer whose page was copied leaves its node. */
-			if (ksm_item_stable(item)) {
-				ksm_item_unlink_written(item);
-				fresh = false;
-			}
 			fresh &= ksm_offer_skipped(item, vma, &b->pages[i]);
 		} else if (!ksm_merge_page(item, vma, &b->pages[i], fresh)) {
 			fresh = false;
