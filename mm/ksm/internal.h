@@ -259,10 +259,11 @@ static inline unsigned int ksm_item_age(const struct ksm_item *item)
 
 /*
  * A sharer keeps its smart scan age in the low bits of its anon_vma
- * pointer, which slab alignment leaves clear: halved, rounded up, and up
- * to 14 (none where slab objects may be less aligned: it is then lost).
- * ksmd changes the bits while rmap walks read the pointer, which the
- * bits never change.
+ * pointer, which slab alignment leaves clear: halved, rounded down, and
+ * up to 14 (none where slab objects may be less aligned: it is then lost).
+ * The look that merges the page adds one to the bits: the age kept counts
+ * that look too, rounded up to an even number. ksmd changes the bits
+ * while rmap walks read the pointer, which the bits never change.
  */
 #define KSM_SHARER_AGE_MASK	(ARCH_SLAB_MINALIGN >= 8 ? 7UL : 0UL)
 static_assert(KSM_SHARER_AGE_MASK * 2 <= KSM_ITEM_AGE_MAX);
@@ -270,7 +271,7 @@ static_assert(KSM_SHARER_AGE_MASK * 2 <= KSM_ITEM_AGE_MAX);
 /* The bits that keep @age. */
 static inline unsigned long ksm_sharer_age_bits(unsigned int age)
 {
-	return min_t(unsigned long, DIV_ROUND_UP(age, 2), KSM_SHARER_AGE_MASK);
+	return min_t(unsigned long, age / 2, KSM_SHARER_AGE_MASK);
 }
 
 /* The anon_vma of a sharer, without the age. */

@@ -113,7 +113,8 @@ void ksm_slot_drop_items(struct ksm_slot *slot)
 /*
  * Clears the unstable mark of every item of @slot (taking it out of the
  * unstable tree of this pass), and the @flags bits too. A sharer has
- * neither a mark nor a key or an age: it is left as it is.
+ * neither a mark nor a key: it is left as it is, with the age it keeps,
+ * until the scan comes to it and it leaves its node.
  */
 static void ksm_slot_forget(struct ksm_slot *slot, unsigned long flags)
 {
@@ -267,17 +268,21 @@ static bool ksm_item_skipped(struct ksm_item *item, struct folio *folio)
 }
 
 /*
- * Counts a look at a page that was not the KSM page of its item: that is
- * the smart scan age. The look that merged it counts too, in the age the
- * sharer keeps, so that a page merged and written again and again ages as
- * one that never merges does, and is looked at less and less often.
+ * Counts a look at a page that was not a KSM page (@was_ksm false): that
+ * is the smart scan age. The look that merged it counts too, in the age
+ * the sharer keeps, so that a page merged and written again and again ages
+ * as one that never merges does, and is looked at less and less often. A
+ * look at a KSM page (one that moved to another node, or that failed to
+ * leave its merge domain) is no such look.
  */
-static void ksm_item_looked_at(struct ksm_item *item)
+static void ksm_item_looked_at(struct ksm_item *item, bool was_ksm)
 {
-	if (ksm_item_stable(item))
-		ksm_sharer_age_up(item);
-	else if (ksm_item_age(item) < KSM_ITEM_AGE_MAX)
+	if (ksm_item_stable(item)) {
+		if (!was_ksm)
+			ksm_sharer_age_up(item);
+	} else if (ksm_item_age(item) < KSM_ITEM_AGE_MAX) {
 		item->info += 1UL << KSM_ITEM_AGE_SHIFT;
+	}
 }
 
 /*
@@ -324,12 +329,14 @@ static unsigned int ksm_batch_process(struct ksm_batch *b,
 			/* No memory for its item: not tracked this pass. */
 		} else if (ksm_item_skipped(item, b->pages[i].folio)) {
 			fresh &= ksm_offer_skipped(item, vma, &b->pages[i]);
-		} else if (!ksm_merge_page(item, vma, &b->pages[i], fresh)) {
-			fresh = false;
-			ksm_item_looked_at(item);
-			scanned++;
 		} else {
-			/* Still the KSM page of its item: only looked at. */
+			bool was_ksm = folio_test_ksm(b->pages[i].folio);
+
+			/* True: still the KSM page of its item, only looked at. */
+			if (!ksm_merge_page(item, vma, &b->pages[i], fresh)) {
+				fresh = false;
+				ksm_item_looked_at(item, was_ksm);
+			}
 			scanned++;
 		}
 		ksm_batch_put(&done, b->pages[i].folio);

@@ -165,9 +165,10 @@ static void sharers_move_counters(struct kunit *test)
 }
 
 /*
- * A sharer keeps the smart scan age it had (halved, rounded up, at most
+ * A sharer keeps the smart scan age it had (halved, rounded down, at most
  * 14) and gets it back when it stops being one; the rmap walk sees the
- * anon_vma without it.
+ * anon_vma without it. With the look that merged it, the age is one more,
+ * rounded up to an even number.
  */
 static void sharers_keep_their_age(struct kunit *test)
 {
@@ -195,15 +196,15 @@ static void sharers_keep_their_age(struct kunit *test)
 		item->info = KSM_ITEM_LIVE |
 			     ((unsigned long)i << KSM_ITEM_INDEX_SHIFT) |
 			     ((unsigned long)ages[i] << KSM_ITEM_AGE_SHIFT);
-		kept = min(round_up(ages[i], 2), max);
+		kept = min(round_down(ages[i], 2), max);
 		ksm_sharer_add(&node, item, anon_vma);
 		KUNIT_EXPECT_PTR_EQ(test, ksm_sharer_anon_vma(item), anon_vma);
 		KUNIT_EXPECT_EQ(test, ksm_sharer_age(item), kept);
 		KUNIT_EXPECT_EQ(test, ksm_item_age(item), 0U);
 		KUNIT_EXPECT_PTR_EQ(test, ksm_item_node(item), &node);
-		/* A look that merges counts, in the sharer's unit of two. */
+		/* The look that merged it counts, in the sharer's unit of two. */
 		ksm_sharer_age_up(item);
-		kept = min(kept + 2, max);
+		kept = min(round_up(ages[i] + 1, 2), max);
 		KUNIT_EXPECT_EQ(test, ksm_sharer_age(item), kept);
 		KUNIT_EXPECT_PTR_EQ(test, ksm_sharer_anon_vma(item), anon_vma);
 		ksm_sharer_del(item);
