@@ -43,6 +43,11 @@ VARIANTS = ('stock', 'ours')
 METRICS = (
     ('merge.mib_per_wall_s', '1 merge: MiB per wall s', 'MiB/s', 'higher'),
     ('merge.mib_per_cpu_s', '1 merge: MiB per ksmd CPU s', 'MiB/s', 'higher'),
+    ('merge.cpu_s_per_mpages', '1 merge: ksmd CPU s per M pages merged',
+     's/Mpage', 'lower'),
+    ('merge.floor_cpu_s_per_mpages',
+     '1 floor: its hashes + compares in user space', 's/Mpage', 'lower'),
+    ('merge.cost_over_floor', '1 merge cost / floor', 'x', 'lower'),
     ('scan.cpu_s_per_mpages', '2 scan: ksmd CPU s per M pages scanned',
      's/Mpage', 'lower'),
     ('scan.floor_cpu_s_per_mpages', '2 floor: read + xxhash64 in user space',

@@ -62,6 +62,8 @@
 /* 'scan': passes over the pages for the hashing floor. */
 #define FLOOR_PASSES		3
 #define FLOOR_MAX_MIB		256
+/* 'merge': the most MiB its floor reads (two copies of them are mapped). */
+#define MERGE_FLOOR_MAX_MIB	64
 /* 'sparse': least ksmd CPU time measured, s (its clock ticks 10 ms). */
 #define SPARSE_MIN_CPU_S	0.5
 
@@ -351,11 +353,25 @@ static int merge_until(long want, int limit_s, double *wall, double *cpu)
 	return 0;
 }
 
+static int page_floors(const struct ksmt_layout *l, const char *key,
+		       long max_mib, double *hash, double *cmp);
+
 /*
  * 1. Merge throughput: procs processes whose every page has one twin in
  * each of the others. Wall and ksmd CPU time from run=1 until
  * pages_sharing is exactly what the layout gives; MiB merged is all the
  * mergeable memory (every page ends up mapping a KSM page).
+ *
+ * Then its floor: the least reading of pages that merging this layout
+ * takes under the rules both kernels keep. A page merges only once its
+ * content is known steady (hashed at an earlier look, and found the same
+ * at this one), and only after a compare with the page it shares. So of
+ * the procs copies of each content, each is hashed once; the one kept is
+ * hashed again when it is merged; the procs - 1 others are each compared
+ * with it, which also tells they did not change. Per page of the layout
+ * that is (procs + 1) / procs hashes and (procs - 1) / procs compares,
+ * timed here in user space (page_floors()). The ratio of ksmd's CPU time
+ * per page to it is how far each kernel is from that floor.
  */
 static int bench_merge(const struct bench_opts *o)
 {
@@ -363,6 +379,7 @@ static int bench_merge(const struct bench_opts *o)
 	struct bench_group g = { 0 };
 	struct ksmt_expect e;
 	double wall, cpu, mib = (double)o->procs * o->mib;
+	double cost, hash, cmp, floor;
 	const char *key = o->key ? o->key : "merge";
 	long scans;
 	int err = -1;
@@ -381,14 +398,23 @@ static int bench_merge(const struct bench_opts *o)
 	say_of("INFO", key, "wall_s", "%.3f", wall);
 	say_of("INFO", key, "ksmd_cpu_s", "%.3f", cpu);
 	say_of("BENCH", key, "mib_per_wall_s", "%.3f", mib / wall);
-	if (cpu > 0) {
-		say_of("BENCH", key, "mib_per_cpu_s", "%.3f", mib / cpu);
-		say_of("BENCH", key, "cpu_s_per_mpages", "%.4f",
-		       cpu / (pages * o->procs / 1e6));
-		err = 0;
-	} else {
+	if (cpu <= 0) {
 		fail("ksmd used no measurable CPU time");
+		goto out;
 	}
+	cost = cpu / (pages * o->procs / 1e6);
+	say_of("BENCH", key, "mib_per_cpu_s", "%.3f", mib / cpu);
+	say_of("BENCH", key, "cpu_s_per_mpages", "%.4f", cost);
+	if (page_floors(&g.layout[0], key, MERGE_FLOOR_MAX_MIB, &hash, &cmp)) {
+		fail("no memory or no CPU time for the merging floor");
+		goto out;
+	}
+	floor = (hash * (o->procs + 1) + cmp * (o->procs - 1)) / o->procs;
+	say_of("INFO", key, "floor_hash_cpu_s_per_mpages", "%.4f", hash);
+	say_of("INFO", key, "floor_compare_cpu_s_per_mpages", "%.4f", cmp);
+	say_of("BENCH", key, "floor_cpu_s_per_mpages", "%.4f", floor);
+	say_of("BENCH", key, "cost_over_floor", "%.2f", cost / floor);
+	err = 0;
 out:
 	if (group_stop(&g))
 		err = -1;
@@ -478,39 +504,100 @@ static double own_cpu_s(void)
 }
 
 /*
- * CPU seconds per million pages to hash the pages of l once (its first
- * FLOOR_MAX_MIB, filled here): the fastest of FLOOR_PASSES passes (the
- * host only adds time). Negative if there was no memory for it.
+ * Whether two pages hold the same bytes, a word at a time to the first
+ * difference: what a kernel's page compare does (lib/string.c memcmp()
+ * on 64-bit), not the C library's vector code.
  */
-static double hash_floor(const struct ksmt_layout *l, const char *key)
+static bool same_words(const char *a, const char *b, size_t page_size)
 {
-	struct ksmt_layout part;
-	size_t n = l->npages, i;
+	const u64 *pa = (const u64 *)a, *pb = (const u64 *)b;
+	size_t i;
+
+	for (i = 0; i < page_size / sizeof(u64); i++)
+		if (pa[i] != pb[i])
+			return false;
+	return true;
+}
+
+/*
+ * CPU seconds per million pages to hash each of the n pages at a once
+ * or, if b is not NULL, to compare each with the page one place further
+ * in b (b's first page for a's last): the fastest of FLOOR_PASSES passes
+ * (the host only adds time). What was computed is added to *sum.
+ *
+ * Not the page at the same place: under QEMU's TCG, two pages a multiple
+ * of its TLB's reach apart share its entry, and the compare of such a
+ * pair took six times as long (14 us a page against 2.2 us), which the
+ * random addresses of a kernel's two pages do not.
+ */
+static double floor_passes(const char *a, const char *b, size_t n, u64 *sum)
+{
+	size_t i, ps = KSMT_PAGE_SIZE;
 	double best = -1, t;
-	u64 sum = 0;
-	char *buf;
 	int pass;
 
-	if (n > mib_to_pages(FLOOR_MAX_MIB))
-		n = mib_to_pages(FLOOR_MAX_MIB);
+	for (pass = 0; pass < FLOOR_PASSES; pass++) {
+		t = own_cpu_s();
+		for (i = 0; i < n; i++) {
+			if (b)
+				*sum += same_words(a + i * ps,
+						   b + (i + 1) % n * ps, ps);
+			else
+				*sum += xxh64(a + i * ps, ps);
+		}
+		t = own_cpu_s() - t;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	return best / (n / 1e6);
+}
+
+/*
+ * The floors of layout l's pages (its first max_mib MiB, filled here), in
+ * CPU seconds per million pages: to hash each (*hash) and, if cmp is not
+ * NULL, to compare each with a copy of it (*cmp), which they all equal.
+ * -1 if there was no memory for them.
+ */
+static int page_floors(const struct ksmt_layout *l, const char *key,
+		       long max_mib, double *hash, double *cmp)
+{
+	struct ksmt_layout part;
+	size_t n = l->npages;
+	char *buf, *copy = NULL;
+	u64 sum = 0;
+
+	if (n > mib_to_pages(max_mib))
+		n = mib_to_pages(max_mib);
 	buf = ksmt_map(n);
 	if (buf == MAP_FAILED)
 		return -1;
 	part = *l;
 	part.npages = n;
 	ksmt_layout_fill(&part, buf);
-	for (pass = 0; pass < FLOOR_PASSES; pass++) {
-		t = own_cpu_s();
-		for (i = 0; i < n; i++)
-			sum += xxh64(buf + i * KSMT_PAGE_SIZE, KSMT_PAGE_SIZE);
-		t = own_cpu_s() - t;
-		if (best < 0 || t < best)
-			best = t;
+	*hash = floor_passes(buf, NULL, n, &sum);
+	if (cmp) {
+		copy = ksmt_map(n);
+		if (copy == MAP_FAILED) {
+			munmap(buf, n * KSMT_PAGE_SIZE);
+			return -1;
+		}
+		memcpy(copy + KSMT_PAGE_SIZE, buf, (n - 1) * KSMT_PAGE_SIZE);
+		memcpy(copy, buf + (n - 1) * KSMT_PAGE_SIZE, KSMT_PAGE_SIZE);
+		*cmp = floor_passes(buf, copy, n, &sum);
+		munmap(copy, n * KSMT_PAGE_SIZE);
 	}
 	munmap(buf, n * KSMT_PAGE_SIZE);
-	/* Keeps the compiler from dropping the hashing. */
+	/* Keeps the compiler from dropping the work. */
 	say_of("INFO", key, "floor_checksum", "%llx", (unsigned long long)sum);
-	return best / (n / 1e6);
+	return *hash > 0 && (!cmp || *cmp > 0) ? 0 : -1;
+}
+
+/* The floor of the scan cost: hashing each page once (page_floors()). */
+static double hash_floor(const struct ksmt_layout *l, const char *key)
+{
+	double hash;
+
+	return page_floors(l, key, FLOOR_MAX_MIB, &hash, NULL) ? -1 : hash;
 }
 
 /*
