@@ -243,12 +243,12 @@ bool ksm_looks_this_pass(unsigned int skip, unsigned int pass,
 }
 
 /*
- * Smart scan: true if this pass leaves the page of @item (of @folio) alone.
- * A sharer whose page is a KSM page is never left alone. One whose page a
- * write has copied since is, by the age it kept (ksm_sharer_age()), as a
- * page that never merged would be.
+ * Smart scan: true if this pass leaves the page of @item alone (@ksm_page:
+ * it is a KSM page). A sharer whose page is a KSM page is never left
+ * alone. One whose page a write has copied since is, by the age it kept
+ * (ksm_sharer_age()), as a page that never merged would be.
  */
-static bool ksm_item_skipped(struct ksm_item *item, struct folio *folio)
+static bool ksm_item_skipped(struct ksm_item *item, bool ksm_page)
 {
 	unsigned int age;
 
@@ -256,7 +256,7 @@ static bool ksm_item_skipped(struct ksm_item *item, struct folio *folio)
 		return false;
 	if (!ksm_item_stable(item))
 		age = ksm_item_age(item);
-	else if (!folio_test_ksm(folio))
+	else if (!ksm_page)
 		age = ksm_sharer_age(item);
 	else
 		return false;
@@ -323,15 +323,15 @@ static unsigned int ksm_batch_process(struct ksm_batch *b,
 
 	for (i = 0; i < b->nr; i++) {
 		struct ksm_item *item = ksm_item_at(vma, b, i);
+		/* Before the merge: the page a pair keeps is a KSM page after. */
+		bool was_ksm = folio_test_ksm(b->pages[i].folio);
 
 		/* A skipped page costs neither budget nor a count. */
 		if (!item) {
 			/* No memory for its item: not tracked this pass. */
-		} else if (ksm_item_skipped(item, b->pages[i].folio)) {
+		} else if (ksm_item_skipped(item, was_ksm)) {
 			fresh &= ksm_offer_skipped(item, vma, &b->pages[i]);
 		} else {
-			bool was_ksm = folio_test_ksm(b->pages[i].folio);
-
 			/* True: still the KSM page of its item, only looked at. */
 			if (!ksm_merge_page(item, vma, &b->pages[i], fresh)) {
 				fresh = false;
