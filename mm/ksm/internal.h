@@ -370,9 +370,12 @@ struct ksm_slot {
 };
 
 /**
- * struct ksm_trees - the stable and unstable tree of one merge domain
+ * struct ksm_trees - the stable and unstable tree of one bucket of keys
  * @stable: KSM pages, by key then content
  * @unstable: candidate pages of the current full scan, by key (the root)
+ *
+ * The trees of a tree index (ksm_tree_index()) are split by the low bits of
+ * the key into buckets, each a pair of trees (tree.c).
  */
 struct ksm_trees {
 	struct rb_root stable;
@@ -561,9 +564,13 @@ void ksm_item_forget(struct ksm_item *item);
 typedef int (*ksm_content_cmp_t)(struct ksm_stable_node *node, void *arg);
 #define KSM_CMP_STALE	INT_MIN
 
-/* The trees of each merge domain, and how many there are (tree.c). */
+/*
+ * The buckets of trees of each tree index, 2^ksm_tree_bucket_bits per
+ * index, and how many indexes have them (tree.c).
+ */
 extern struct ksm_trees *ksm_domain_trees;
 extern int ksm_nr_trees;
+extern unsigned int ksm_tree_bucket_bits;
 
 /**
  * ksm_tree_index() - the merge domain a page on node @nid belongs to
@@ -582,28 +589,37 @@ static inline int ksm_tree_index(int nid)
 }
 
 /**
- * ksm_trees_of() - the trees of a merge domain
+ * ksm_trees_of() - the trees of a tree index that hold a key
  * @index: a value returned by ksm_tree_index()
+ * @key: the key (ksm_unstable_key())
  *
- * Return: the trees.
+ * Return: the trees of the key's bucket.
  */
-static inline struct ksm_trees *ksm_trees_of(int index)
+static inline struct ksm_trees *ksm_trees_of(int index, u64 key)
 {
-	return &ksm_domain_trees[index];
+	unsigned int bits = ksm_tree_bucket_bits;
+
+	return &ksm_domain_trees[((unsigned long)index << bits) |
+				 (unsigned long)(key & (BIT_ULL(bits) - 1))];
 }
 
-/* How many merge domains have trees: one per possible NUMA node, or one. */
-static inline int ksm_tree_count(void)
+/* The buckets of all tree indexes, to walk with ksm_trees_at(). */
+static inline unsigned long ksm_tree_buckets(void)
 {
-	return ksm_nr_trees;
+	return (unsigned long)ksm_nr_trees << ksm_tree_bucket_bits;
+}
+
+/* Bucket @i of ksm_tree_buckets(), index after index. */
+static inline struct ksm_trees *ksm_trees_at(unsigned long i)
+{
+	return &ksm_domain_trees[i];
 }
 
 int ksm_trees_init(void);
 u64 ksm_unstable_key(u64 checksum);
 bool ksm_unstable_before(const struct ksm_item *a, const struct ksm_item *b);
 void ksm_unstable_insert(struct ksm_item **root, struct ksm_item *item);
-void ksm_unstable_add(struct ksm_item **root, struct ksm_item *item,
-		      unsigned int gen);
+void ksm_unstable_add(int index, struct ksm_item *item, unsigned int gen);
 struct ksm_item *ksm_unstable_find(struct ksm_item *root, u64 key,
 				   struct ksm_item *after);
 bool ksm_unstable_remove(struct ksm_item **root, struct ksm_item *item);

@@ -156,16 +156,17 @@ static int ksm_cmp_for_lookup(struct ksm_stable_node *node, void *arg)
  * take one more sharer, pruning stale nodes met on the way. Duplicates of
  * a content are a run of ->dup nodes, the newest (emptiest) first.
  */
-static struct ksm_stable_node *ksm_stable_lookup(struct ksm_trees *trees,
-						 u64 key, struct page *page)
+static struct ksm_stable_node *ksm_stable_lookup(int index, u64 key,
+						 struct page *page)
 {
+	struct rb_root *root = &ksm_trees_of(index, key)->stable;
 	unsigned int limit = READ_ONCE(ksm_knobs.max_page_sharing);
 	struct ksm_stable_node *node;
 	struct rb_node **link, *parent;
 
 	for (;;) {
-		node = ksm_stable_find(&trees->stable, key, ksm_cmp_for_lookup,
-				       page, &link, &parent);
+		node = ksm_stable_find(root, key, ksm_cmp_for_lookup, page,
+				       &link, &parent);
 		if (!node || link)
 			break;
 		ksm_node_prune(node);
@@ -290,8 +291,8 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	node->nid = index;
 	node->domain = ksm_cursor.domain;
 	ksm_folio_set_node(folio, node);
-	ksm_stable_insert(&ksm_trees_of(index)->stable, node, ksm_cmp_with_node,
-			  keep->pg.page);
+	ksm_stable_insert(&ksm_trees_of(index, key)->stable, node,
+			  ksm_cmp_with_node, keep->pg.page);
 	ksm_chain_joined(node, ksm_cmp_with_node, keep->pg.page);
 	ksm_sharer_add(node, keep->item, anon_vma);
 
@@ -318,8 +319,7 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	WRITE_ONCE(folio->mapping, anon_mapping);
 	ksm_node_prune(node);
 	if (keep_unstable)
-		ksm_unstable_add(&ksm_trees_of(index)->unstable, keep->item,
-				 ksm_cursor.gen);
+		ksm_unstable_add(index, keep->item, ksm_cursor.gen);
 	return err;
 }
 
@@ -457,8 +457,8 @@ static int ksm_merge_unstable(struct ksm_item *item,
 			      struct vm_area_struct *vma, struct ksm_page *pg,
 			      int index, bool *hashed)
 {
-	struct ksm_item **root = &ksm_trees_of(index)->unstable;
 	u64 key = ksm_item_key(item);
+	struct ksm_item **root = &ksm_trees_of(index, key)->unstable;
 	struct ksm_item *other = ksm_unstable_find(*root, key, NULL);
 	int probes = KSM_MAX_UNSTABLE_PROBES;
 
@@ -530,8 +530,7 @@ bool ksm_offer_skipped(struct ksm_item *item, struct vm_area_struct *vma,
 		return true;
 	index = ksm_tree_index(ksm_folio_nid(pg->folio));
 	if (ksm_merge_unstable(item, vma, pg, index, &hashed) == -ESRCH)
-		ksm_unstable_add(&ksm_trees_of(index)->unstable, item,
-				 ksm_cursor.gen);
+		ksm_unstable_add(index, item, ksm_cursor.gen);
 	return false;
 }
 
@@ -563,10 +562,9 @@ static void ksm_leave_domain(struct ksm_item *item,
  * (-EAGAIN: for the page's content, among others).
  */
 static int ksm_merge_by_key(struct ksm_item *item, struct vm_area_struct *vma,
-			    struct ksm_page *pg, struct ksm_trees *trees,
-			    u64 key)
+			    struct ksm_page *pg, int index, u64 key)
 {
-	struct ksm_stable_node *node = ksm_stable_lookup(trees, key, pg->page);
+	struct ksm_stable_node *node = ksm_stable_lookup(index, key, pg->page);
 	int err = -ESRCH;
 
 	if (node)
@@ -653,7 +651,6 @@ bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		    struct ksm_page *pg, bool fresh)
 {
 	int index = ksm_tree_index(ksm_folio_nid(pg->folio));
-	struct ksm_trees *trees = ksm_trees_of(index);
 	struct ksm_stable_node *node;
 	bool known, hashed = false, rehashed = false;
 	int err = -ESRCH;
@@ -695,7 +692,7 @@ bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	known = ksm_item_hashed(item);
 	if (known) {
 		last = ksm_item_key(item);
-		err = ksm_merge_by_key(item, vma, pg, trees, last);
+		err = ksm_merge_by_key(item, vma, pg, index, last);
 		/*
 		 * The page of our key holds other bytes: ours changed since
 		 * its key was taken, or the two contents share a key. The
@@ -722,8 +719,7 @@ bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		 */
 		if (err == -ESRCH && !hashed &&
 		    !ksm_hashes_at_age(ksm_item_age(item))) {
-			ksm_unstable_add(&trees->unstable, item,
-					 ksm_cursor.gen);
+			ksm_unstable_add(index, item, ksm_cursor.gen);
 			return false;
 		}
 	}
@@ -734,7 +730,7 @@ bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		 * New content: a KSM page of it takes the page now; else it
 		 * waits for the next look.
 		 */
-		node = ksm_stable_lookup(trees, ksm_item_key(item), pg->page);
+		node = ksm_stable_lookup(index, ksm_item_key(item), pg->page);
 		if (node)
 			ksm_merge_into_node(item, vma, pg, node);
 		return false;
@@ -745,6 +741,6 @@ bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 	 * page with another would make a second KSM page of one content.
 	 */
 	if (err == -ESRCH)
-		ksm_unstable_add(&trees->unstable, item, ksm_cursor.gen);
+		ksm_unstable_add(index, item, ksm_cursor.gen);
 	return false;
 }

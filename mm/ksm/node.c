@@ -252,9 +252,10 @@ void ksm_node_rehome(struct ksm_stable_node *node, int index,
 		     ksm_content_cmp_t cmp, void *arg)
 {
 	ksm_chain_left(node);
-	rb_erase(&node->tree, &ksm_trees_of(node->nid)->stable);
+	rb_erase(&node->tree, &ksm_trees_of(node->nid, node->key)->stable);
 	node->nid = index;
-	ksm_stable_insert(&ksm_trees_of(index)->stable, node, cmp, arg);
+	ksm_stable_insert(&ksm_trees_of(index, node->key)->stable, node, cmp,
+			  arg);
 	ksm_chain_joined(node, cmp, arg);
 }
 
@@ -268,7 +269,7 @@ void ksm_node_prune(struct ksm_stable_node *node)
 	while (node->sharers)
 		ksm_sharer_del(node->sharers);
 	ksm_chain_left(node);
-	rb_erase(&node->tree, &ksm_trees_of(node->nid)->stable);
+	rb_erase(&node->tree, &ksm_trees_of(node->nid, node->key)->stable);
 	ksm_node_free(node);
 }
 
@@ -364,10 +365,11 @@ static int ksm_sweep_one(struct ksm_stable_node *node, enum ksm_sweep what)
 static int ksm_sweep_nodes(enum ksm_sweep what, unsigned long start_pfn,
 			   unsigned long end_pfn)
 {
-	int i, err = 0;
+	unsigned long i;
+	int err = 0;
 
-	for (i = 0; i < ksm_tree_count(); i++) {
-		struct rb_node *n = rb_first(&ksm_trees_of(i)->stable);
+	for (i = 0; i < ksm_tree_buckets(); i++) {
+		struct rb_node *n = rb_first(&ksm_trees_at(i)->stable);
 
 		while (n) {
 			struct ksm_stable_node *node;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KSM trees: the stable and the unstable tree of each merge domain. Both
- * are ordered by the same key of a page's content (ksm_unstable_key()).
+ * KSM trees: the stable and the unstable trees of each tree index (NUMA
+ * node, or one index for all while merge_across_nodes). Both kinds are
+ * ordered by the same key of a page's content (ksm_unstable_key()).
  * The stable tree is a red-black tree of nodes, equal keys told apart by
  * content through a callback, so this file touches no page. The unstable
  * tree is a plain binary search tree of items, ordered by their key and,
@@ -18,8 +19,20 @@
  * links take 16 bytes of an item instead of 24, which is what keeps an
  * item at 24 bytes. The tree is emptied at the end of every pass, so
  * deletions never wear it down.
+ *
+ * The keys of each tree index are split into buckets by their low bits,
+ * and each bucket has a stable and an unstable tree: a lookup indexes its
+ * bucket, then walks a tree of a few dozen nodes instead of one of all of
+ * them. The keys are uniform, so the buckets fill evenly; all nodes and
+ * items of one key are in one bucket, where they are ordered as in one
+ * tree. The buckets are sized at boot from the memory there is: one per
+ * 512 pages (KSM_TREE_PAGES_PER_BUCKET) rounded down to a power of two,
+ * at most 4096, each two pointers. A VM of 2 GiB has 512 (8 KiB) per
+ * tree index.
  */
 
+#include <linux/log2.h>
+#include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/random.h>
 #include <linux/siphash.h>
@@ -27,36 +40,49 @@
 
 #include "internal.h"
 
-/* One pair of trees per NUMA node; only [0] while merge_across_nodes. */
-struct ksm_trees *ksm_domain_trees __read_mostly;
-static struct ksm_trees ksm_boot_trees = { RB_ROOT, NULL };
-int ksm_nr_trees __read_mostly = 1;
+/* Pages of memory per bucket of trees, and the most buckets per index. */
+#define KSM_TREE_PAGES_PER_BUCKET	512
+#define KSM_TREE_MAX_BUCKET_BITS	12U
+
+/* Buckets of trees per NUMA node; only node 0's while merge_across_nodes. */
+struct ksm_trees *ksm_domain_trees __ro_after_init;
+static struct ksm_trees ksm_boot_trees = { .stable = RB_ROOT };
+int ksm_nr_trees __ro_after_init = 1;
+unsigned int ksm_tree_bucket_bits __ro_after_init;
 static siphash_key_t ksm_unstable_secret __ro_after_init;
 /* Counts the unstable trees emptied, for the order of equal keys. */
 static u64 ksm_unstable_pass;
 
 /**
- * ksm_trees_init() - allocate one pair of trees per possible NUMA node
+ * ksm_trees_init() - allocate the buckets of trees of each NUMA node
+ *
+ * Every index is sized for all of memory: while merge_across_nodes, index
+ * 0 serves every node. Without the memory for that, one bucket per index
+ * does (a machine of one node needs no allocation for it).
  *
  * Return: 0, or -ENOMEM.
  */
 int __init ksm_trees_init(void)
 {
-	int i;
+	unsigned long buckets = totalram_pages() / KSM_TREE_PAGES_PER_BUCKET;
+	unsigned int bits = buckets > 1 ? ilog2(buckets) : 0;
+	int nr = IS_ENABLED(CONFIG_NUMA) && nr_node_ids > 1 ? nr_node_ids : 1;
+	struct ksm_trees *trees;
 
 	get_random_bytes(&ksm_unstable_secret, sizeof(ksm_unstable_secret));
 	ksm_domain_trees = &ksm_boot_trees;
-	if (!IS_ENABLED(CONFIG_NUMA) || nr_node_ids <= 1)
-		return 0;
-	ksm_domain_trees = kcalloc(nr_node_ids, sizeof(*ksm_domain_trees),
-				   GFP_KERNEL);
-	if (!ksm_domain_trees)
-		return -ENOMEM;
-	for (i = 0; i < nr_node_ids; i++) {
-		ksm_domain_trees[i].stable = RB_ROOT;
-		ksm_domain_trees[i].unstable = NULL;
+	bits = min(bits, KSM_TREE_MAX_BUCKET_BITS);
+	/* Zeroed: an empty stable tree is RB_ROOT, an empty unstable one NULL. */
+	trees = kvcalloc((unsigned long)nr << bits, sizeof(*trees), GFP_KERNEL);
+	if (!trees && bits) {
+		bits = 0;
+		trees = kvcalloc(nr, sizeof(*trees), GFP_KERNEL);
 	}
-	ksm_nr_trees = nr_node_ids;
+	if (!trees)
+		return nr > 1 ? -ENOMEM : 0;
+	ksm_domain_trees = trees;
+	ksm_nr_trees = nr;
+	ksm_tree_bucket_bits = bits;
 	return 0;
 }
 
@@ -135,20 +161,21 @@ void ksm_unstable_insert(struct ksm_item **root, struct ksm_item *item)
 
 /**
  * ksm_unstable_add() - put an item into the unstable tree of this pass
- * @root: the unstable tree of the item's domain
- * @item: the item, hashed and in no unstable tree
+ * @index: the item's tree index (ksm_tree_index())
+ * @item: the item, hashed and in no unstable tree; it goes into the tree
+ *	of its key's bucket
  * @gen: the generation of this pass
  *
  * From now on the item counts in pages_unshared: until it leaves the
  * tree, or, once the pass is over, until the next pass looks at it.
  */
-void ksm_unstable_add(struct ksm_item **root, struct ksm_item *item,
-		      unsigned int gen)
+void ksm_unstable_add(int index, struct ksm_item *item, unsigned int gen)
 {
 	item->info &= ~KSM_ITEM_GEN_MASK;
 	item->info |= KSM_ITEM_UNSTABLE |
 		((unsigned long)(gen & 0xff) << KSM_ITEM_GEN_SHIFT);
-	ksm_unstable_insert(root, item);
+	ksm_unstable_insert(&ksm_trees_of(index, ksm_item_key(item))->unstable,
+			    item);
 	ksm_count_add(&ksm_count.pages_unshared, 1);
 }
 
@@ -219,15 +246,16 @@ bool ksm_unstable_remove(struct ksm_item **root, struct ksm_item *item)
  * ksm_unstable_erase() - take an item out of the unstable tree it is in
  * @item: an item for which ksm_item_in_unstable() holds
  *
- * Items do not record which tree they are in: the few trees are searched
- * for it, each in one descent.
+ * Items do not record which tree they are in: the bucket of their key in
+ * each of the few tree indexes is searched for it, each in one descent.
  */
 void ksm_unstable_erase(struct ksm_item *item)
 {
+	u64 key = ksm_item_key(item);
 	int i;
 
 	for (i = 0; i < ksm_nr_trees; i++)
-		if (ksm_unstable_remove(&ksm_domain_trees[i].unstable, item))
+		if (ksm_unstable_remove(&ksm_trees_of(i, key)->unstable, item))
 			break;
 	VM_WARN_ON_ONCE(i == ksm_nr_trees);
 	item->info &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
@@ -245,10 +273,10 @@ void ksm_unstable_erase(struct ksm_item *item)
  */
 void ksm_unstable_reset(void)
 {
-	int i;
+	unsigned long i;
 
-	for (i = 0; i < ksm_nr_trees; i++)
-		ksm_domain_trees[i].unstable = NULL;
+	for (i = 0; i < ksm_tree_buckets(); i++)
+		ksm_trees_at(i)->unstable = NULL;
 	ksm_unstable_pass++;
 }
 

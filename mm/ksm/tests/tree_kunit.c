@@ -4,8 +4,8 @@
  * order by key and rank, its depth under ordered checksums and under one
  * key, and its removals; ordering by key, content ordering and duplicates
  * in the stable tree, stale nodes met during a lookup, collisions reported
- * and marked by insertion; and the arithmetic of the item's address and
- * state bits.
+ * and marked by insertion; the buckets of trees; and the arithmetic of
+ * the item's address and state bits.
  */
 
 #include <kunit/test.h>
@@ -402,6 +402,29 @@ static void stable_insert_reports_first_collision(struct kunit *test)
 	}
 }
 
+/*
+ * The buckets of trees: a key's low bits choose its bucket and its higher
+ * bits do not, every bucket of an index is reached, and the indexes have
+ * buckets of their own.
+ */
+static void trees_bucket_by_low_bits(struct kunit *test)
+{
+	unsigned long per_index = 1UL << ksm_tree_bucket_bits;
+	u64 high = 0x5a5aULL << ksm_tree_bucket_bits;
+	unsigned long i;
+
+	KUNIT_EXPECT_EQ(test, ksm_tree_buckets(),
+			(unsigned long)ksm_nr_trees * per_index);
+	for (i = 0; i < per_index; i++) {
+		KUNIT_EXPECT_PTR_EQ(test, ksm_trees_of(0, i), ksm_trees_at(i));
+		KUNIT_EXPECT_PTR_EQ(test, ksm_trees_of(0, high | i),
+				    ksm_trees_at(i));
+	}
+	if (ksm_nr_trees > 1)
+		KUNIT_EXPECT_PTR_EQ(test, ksm_trees_of(1, high),
+				    ksm_trees_at(per_index));
+}
+
 static void item_fields_do_not_overlap(struct kunit *test)
 {
 	struct ksm_stable_node *node;
@@ -493,6 +516,7 @@ static struct kunit_case ksm_tree_cases[] = {
 	KUNIT_CASE(stable_find_gives_insertion_point),
 	KUNIT_CASE(stable_find_reports_stale_node),
 	KUNIT_CASE(stable_insert_reports_first_collision),
+	KUNIT_CASE(trees_bucket_by_low_bits),
 	KUNIT_CASE(item_fields_do_not_overlap),
 	KUNIT_CASE(item_unstable_generation_wraps),
 	{}
