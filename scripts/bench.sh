@@ -24,6 +24,11 @@
 #   VM_TIMEOUT=S     watchdog per VM (default 600; QUICK=1: 300; plus 400
 #                    in a VM with guests)
 #   KSMT_LOGS=DIR    where each VM's logs go (default build/logs/bench)
+#
+# The report also lists where each kernel's hot functions lie in its 4 KiB
+# pages of code (HOT_FUNCTIONS): under TCG, code that crosses a page runs
+# much slower, so a function that crosses in one kernel only can move a
+# ratio with no change in the work done.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -118,14 +123,28 @@ config_values() {
 		LC_ALL=C sort
 }
 
+# The functions that do the floor's work in one kernel or both: the
+# checksum of every page, and the compares of pages about to merge.
+HOT_FUNCTIONS="xxh64 memcmp_pages memcmp ksm_pages_same"
+
 # Copies a variant's kernel and config into $OUT/kernels/, so that a
-# rebuild during the run cannot change what the later VMs boot.
+# rebuild during the run cannot change what the later VMs boot, and lists
+# the address and size of its hot functions ("name start size", in hex)
+# in hot.txt.
 snapshot_kernel() {
 	local v=$1 kout=$BUILD/out-$1
 	[ -f "$kout/arch/x86/boot/bzImage" ] ||
 		die "no kernel at $kout (build it, or run without NO_BUILD=1)"
 	mkdir -p "$OUT/kernels/$v"
 	cp -p "$kout/arch/x86/boot/bzImage" "$kout/.config" "$OUT/kernels/$v/"
+	nm -S --defined-only "$kout/vmlinux" | awk -v hot="$HOT_FUNCTIONS" '
+		BEGIN {
+			n = split(hot, names, " ")
+			for (i = 1; i <= n; i++)
+				want[names[i]] = 1
+		}
+		NF == 4 && $3 ~ /^[TtWw]$/ && ($4 in want) { print $4, $1, $2 }
+	' >"$OUT/kernels/$v/hot.txt"
 	# A build that reconfigures writes .config long before the image.
 	[ "$kout/.config" -nt "$kout/arch/x86/boot/bzImage" ] &&
 		log "bench: WARNING: $kout/.config is newer than its bzImage" \
@@ -206,6 +225,8 @@ done
 report_rc=0
 python3 "$TOP/scripts/bench_report.py" --manifest "$manifest" --out "$OUT" \
 	--quick "$QUICK" --config-diff "$OUT/config-diff.txt" \
+	--hot "stock=$OUT/kernels/stock/hot.txt" \
+	--hot "ours=$OUT/kernels/ours/hot.txt" \
 	--vm "mem_mib=$VM_MEM" --vm "cpus=$VM_CPUS" --vm "append=$VM_APPEND" \
 	--settings "$plan" || report_rc=$?
 log "bench: done in $(($(date +%s) - start)) s;" \

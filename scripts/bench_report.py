@@ -20,7 +20,8 @@ lower is better; its [min..max] are those of the ratios taken per repeat
 Writes OUT/results.json, OUT/mixed.png (gnuplot: pages_sharing and
 ksmd CPU over time in workload 3, every VM of both variants) and
 OUT/scale.png (workload 12: ksmd CPU per page against the size, one line
-per kernel and operation). Exit status:
+per kernel and operation). With --hot, it also lists where each kernel's
+hot functions lie in their pages of code (code_layout()). Exit status:
 0, 1 if anything failed, 3 if the two variants did not run under the same
 conditions (kernel config, guest CPUs, accelerator or knobs differ).
 """
@@ -318,6 +319,45 @@ def conditions(runs, config_diff):
     return problems, {n: sorted(v)[0] for n, v in knobs.items()}
 
 
+CODE_PAGE = 4096
+
+
+def code_layout(hot_args):
+    """Where each kernel's hot functions lie in its 4 KiB pages of code.
+
+    hot_args: 'variant=path' of files of 'name start size' lines (hex, from
+    nm). Returns ({name: {variant: {'offset', 'size', 'crosses'}}}, notes).
+    TCG chains translated blocks only within a page of guest code, so a
+    loop that crosses a page runs much slower: a function that crosses in
+    one kernel only can move a ratio with no change in the work done.
+    """
+    layout = {}
+    for arg in hot_args:
+        variant, _, path = arg.partition('=')
+        for line in read_lines(path):
+            fields = line.split()
+            if len(fields) != 3:
+                continue
+            start, size = int(fields[1], 16), int(fields[2], 16)
+            offset = start % CODE_PAGE
+            layout.setdefault(fields[0], {})[variant] = {
+                'offset': offset, 'size': size,
+                'crosses': offset + size > CODE_PAGE}
+    notes = []
+    for name in sorted(layout):
+        where = layout[name]
+        parts = [f'{v} {where[v]["offset"]:#05x}+{where[v]["size"]:#x}'
+                 f'{" CROSSES" if where[v]["crosses"] else ""}'
+                 for v in VARIANTS if v in where]
+        notes.append(f'code layout: {name}: ' + ', '.join(parts))
+        crossing = [v for v in VARIANTS if where.get(v, {}).get('crosses')]
+        if len(crossing) == 1 and all(v in where for v in VARIANTS):
+            notes.append(f'LAYOUT DIFFERS: {name} crosses a 4 KiB page of '
+                         f'code in {crossing[0]} only; under TCG its rows '
+                         'measure that too')
+    return layout, notes
+
+
 def print_table(rows, title, notes):
     head = ('metric', 'unit', 'better', 'stock', 'ours', 'ratio (>1: ours)')
     widths = [max(len(str(row[i])) for row in rows + [head])
@@ -474,6 +514,8 @@ def main():
     ap.add_argument('--quick', default='0')
     ap.add_argument('--config-diff')
     ap.add_argument('--settings', help='the plan, with its settings')
+    ap.add_argument('--hot', action='append', default=[],
+                    help="VARIANT=FILE of 'name start size' (hex) lines")
     ap.add_argument('--vm', action='append', default=[],
                     help='KEY=VALUE describing the VMs')
     args = ap.parse_args()
@@ -550,6 +592,8 @@ def main():
         notes.append('no figure for: ' + ', '.join(missing))
     for p in problems:
         notes.append(f'NOT COMPARABLE: {p}')
+    layout, layout_notes = code_layout(args.hot)
+    notes += layout_notes
     plot_problem = write_plot(runs, args.out, settings)
     if plot_problem:
         notes.append(f'plot: {plot_problem}')
@@ -580,6 +624,7 @@ def main():
         'comparable': not problems,
         'problems': problems,
         'config_differences': config_diff,
+        'code_layout': layout,
         'kernels': {v: sorted({r.first_info('guest.kernel') for r in runs
                                if r.variant == v and
                                r.first_info('guest.kernel')})

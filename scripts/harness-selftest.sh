@@ -19,6 +19,9 @@
 #                           a kselftest fixture's teardown runs after its
 #                           test failed an ASSERT, built as the suites
 #                           are (-O2, the harness of our tree)
+#   harness/bench-layout    make bench's report says LAYOUT DIFFERS for a
+#                           hot function that crosses a 4 KiB page of code
+#                           in one kernel only, and for no other
 # Prints PASS/FAIL lines like the test runner.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -238,6 +241,30 @@ if [ "$t_rc" = 1 ] && grep -qx 'ok 1 marker.passes' "$td/tap.log" &&
 	echo "PASS harness/teardown-after-assert"
 else
 	echo "FAIL harness/teardown-after-assert (exit $t_rc, torn down: $(tr '\n' ' ' <"$td/marker"); see $td)"
+	rc=1
+fi
+
+# 7. The bench report's code layout, from lines as bench.sh writes them
+# (name, start, size; hex, as nm prints them): xxh64 crosses a page in
+# ours only, memcmp in both, ksm_pages_same ends right at a page's end.
+bl=$out/bench-layout
+mkdir -p "$bl"
+printf '%s\n' 'xxh64 ffffffff812d83f0 0000000000000299' \
+	'memcmp ffffffff814c2fe0 0000000000000044' >"$bl/stock.txt"
+printf '%s\n' 'xxh64 ffffffff812e0f40 0000000000000299' \
+	'memcmp ffffffff814cbfe0 0000000000000044' \
+	'ksm_pages_same ffffffff811e7f84 000000000000007c' >"$bl/ours.txt"
+report=$(python3 -c 'import sys
+sys.path.insert(0, sys.argv[1])
+from bench_report import code_layout
+print("\n".join(code_layout(sys.argv[2:])[1]))' "$TOP/scripts" \
+	"stock=$bl/stock.txt" "ours=$bl/ours.txt" 2>&1) || true
+if [ "$(grep -c '^LAYOUT DIFFERS' <<<"$report")" = 1 ] &&
+   grep -q '^LAYOUT DIFFERS: xxh64 crosses .* in ours only' <<<"$report" &&
+   grep -q '^code layout: ksm_pages_same: ours 0xf84+0x7c$' <<<"$report"; then
+	echo "PASS harness/bench-layout"
+else
+	echo "FAIL harness/bench-layout (report was: $(tr '\n' ';' <<<"$report"))"
 	rc=1
 fi
 exit $rc
