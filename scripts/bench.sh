@@ -28,7 +28,8 @@
 # The report also lists where each kernel's hot functions lie in its 4 KiB
 # pages of code (HOT_FUNCTIONS): under TCG, code that crosses a page runs
 # much slower, so a function that crosses in one kernel only can move a
-# ratio with no change in the work done.
+# ratio with no change in the work done. xxh64, the checksum, is kept
+# within one page in both (scripts/build-kernel.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
