@@ -164,8 +164,13 @@ struct pass {
 	long pages;
 	long nr;	/* the last pass it stands for, from 1 */
 	bool late;	/* seen over CONV_LATE_S after the poll before */
-	bool timed;	/* neither this one nor the one before seen late */
 };
+
+/* Whether rec[i]'s length is known: neither it nor rec[i - 1] was late. */
+static bool pass_timed(const struct pass *rec, long i)
+{
+	return !rec[i].late && !(i && rec[i - 1].late);
+}
 
 /*
  * The pages_to_scan of the ksm_advisor lines in text, at most max, into
@@ -255,13 +260,12 @@ TEST_F_TIMEOUT(adv, convergence, 90)
 		rec[n].pages = pages;
 		rec[n].nr = now - fs0;
 		rec[n].late = at - calm > CONV_LATE_S;
-		rec[n].timed = !rec[n].late && !(n && rec[n - 1].late);
 		t = at;
 		if (now != fs + 1)
 			TH_LOG("pass %d: %lu full scans at once", n, now - fs);
 		fs = now;
 		n++;
-		if (n >= 3 && rec[n - 1].timed && rec[n - 2].timed &&
+		if (n >= 3 && pass_timed(rec, n - 1) && pass_timed(rec, n - 2) &&
 		    rec[n - 1].secs < near && rec[n - 2].secs < near) {
 			converged = true;
 			break;
@@ -270,7 +274,7 @@ TEST_F_TIMEOUT(adv, convergence, 90)
 	ASSERT_EQ(0, ksmt_run(0));
 	for (i = 0; i < n; i++)
 		TH_LOG("pass %ld: %.2f s%s, then pages_to_scan %ld", rec[i].nr,
-		       rec[i].secs, rec[i].timed ? "" : " (not timed)",
+		       rec[i].secs, pass_timed(rec, i) ? "" : " (not timed)",
 		       rec[i].pages);
 
 	ASSERT_LE(3, n);
@@ -282,11 +286,11 @@ TEST_F_TIMEOUT(adv, convergence, 90)
 		EXPECT_LE(CONV_MIN, rec[i].pages);
 		EXPECT_GE(CONV_MAX, rec[i].pages);
 		/* A pass far longer than the target calls for more pages. */
-		if (rec[i].timed && rec[i].secs > far &&
+		if (pass_timed(rec, i) && rec[i].secs > far &&
 		    rec[i].pages <= prev)
 			TH_LOG("pass %ld took %.2f s, pages_to_scan %ld -> %ld",
 			       rec[i].nr, rec[i].secs, prev, rec[i].pages);
-		if (rec[i].timed && rec[i].secs > far)
+		if (pass_timed(rec, i) && rec[i].secs > far)
 			EXPECT_LT(prev, rec[i].pages);
 		prev = rec[i].pages;
 	}
