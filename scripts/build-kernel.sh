@@ -23,12 +23,10 @@ export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 # Hash paths relative to the checkout, so a fresh clone elsewhere (CI)
 # hits the cache too; kbuild already strips the tree from __FILE__.
 export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=true
-# xxh64() (665 bytes) starts on a 1 KiB boundary in every kernel, so it
-# never crosses a 4 KiB page of code. Under TCG a loop that crosses one
-# runs far slower (translated blocks chain only within a page), and where
-# xxh64() lands follows the size of all the code linked before lib/: mm/ksm/
-# in ours, so any change there moved ours' merge rate by up to a third in
-# make bench while stock's stayed put. Both variants get the same flag.
+# xxh64() (665 bytes) starts on a 1 KiB boundary in every kernel, stock
+# and ours alike, so it never crosses a 4 KiB page of code, which TCG runs
+# far slower; else where it lands moves with mm/ksm/'s size (README, make
+# bench).
 MAKE=(make -s -C "$TREE" O="$KOUT" CC="ccache gcc" HOSTCC="ccache gcc" -j"$JOBS"
 	CFLAGS_xxhash.o=-falign-functions=1024)
 mkdir -p "$KOUT"
