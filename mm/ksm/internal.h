@@ -369,19 +369,6 @@ struct ksm_slot {
 	u32 id;
 };
 
-/**
- * struct ksm_trees - the stable and unstable tree of one bucket of keys
- * @stable: KSM pages, by key then content
- * @unstable: candidate pages of the current full scan, by key (the root)
- *
- * The trees of a tree index (ksm_tree_index()) are split by the low bits of
- * the key into buckets, each a pair of trees (tree.c).
- */
-struct ksm_trees {
-	struct rb_root stable;
-	struct ksm_item *unstable;
-};
-
 #define KSM_DEFAULT_PAGES_TO_SCAN	100
 
 /* Values of the merge_scope knob: which pages may merge with which. */
@@ -565,18 +552,21 @@ typedef int (*ksm_content_cmp_t)(struct ksm_stable_node *node, void *arg);
 #define KSM_CMP_STALE	INT_MIN
 
 /*
- * The buckets of trees of each tree index, 2^ksm_tree_bucket_bits per
- * index, and how many indexes have them (tree.c).
+ * The buckets of the trees of each tree index (tree.c): the stable trees'
+ * roots, 2^ksm_stable_bits per index, and the unstable trees' roots,
+ * 2^ksm_unstable_bits per index; and how many indexes have them.
  */
-extern struct ksm_trees *ksm_domain_trees;
+extern struct rb_root *ksm_stable_roots;
+extern unsigned int ksm_stable_bits;
+extern struct ksm_item **ksm_unstable_roots;
+extern unsigned int ksm_unstable_bits;
 extern int ksm_nr_trees;
-extern unsigned int ksm_tree_bucket_bits;
 
 /**
  * ksm_tree_index() - the merge domain a page on node @nid belongs to
  * @nid: NUMA node of the page
  *
- * Inline, as ksm_trees_of(): ksmd asks for every page it looks at.
+ * Inline, as ksm_stable_root(): ksmd asks for every page it looks at.
  *
  * Return: index of its trees: 0 when pages merge across nodes.
  */
@@ -588,31 +578,47 @@ static inline int ksm_tree_index(int nid)
 	return nid;
 }
 
+/* Bucket of @key in tree index @index, among 2^@bits per index. */
+static inline unsigned long ksm_bucket(int index, u64 key, unsigned int bits)
+{
+	return ((unsigned long)index << bits) |
+	       (unsigned long)(key & (BIT_ULL(bits) - 1));
+}
+
 /**
- * ksm_trees_of() - the trees of a tree index that hold a key
+ * ksm_stable_root() - the stable tree of a tree index that holds a key
  * @index: a value returned by ksm_tree_index()
  * @key: the key (ksm_unstable_key())
  *
- * Return: the trees of the key's bucket.
+ * Return: the root of the stable tree of the key's bucket.
  */
-static inline struct ksm_trees *ksm_trees_of(int index, u64 key)
+static inline struct rb_root *ksm_stable_root(int index, u64 key)
 {
-	unsigned int bits = ksm_tree_bucket_bits;
-
-	return &ksm_domain_trees[((unsigned long)index << bits) |
-				 (unsigned long)(key & (BIT_ULL(bits) - 1))];
+	return &ksm_stable_roots[ksm_bucket(index, key, ksm_stable_bits)];
 }
 
-/* The buckets of all tree indexes, to walk with ksm_trees_at(). */
-static inline unsigned long ksm_tree_buckets(void)
+/**
+ * ksm_unstable_root() - the unstable tree of a tree index that holds a key
+ * @index: a value returned by ksm_tree_index()
+ * @key: the key (ksm_unstable_key())
+ *
+ * Return: the root of the unstable tree of the key's bucket.
+ */
+static inline struct ksm_item **ksm_unstable_root(int index, u64 key)
 {
-	return (unsigned long)ksm_nr_trees << ksm_tree_bucket_bits;
+	return &ksm_unstable_roots[ksm_bucket(index, key, ksm_unstable_bits)];
 }
 
-/* Bucket @i of ksm_tree_buckets(), index after index. */
-static inline struct ksm_trees *ksm_trees_at(unsigned long i)
+/* The stable trees of all tree indexes, to walk with ksm_stable_root_at(). */
+static inline unsigned long ksm_stable_buckets(void)
 {
-	return &ksm_domain_trees[i];
+	return (unsigned long)ksm_nr_trees << ksm_stable_bits;
+}
+
+/* Stable tree @i of ksm_stable_buckets(), index after index. */
+static inline struct rb_root *ksm_stable_root_at(unsigned long i)
+{
+	return &ksm_stable_roots[i];
 }
 
 int ksm_trees_init(void);

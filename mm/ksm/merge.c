@@ -159,7 +159,7 @@ static int ksm_cmp_for_lookup(struct ksm_stable_node *node, void *arg)
 static struct ksm_stable_node *ksm_stable_lookup(int index, u64 key,
 						 struct page *page)
 {
-	struct rb_root *root = &ksm_trees_of(index, key)->stable;
+	struct rb_root *root = ksm_stable_root(index, key);
 	unsigned int limit = READ_ONCE(ksm_knobs.max_page_sharing);
 	struct ksm_stable_node *node;
 	struct rb_node **link, *parent;
@@ -291,7 +291,7 @@ static int ksm_pair_into(struct ksm_peer *keep, struct ksm_peer *drop,
 	node->nid = index;
 	node->domain = ksm_cursor.domain;
 	ksm_folio_set_node(folio, node);
-	ksm_stable_insert(&ksm_trees_of(index, key)->stable, node,
+	ksm_stable_insert(ksm_stable_root(index, key), node,
 			  ksm_cmp_with_node, keep->pg.page);
 	ksm_chain_joined(node, ksm_cmp_with_node, keep->pg.page);
 	ksm_sharer_add(node, keep->item, anon_vma);
@@ -458,7 +458,7 @@ static int ksm_merge_unstable(struct ksm_item *item,
 			      int index, bool *hashed)
 {
 	u64 key = ksm_item_key(item);
-	struct ksm_item **root = &ksm_trees_of(index, key)->unstable;
+	struct ksm_item **root = ksm_unstable_root(index, key);
 	struct ksm_item *other = ksm_unstable_find(*root, key, NULL);
 	int probes = KSM_MAX_UNSTABLE_PROBES;
 

@@ -252,9 +252,9 @@ void ksm_node_rehome(struct ksm_stable_node *node, int index,
 		     ksm_content_cmp_t cmp, void *arg)
 {
 	ksm_chain_left(node);
-	rb_erase(&node->tree, &ksm_trees_of(node->nid, node->key)->stable);
+	rb_erase(&node->tree, ksm_stable_root(node->nid, node->key));
 	node->nid = index;
-	ksm_stable_insert(&ksm_trees_of(index, node->key)->stable, node, cmp,
+	ksm_stable_insert(ksm_stable_root(index, node->key), node, cmp,
 			  arg);
 	ksm_chain_joined(node, cmp, arg);
 }
@@ -269,7 +269,7 @@ void ksm_node_prune(struct ksm_stable_node *node)
 	while (node->sharers)
 		ksm_sharer_del(node->sharers);
 	ksm_chain_left(node);
-	rb_erase(&node->tree, &ksm_trees_of(node->nid, node->key)->stable);
+	rb_erase(&node->tree, ksm_stable_root(node->nid, node->key));
 	ksm_node_free(node);
 }
 
@@ -368,8 +368,8 @@ static int ksm_sweep_nodes(enum ksm_sweep what, unsigned long start_pfn,
 	unsigned long i;
 	int err = 0;
 
-	for (i = 0; i < ksm_tree_buckets(); i++) {
-		struct rb_node *n = rb_first(&ksm_trees_at(i)->stable);
+	for (i = 0; i < ksm_stable_buckets(); i++) {
+		struct rb_node *n = rb_first(ksm_stable_root_at(i));
 
 		while (n) {
 			struct ksm_stable_node *node;

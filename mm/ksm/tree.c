@@ -21,14 +21,14 @@
  * deletions never wear it down.
  *
  * The keys of each tree index are split into buckets by their low bits,
- * and each bucket has a stable and an unstable tree: a lookup indexes its
- * bucket, then walks a tree of a few dozen nodes instead of one of all of
- * them. The keys are uniform, so the buckets fill evenly; all nodes and
- * items of one key are in one bucket, where they are ordered as in one
- * tree. The buckets are sized at boot from the memory there is: one per
- * 512 pages (KSM_TREE_PAGES_PER_BUCKET) rounded down to a power of two,
- * at most 4096, each two pointers. A VM of 2 GiB has 512 (8 KiB) per
- * tree index.
+ * and each bucket has a stable and an unstable tree, each an array of
+ * roots: a lookup indexes its bucket, then walks a tree of a few dozen
+ * nodes instead of one of all of them. The keys are uniform, so the
+ * buckets fill evenly; all nodes and items of one key are in one bucket,
+ * where they are ordered as in one tree. The buckets are sized at boot
+ * from the memory there is: one per 512 pages (KSM_TREE_PAGES_PER_BUCKET)
+ * rounded down to a power of two, at most 4096. A VM of 2 GiB has 512 of
+ * each (4 KiB each) per tree index.
  */
 
 #include <linux/log2.h>
@@ -45,13 +45,27 @@
 #define KSM_TREE_MAX_BUCKET_BITS	12U
 
 /* Buckets of trees per NUMA node; only node 0's while merge_across_nodes. */
-struct ksm_trees *ksm_domain_trees __ro_after_init;
-static struct ksm_trees ksm_boot_trees = { .stable = RB_ROOT };
+static struct rb_root ksm_boot_stable_root = RB_ROOT;
+static struct ksm_item *ksm_boot_unstable_root;
+struct rb_root *ksm_stable_roots __ro_after_init = &ksm_boot_stable_root;
+unsigned int ksm_stable_bits __ro_after_init;
+struct ksm_item **ksm_unstable_roots __ro_after_init = &ksm_boot_unstable_root;
+unsigned int ksm_unstable_bits __ro_after_init;
 int ksm_nr_trees __ro_after_init = 1;
-unsigned int ksm_tree_bucket_bits __ro_after_init;
 static siphash_key_t ksm_unstable_secret __ro_after_init;
 /* Counts the unstable trees emptied, for the order of equal keys. */
 static u64 ksm_unstable_pass;
+
+/* Allocates the stable roots of @nr indexes of 2^@bits buckets. */
+static struct rb_root *ksm_stable_roots_alloc(int nr, unsigned int bits)
+{
+	unsigned long i, n = (unsigned long)nr << bits;
+	struct rb_root *roots = kvmalloc_array(n, sizeof(*roots), GFP_KERNEL);
+
+	for (i = 0; roots && i < n; i++)
+		roots[i] = RB_ROOT;
+	return roots;
+}
 
 /**
  * ksm_trees_init() - allocate the buckets of trees of each NUMA node
@@ -67,22 +81,28 @@ int __init ksm_trees_init(void)
 	unsigned long buckets = totalram_pages() / KSM_TREE_PAGES_PER_BUCKET;
 	unsigned int bits = buckets > 1 ? ilog2(buckets) : 0;
 	int nr = IS_ENABLED(CONFIG_NUMA) && nr_node_ids > 1 ? nr_node_ids : 1;
-	struct ksm_trees *trees;
+	struct ksm_item **unstable;
+	struct rb_root *stable;
 
 	get_random_bytes(&ksm_unstable_secret, sizeof(ksm_unstable_secret));
-	ksm_domain_trees = &ksm_boot_trees;
 	bits = min(bits, KSM_TREE_MAX_BUCKET_BITS);
-	/* Zeroed: an empty stable tree is RB_ROOT, an empty unstable one NULL. */
-	trees = kvcalloc((unsigned long)nr << bits, sizeof(*trees), GFP_KERNEL);
-	if (!trees && bits) {
-		bits = 0;
-		trees = kvcalloc(nr, sizeof(*trees), GFP_KERNEL);
+	for (;; bits = 0) {
+		stable = ksm_stable_roots_alloc(nr, bits);
+		/* Zeroed: an empty unstable tree is NULL. */
+		unstable = kvcalloc((unsigned long)nr << bits,
+				    sizeof(*unstable), GFP_KERNEL);
+		if (stable && unstable)
+			break;
+		kvfree(stable);
+		kvfree(unstable);
+		if (!bits)
+			return nr > 1 ? -ENOMEM : 0;
 	}
-	if (!trees)
-		return nr > 1 ? -ENOMEM : 0;
-	ksm_domain_trees = trees;
+	ksm_stable_roots = stable;
+	ksm_unstable_roots = unstable;
 	ksm_nr_trees = nr;
-	ksm_tree_bucket_bits = bits;
+	ksm_stable_bits = bits;
+	ksm_unstable_bits = bits;
 	return 0;
 }
 
@@ -174,8 +194,7 @@ void ksm_unstable_add(int index, struct ksm_item *item, unsigned int gen)
 	item->info &= ~KSM_ITEM_GEN_MASK;
 	item->info |= KSM_ITEM_UNSTABLE |
 		((unsigned long)(gen & 0xff) << KSM_ITEM_GEN_SHIFT);
-	ksm_unstable_insert(&ksm_trees_of(index, ksm_item_key(item))->unstable,
-			    item);
+	ksm_unstable_insert(ksm_unstable_root(index, ksm_item_key(item)), item);
 	ksm_count_add(&ksm_count.pages_unshared, 1);
 }
 
@@ -255,7 +274,7 @@ void ksm_unstable_erase(struct ksm_item *item)
 	int i;
 
 	for (i = 0; i < ksm_nr_trees; i++)
-		if (ksm_unstable_remove(&ksm_trees_of(i, key)->unstable, item))
+		if (ksm_unstable_remove(ksm_unstable_root(i, key), item))
 			break;
 	VM_WARN_ON_ONCE(i == ksm_nr_trees);
 	item->info &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
@@ -273,10 +292,8 @@ void ksm_unstable_erase(struct ksm_item *item)
  */
 void ksm_unstable_reset(void)
 {
-	unsigned long i;
-
-	for (i = 0; i < ksm_tree_buckets(); i++)
-		ksm_trees_at(i)->unstable = NULL;
+	memset(ksm_unstable_roots, 0, ((size_t)ksm_nr_trees << ksm_unstable_bits) *
+	       sizeof(*ksm_unstable_roots));
 	ksm_unstable_pass++;
 }
 

@@ -405,24 +405,37 @@ static void stable_insert_reports_first_collision(struct kunit *test)
 /*
  * The buckets of trees: a key's low bits choose its bucket and its higher
  * bits do not, every bucket of an index is reached, and the indexes have
- * buckets of their own.
+ * buckets of their own; for the stable and the unstable trees alike.
  */
 static void trees_bucket_by_low_bits(struct kunit *test)
 {
-	unsigned long per_index = 1UL << ksm_tree_bucket_bits;
-	u64 high = 0x5a5aULL << ksm_tree_bucket_bits;
+	unsigned long per_index = 1UL << ksm_stable_bits;
+	u64 high = 0x5a5aULL << ksm_stable_bits;
 	unsigned long i;
 
-	KUNIT_EXPECT_EQ(test, ksm_tree_buckets(),
+	KUNIT_EXPECT_EQ(test, ksm_stable_buckets(),
 			(unsigned long)ksm_nr_trees * per_index);
 	for (i = 0; i < per_index; i++) {
-		KUNIT_EXPECT_PTR_EQ(test, ksm_trees_of(0, i), ksm_trees_at(i));
-		KUNIT_EXPECT_PTR_EQ(test, ksm_trees_of(0, high | i),
-				    ksm_trees_at(i));
+		KUNIT_EXPECT_PTR_EQ(test, ksm_stable_root(0, i),
+				    ksm_stable_root_at(i));
+		KUNIT_EXPECT_PTR_EQ(test, ksm_stable_root(0, high | i),
+				    ksm_stable_root_at(i));
 	}
 	if (ksm_nr_trees > 1)
-		KUNIT_EXPECT_PTR_EQ(test, ksm_trees_of(1, high),
-				    ksm_trees_at(per_index));
+		KUNIT_EXPECT_PTR_EQ(test, ksm_stable_root(1, high),
+				    ksm_stable_root_at(per_index));
+
+	per_index = 1UL << ksm_unstable_bits;
+	high = 0x5a5aULL << ksm_unstable_bits;
+	for (i = 0; i < per_index; i++) {
+		KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_root(0, i),
+				    &ksm_unstable_roots[i]);
+		KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_root(0, high | i),
+				    &ksm_unstable_roots[i]);
+	}
+	if (ksm_nr_trees > 1)
+		KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_root(1, high),
+				    &ksm_unstable_roots[per_index]);
 }
 
 static void item_fields_do_not_overlap(struct kunit *test)
