@@ -750,7 +750,39 @@ static pid_t spawn_writer(struct ksmt_chan *ch, struct ksmt_layout *l,
 	return pid;
 }
 
-/* Sum over the slab caches named ksm* of active objects x object size. */
+/*
+ * The pages KSM's code has vmalloc'd (/proc/vmallocinfo, allocations whose
+ * caller is a function named ksm_*, not ksmbd_*: ours sizes the roots of
+ * its unstable trees so; stock vmallocs nothing), guard pages not counted. 0 if there
+ * are none, -1 if the file cannot be read.
+ */
+static long ksm_vmalloc_bytes(const char *workload)
+{
+	char line[512], caller[128];
+	long total = 0;
+	const char *p;
+	long pages;
+	FILE *f;
+
+	f = fopen("/proc/vmallocinfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %*s %127s", caller) != 1 ||
+		    strncmp(caller, "ksm_", 4))
+			continue;
+		p = strstr(line, " pages=");
+		if (!p || sscanf(p, " pages=%ld", &pages) != 1)
+			continue;
+		say_of("INFO", workload, "vmalloc", "%s %ld", caller,
+		       pages * KSMT_PAGE_SIZE);
+		total += pages * KSMT_PAGE_SIZE;
+	}
+	fclose(f);
+	return total;
+}
+
+/* Sum over the slab caches named ksm_* of active objects x object size. */
 static long ksm_slab_bytes(const char *workload)
 {
 	char line[512], name[64];
@@ -762,7 +794,7 @@ static long ksm_slab_bytes(const char *workload)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "ksm", 3) ||
+		if (strncmp(line, "ksm_", 4) ||
 		    sscanf(line, "%63s %lu %lu %lu", name, &active, &num,
 			   &size) != 4)
 			continue;
@@ -776,7 +808,7 @@ static long ksm_slab_bytes(const char *workload)
 
 /*
  * The slab memory the objects in use of KSM's caches take: each cache
- * (/sys/kernel/slab/ksm*) shrunk first, so that its per-CPU slabs' free
+ * (/sys/kernel/slab/ksm_*) shrunk first, so that its per-CPU slabs' free
  * objects do not count (ksmt_slab_objects()), then objects x the slab's
  * bytes per object (its rounding and leftover included). Unlike
  * ksm_slab_bytes(), no slack: what a few thousand items cost, not what the
@@ -793,7 +825,7 @@ static long ksm_slab_inuse_bytes(const char *workload)
 	if (!dir)
 		return -1;
 	while ((de = readdir(dir))) {
-		if (strncmp(de->d_name, "ksm", 3))
+		if (strncmp(de->d_name, "ksm_", 4))
 			continue;
 		objects = ksmt_slab_objects(de->d_name);
 		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/order",
@@ -860,13 +892,13 @@ static int mixed_wait_scans(struct mixed_state *m, long want, double deadline)
  * After 95%: to the end of the current full scan, then SETTLE_SCANS more,
  * and the pages each of those walked on average (scanned + skipped); then
  * the final general_profit and, as workload 6, the KSM metadata per page
- * of mergeable memory.
+ * of mergeable memory: its slab objects and its vmalloc'd memory.
  */
 static int mixed_settle(struct mixed_state *m, const struct bench_opts *o,
 			size_t total_pages)
 {
 	double deadline = ksmt_now() + o->limit_s;
-	long scans, a, b, c, d, profit, bytes;
+	long scans, a, b, c, d, profit, bytes, vbytes;
 
 	if (ksmt_read_long("full_scans", &scans))
 		return fail("reading full_scans");
@@ -886,6 +918,12 @@ static int mixed_settle(struct mixed_state *m, const struct bench_opts *o,
 	bytes = ksm_slab_bytes("meta");
 	if (bytes <= 0)
 		return fail("no ksm slab caches in /proc/slabinfo");
+	vbytes = ksm_vmalloc_bytes("meta");
+	if (vbytes < 0)
+		return fail("reading /proc/vmallocinfo");
+	say("INFO", "meta.slab_bytes", "%ld", bytes);
+	say("INFO", "meta.vmalloc_bytes", "%ld", vbytes);
+	bytes += vbytes;
 	say("INFO", "mixed.final_sharing", "%ld", m->sharing);
 	say("INFO", "mixed.general_profit", "%ld", profit);
 	say("BENCH", "mixed.general_profit_mib", "%.3f", profit / 1048576.0);
@@ -1328,8 +1366,9 @@ out:
  * 11. Sparse: one page in every o->stride of o->mib MiB of mergeable
  * address space is mapped, each with a content of its own (nothing to
  * merge), in this process. Once ksmd has been over every page twice, the
- * bytes of KSM's slab objects in use per mapped page (what tracking a
- * sparse area costs: ksm_slab_inuse_bytes()); then ksmd CPU over o->scans
+ * bytes of KSM's slab objects in use and of its vmalloc'd memory per
+ * mapped page (what tracking a sparse area costs: ksm_slab_inuse_bytes(),
+ * ksm_vmalloc_bytes()); then ksmd CPU over o->scans
  * more full scans (more, until it is SPARSE_MIN_CPU_S) per million pages
  * visited, scanned or skipped by smart_scan (with a page in 512 mapped,
  * smart_scan may skip every one of them in those scans); the holes walked
@@ -1339,7 +1378,7 @@ static int bench_sparse(const struct bench_opts *o)
 {
 	size_t span = mib_to_pages(o->mib), mapped = 0, i;
 	double c0, c1, deadline;
-	long s0, s1, k0, k1, scans, bytes;
+	long s0, s1, k0, k1, scans, bytes, vbytes;
 	char name[32], *base;
 	int err = -1;
 
@@ -1365,10 +1404,12 @@ static int bench_sparse(const struct bench_opts *o)
 		goto out;
 	}
 	bytes = ksm_slab_inuse_bytes(name);
+	vbytes = ksm_vmalloc_bytes(name);
 	c0 = ksmd_cpu_s();
-	if (bytes <= 0 || ksmt_read_long("pages_scanned", &s0) ||
+	if (bytes <= 0 || vbytes < 0 ||
+	    ksmt_read_long("pages_scanned", &s0) ||
 	    ksmt_read_long("pages_skipped", &k0)) {
-		fail("sparse: reading the slab caches or the counters");
+		fail("sparse: reading the slab caches, vmallocinfo or the counters");
 		goto out;
 	}
 	if (wait_at_least("full_scans", scans + o->scans, deadline, &scans)) {
@@ -1399,6 +1440,8 @@ static int bench_sparse(const struct bench_opts *o)
 	say_of("INFO", name, "span_pages", "%zu", span);
 	say_of("INFO", name, "mapped_pages", "%zu", mapped);
 	say_of("INFO", name, "slab_bytes", "%ld", bytes);
+	say_of("INFO", name, "vmalloc_bytes", "%ld", vbytes);
+	bytes += vbytes;
 	say_of("INFO", name, "pages_scanned", "%ld", s1 - s0);
 	say_of("INFO", name, "pages_skipped", "%ld", k1 - k0);
 	say_of("INFO", name, "ksmd_cpu_s", "%.3f", c1 - c0);
