@@ -553,8 +553,10 @@ typedef int (*ksm_content_cmp_t)(struct ksm_stable_node *node, void *arg);
 
 /*
  * The buckets of the trees of each tree index (tree.c): the stable trees'
- * roots, 2^ksm_stable_bits per index, and the unstable trees' roots,
- * 2^ksm_unstable_bits per index; and how many indexes have them.
+ * roots, 2^ksm_stable_bits per index, sized at boot; the unstable trees'
+ * roots, 2^ksm_unstable_bits per index, sized again when a pass begins
+ * (ksm_unstable_begin(), under ksm_lock), index 0's only while
+ * merge_across_nodes; and how many tree indexes there are.
  */
 extern struct rb_root *ksm_stable_roots;
 extern unsigned int ksm_stable_bits;
@@ -631,6 +633,8 @@ struct ksm_item *ksm_unstable_find(struct ksm_item *root, u64 key,
 bool ksm_unstable_remove(struct ksm_item **root, struct ksm_item *item);
 void ksm_unstable_erase(struct ksm_item *item);
 void ksm_unstable_reset(void);
+void ksm_unstable_begin(void);
+unsigned int ksm_unstable_next_bits(unsigned int cur, unsigned long items);
 void __ksm_item_clear_unstable(struct ksm_item *item, unsigned int gen);
 
 /**

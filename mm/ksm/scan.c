@@ -507,6 +507,7 @@ static bool ksm_pass_begin(void)
 	 * like a pin to ksm_wrprotect(): flush them once per pass.
 	 */
 	lru_add_drain_all();
+	ksm_unstable_begin();
 	ksm_advisor_pass_begin();
 	trace_ksm_start_scan(ksm_count.full_scans, ksm_count.items);
 	return true;

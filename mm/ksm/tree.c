@@ -6,8 +6,9 @@
  * The stable tree is a red-black tree of nodes, equal keys told apart by
  * content through a callback, so this file touches no page. The unstable
  * tree is a plain binary search tree of items, ordered by their key and,
- * among equal keys, by a keyed hash of their address. Nothing here sleeps
- * or allocates after init; callers hold ksm_lock.
+ * among equal keys, by a keyed hash of their address. Callers hold
+ * ksm_lock. Nothing here sleeps or allocates after init but
+ * ksm_unstable_begin(), at the start of a pass.
  *
  * Why the unstable tree needs no balancing: an item's key is a keyed hash
  * of its checksum (ksm_unstable_key()), under a key drawn at boot. Nobody
@@ -25,10 +26,14 @@
  * roots: a lookup indexes its bucket, then walks a tree of a few dozen
  * nodes instead of one of all of them. The keys are uniform, so the
  * buckets fill evenly; all nodes and items of one key are in one bucket,
- * where they are ordered as in one tree. The buckets are sized at boot
- * from the memory there is: one per 512 pages (KSM_TREE_PAGES_PER_BUCKET)
- * rounded down to a power of two, at most 4096. A VM of 2 GiB has 512 of
- * each (4 KiB each) per tree index.
+ * where they are ordered as in one tree. The stable buckets are sized at
+ * boot from the memory there is: one per 512 pages
+ * (KSM_TREE_PAGES_PER_BUCKET) rounded down to a power of two, at most
+ * 4096; a VM of 2 GiB has 512 (4 KiB) per tree index. The unstable
+ * buckets are as many at boot; as the trees are emptied every pass, each
+ * pass then gets one bucket per 2 to 8 items of the pass before
+ * (ksm_unstable_next_bits()), 1 to 4 bytes per item, so that its trees
+ * stay a few items deep however much memory is scanned.
  */
 
 #include <linux/log2.h>
@@ -36,22 +41,45 @@
 #include <linux/nodemask.h>
 #include <linux/random.h>
 #include <linux/siphash.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 
 #include "internal.h"
 
-/* Pages of memory per bucket of trees, and the most buckets per index. */
+/* Pages of memory per bucket of trees at boot, and the most buckets. */
 #define KSM_TREE_PAGES_PER_BUCKET	512
 #define KSM_TREE_MAX_BUCKET_BITS	12U
+/* Items per bucket the unstable trees of a pass are sized for, at least. */
+#define KSM_UNSTABLE_ITEMS_PER_BUCKET	4
 
 /* Buckets of trees per NUMA node; only node 0's while merge_across_nodes. */
 static struct rb_root ksm_boot_stable_root = RB_ROOT;
 static struct ksm_item *ksm_boot_unstable_root;
 struct rb_root *ksm_stable_roots __ro_after_init = &ksm_boot_stable_root;
 unsigned int ksm_stable_bits __ro_after_init;
-struct ksm_item **ksm_unstable_roots __ro_after_init = &ksm_boot_unstable_root;
-unsigned int ksm_unstable_bits __ro_after_init;
+struct ksm_item **ksm_unstable_roots = &ksm_boot_unstable_root;
+unsigned int ksm_unstable_bits;
 int ksm_nr_trees __ro_after_init = 1;
+/*
+ * The unstable roots allocated at boot, for every index: the least a pass
+ * gets, and what it falls back to.
+ */
+static struct ksm_item **ksm_unstable_boot_roots __ro_after_init =
+	&ksm_boot_unstable_root;
+static unsigned int ksm_unstable_boot_bits __ro_after_init;
+/* Tree indexes in ksm_unstable_roots, and the most bits it may have. */
+static int ksm_unstable_nr = 1;
+static unsigned int ksm_unstable_max_bits __ro_after_init;
+/*
+ * Items put into the unstable trees of each tree index since they were
+ * last emptied (one counter, unless there are NUMA nodes), and whether
+ * they were emptied since ksm_unstable_begin() last cleared the roots.
+ */
+static unsigned long ksm_unstable_boot_added;
+static unsigned long *ksm_unstable_added __ro_after_init =
+	&ksm_unstable_boot_added;
+static bool ksm_unstable_stale;
 static siphash_key_t ksm_unstable_secret __ro_after_init;
 /* Counts the unstable trees emptied, for the order of equal keys. */
 static u64 ksm_unstable_pass;
@@ -85,6 +113,14 @@ int __init ksm_trees_init(void)
 	struct rb_root *stable;
 
 	get_random_bytes(&ksm_unstable_secret, sizeof(ksm_unstable_secret));
+	if (nr > 1) {
+		ksm_unstable_added = kcalloc(nr, sizeof(*ksm_unstable_added),
+					     GFP_KERNEL);
+		if (!ksm_unstable_added)
+			return -ENOMEM;
+	}
+	buckets = totalram_pages() / KSM_UNSTABLE_ITEMS_PER_BUCKET;
+	ksm_unstable_max_bits = buckets > 1 ? ilog2(buckets) : 0;
 	bits = min(bits, KSM_TREE_MAX_BUCKET_BITS);
 	for (;; bits = 0) {
 		stable = ksm_stable_roots_alloc(nr, bits);
@@ -100,10 +136,83 @@ int __init ksm_trees_init(void)
 	}
 	ksm_stable_roots = stable;
 	ksm_unstable_roots = unstable;
+	ksm_unstable_boot_roots = unstable;
 	ksm_nr_trees = nr;
+	ksm_unstable_nr = nr;
 	ksm_stable_bits = bits;
 	ksm_unstable_bits = bits;
+	ksm_unstable_boot_bits = bits;
+	ksm_unstable_max_bits = max(ksm_unstable_max_bits, bits);
 	return 0;
+}
+
+/**
+ * ksm_unstable_next_bits() - the size of the unstable trees of a pass
+ * @cur: the bits of the trees of the pass that ends
+ * @items: how many items that pass put into them
+ *
+ * One bucket per KSM_UNSTABLE_ITEMS_PER_BUCKET items to twice that, never
+ * fewer buckets than at boot. Grows at once, but keeps its size while
+ * there are 2 items per bucket or more, so that a count near a power of
+ * two does not change it every pass: one bucket per 2 to 8 items.
+ *
+ * Return: the bits of the trees of the next pass.
+ */
+unsigned int ksm_unstable_next_bits(unsigned int cur, unsigned long items)
+{
+	unsigned long buckets = items / KSM_UNSTABLE_ITEMS_PER_BUCKET;
+	unsigned int bits = buckets > 1 ? ilog2(buckets) : 0;
+
+	bits = clamp(bits, ksm_unstable_boot_bits, ksm_unstable_max_bits);
+	return bits + 1 == cur ? cur : bits;
+}
+
+/*
+ * Sizes the unstable roots for the pass that starts: every tree index
+ * for the most items one of them got last pass (ksm_unstable_next_bits()),
+ * and only the tree indexes merge_across_nodes uses. Allocated apart from
+ * the boot roots, with vmalloc: the array is a few bytes per item, and
+ * /proc/vmallocinfo shows it. Without the memory (it is not worth
+ * reclaiming hard for), the roots stay as they are, or go back to the
+ * boot ones if they lack a node that now has trees of its own.
+ */
+static void ksm_unstable_resize(void)
+{
+	int i, nr = READ_ONCE(ksm_knobs.merge_across_nodes) ? 1 : ksm_nr_trees;
+	unsigned long items = 0;
+	struct ksm_item **roots;
+	unsigned int bits;
+
+	for (i = 0; i < ksm_nr_trees; i++) {
+		items = max(items, ksm_unstable_added[i]);
+		ksm_unstable_added[i] = 0;
+	}
+	bits = ksm_unstable_next_bits(ksm_unstable_bits, items);
+
+	if (nr == ksm_unstable_nr && bits == ksm_unstable_bits)
+		return;
+	if (bits == ksm_unstable_boot_bits) {
+		roots = ksm_unstable_boot_roots;
+		nr = ksm_nr_trees;
+	} else {
+		roots = __vmalloc(array_size((size_t)nr << bits,
+					     sizeof(*roots)),
+				  GFP_KERNEL | __GFP_NOWARN |
+				  __GFP_RETRY_MAYFAIL);
+		/* The array in use may lack the indexes of every node. */
+		if (!roots && nr <= ksm_unstable_nr)
+			return;
+		if (!roots) {
+			roots = ksm_unstable_boot_roots;
+			nr = ksm_nr_trees;
+			bits = ksm_unstable_boot_bits;
+		}
+	}
+	if (ksm_unstable_roots != ksm_unstable_boot_roots)
+		vfree(ksm_unstable_roots);
+	ksm_unstable_roots = roots;
+	ksm_unstable_nr = nr;
+	ksm_unstable_bits = bits;
 }
 
 /**
@@ -191,10 +300,12 @@ void ksm_unstable_insert(struct ksm_item **root, struct ksm_item *item)
  */
 void ksm_unstable_add(int index, struct ksm_item *item, unsigned int gen)
 {
+	VM_WARN_ON_ONCE(ksm_unstable_stale);
 	item->info &= ~KSM_ITEM_GEN_MASK;
 	item->info |= KSM_ITEM_UNSTABLE |
 		((unsigned long)(gen & 0xff) << KSM_ITEM_GEN_SHIFT);
 	ksm_unstable_insert(ksm_unstable_root(index, ksm_item_key(item)), item);
+	ksm_unstable_added[index]++;
 	ksm_count_add(&ksm_count.pages_unshared, 1);
 }
 
@@ -273,10 +384,10 @@ void ksm_unstable_erase(struct ksm_item *item)
 	u64 key = ksm_item_key(item);
 	int i;
 
-	for (i = 0; i < ksm_nr_trees; i++)
+	for (i = 0; i < ksm_unstable_nr; i++)
 		if (ksm_unstable_remove(ksm_unstable_root(i, key), item))
 			break;
-	VM_WARN_ON_ONCE(i == ksm_nr_trees);
+	VM_WARN_ON_ONCE(i == ksm_unstable_nr);
 	item->info &= ~(KSM_ITEM_UNSTABLE | KSM_ITEM_GEN_MASK);
 	ksm_count_add(&ksm_count.pages_unshared, -1);
 }
@@ -288,13 +399,41 @@ void ksm_unstable_erase(struct ksm_item *item)
  * they are known to be out of the (new, empty) tree. They stay counted in
  * pages_unshared until the next pass looks at them again, so the counter
  * reads the same between passes as during one. Items of one key get
- * another order in the new trees (ksm_unstable_tie()).
+ * another order in the new trees (ksm_unstable_tie()). No item is in a
+ * tree now, so none is looked for in one: the roots are cleared when the
+ * next pass begins (ksm_unstable_begin()), not here, where ksmd may hold
+ * the mmap_lock of the last mm of the pass.
  */
 void ksm_unstable_reset(void)
 {
-	memset(ksm_unstable_roots, 0, ((size_t)ksm_nr_trees << ksm_unstable_bits) *
-	       sizeof(*ksm_unstable_roots));
+	ksm_unstable_stale = true;
 	ksm_unstable_pass++;
+}
+
+/**
+ * ksm_unstable_begin() - make the empty unstable trees of a pass
+ *
+ * After ksm_unstable_reset(), the trees get as many buckets as the items
+ * of the last pass fill (ksm_unstable_resize()): a bucket's tree stays a
+ * few items deep whatever the size of the memory scanned. Then their
+ * roots are cleared. Called with ksm_lock held and no mmap_lock; may
+ * sleep.
+ */
+void ksm_unstable_begin(void)
+{
+	const size_t step = SZ_1M / sizeof(*ksm_unstable_roots);
+	size_t i, n;
+
+	if (!ksm_unstable_stale)
+		return;
+	ksm_unstable_resize();
+	n = (size_t)ksm_unstable_nr << ksm_unstable_bits;
+	for (i = 0; i < n; i += step) {
+		memset(&ksm_unstable_roots[i], 0,
+		       min(step, n - i) * sizeof(*ksm_unstable_roots));
+		cond_resched();
+	}
+	ksm_unstable_stale = false;
 }
 
 /**

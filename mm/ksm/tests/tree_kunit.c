@@ -425,6 +425,8 @@ static void trees_bucket_by_low_bits(struct kunit *test)
 		KUNIT_EXPECT_PTR_EQ(test, ksm_stable_root(1, high),
 				    ksm_stable_root_at(per_index));
 
+	/* The unstable roots change at the end of a pass, under ksm_lock. */
+	mutex_lock(&ksm_lock);
 	per_index = 1UL << ksm_unstable_bits;
 	high = 0x5a5aULL << ksm_unstable_bits;
 	for (i = 0; i < per_index; i++) {
@@ -433,9 +435,44 @@ static void trees_bucket_by_low_bits(struct kunit *test)
 		KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_root(0, high | i),
 				    &ksm_unstable_roots[i]);
 	}
-	if (ksm_nr_trees > 1)
-		KUNIT_EXPECT_PTR_EQ(test, ksm_unstable_root(1, high),
-				    &ksm_unstable_roots[per_index]);
+	mutex_unlock(&ksm_lock);
+}
+
+/*
+ * The unstable trees of a pass: one bucket per 4 to 8 items of the pass
+ * before, between the boot size (the stable trees') and one bucket per 4
+ * pages of memory; grown at once, shrunk only by two powers of two or
+ * more.
+ */
+static void unstable_sized_by_last_pass(struct kunit *test)
+{
+	unsigned int lo = ksm_unstable_next_bits(0, 0);
+	unsigned int hi = ksm_unstable_next_bits(0, ULONG_MAX);
+	unsigned int b;
+
+	/* As many as the stable trees have at least, one per 4 pages at most. */
+	KUNIT_EXPECT_EQ(test, lo, ksm_stable_bits);
+	KUNIT_EXPECT_LE(test, lo, hi);
+	KUNIT_EXPECT_TRUE(test, hi == lo ||
+			  (1UL << hi) <= totalram_pages() / 4);
+	/* 2^b buckets hold 4 * 2^b to 8 * 2^b - 1 items. */
+	for (b = lo; b <= hi; b++) {
+		unsigned long least = 4UL << b, most = (8UL << b) - 1;
+
+		KUNIT_EXPECT_EQ(test, ksm_unstable_next_bits(lo, least), b);
+		KUNIT_EXPECT_EQ(test, ksm_unstable_next_bits(lo, most), b);
+		/* A pass of one size more keeps them, of two shrinks them. */
+		KUNIT_EXPECT_EQ(test, ksm_unstable_next_bits(b + 1, most),
+				b + 1);
+		KUNIT_EXPECT_EQ(test, ksm_unstable_next_bits(b + 2, most), b);
+		KUNIT_EXPECT_EQ(test, ksm_unstable_next_bits(hi, least),
+				b + 1 == hi ? hi : b);
+	}
+	KUNIT_EXPECT_EQ(test, ksm_unstable_next_bits(hi, 0), lo + 1 == hi ?
+			hi : lo);
+	if (lo > 0)
+		KUNIT_EXPECT_EQ(test, ksm_unstable_next_bits(lo, 4UL << (lo - 1)),
+				lo);
 }
 
 static void item_fields_do_not_overlap(struct kunit *test)
@@ -530,6 +567,7 @@ static struct kunit_case ksm_tree_cases[] = {
 	KUNIT_CASE(stable_find_reports_stale_node),
 	KUNIT_CASE(stable_insert_reports_first_collision),
 	KUNIT_CASE(trees_bucket_by_low_bits),
+	KUNIT_CASE(unstable_sized_by_last_pass),
 	KUNIT_CASE(item_fields_do_not_overlap),
 	KUNIT_CASE(item_unstable_generation_wraps),
 	{}
