@@ -25,6 +25,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -383,6 +384,8 @@ TEST_F_TIMEOUT(life, exit_while_scanning, KSMT_TEST_TIMEOUT)
 
 	ASSERT_EQ(0, ksmt_layout_init(&l, 16, 32, 256, 0, 0xc201, 0xc202,
 				      52));
+	/* The workers' children, orphaned, are ours to reap (below). */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
 	for (r = 0; r <= rounds; r++) {
 		struct scan_worker *cur = &w[r % 2], *prev = &w[(r + 1) % 2];
 		unsigned long scans;
@@ -420,7 +423,15 @@ TEST_F_TIMEOUT(life, exit_while_scanning, KSMT_TEST_TIMEOUT)
 	TH_LOG("most KSM pages seen while the workers lived: %ld",
 	       max_shared);
 	EXPECT_LT(0, max_shared);
-	/* Orphaned grandchildren notice and exit within milliseconds. */
+	/*
+	 * Every worker's group was SIGKILLed: its orphaned child is dead or
+	 * dying, and once reaped its mm is gone too. Without waiting for
+	 * that, a child still exiting could hold its KSM pages past the
+	 * scans ksmt_assert_all_zero() waits.
+	 */
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	ASSERT_EQ(ECHILD, errno);
 	ksmt_assert_all_zero(_metadata);
 	ksmt_layout_free(&l);
 }
