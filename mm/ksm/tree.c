@@ -62,12 +62,12 @@ struct ksm_item **ksm_unstable_roots = &ksm_boot_unstable_root;
 unsigned int ksm_unstable_bits;
 int ksm_nr_trees __ro_after_init = 1;
 /*
- * The unstable roots allocated at boot, for every index: the least a pass
- * gets, and what it falls back to.
+ * The unstable roots allocated at boot, for every index and as many as the
+ * stable roots (ksm_stable_bits): the least a pass gets, and what it falls
+ * back to.
  */
 static struct ksm_item **ksm_unstable_boot_roots __ro_after_init =
 	&ksm_boot_unstable_root;
-static unsigned int ksm_unstable_boot_bits __ro_after_init;
 /* Tree indexes in ksm_unstable_roots, and the most bits it may have. */
 static int ksm_unstable_nr = 1;
 static unsigned int ksm_unstable_max_bits __ro_after_init;
@@ -141,7 +141,6 @@ int __init ksm_trees_init(void)
 	ksm_unstable_nr = nr;
 	ksm_stable_bits = bits;
 	ksm_unstable_bits = bits;
-	ksm_unstable_boot_bits = bits;
 	ksm_unstable_max_bits = max(ksm_unstable_max_bits, bits);
 	return 0;
 }
@@ -163,7 +162,7 @@ unsigned int ksm_unstable_next_bits(unsigned int cur, unsigned long items)
 	unsigned long buckets = items / KSM_UNSTABLE_ITEMS_PER_BUCKET;
 	unsigned int bits = buckets > 1 ? ilog2(buckets) : 0;
 
-	bits = clamp(bits, ksm_unstable_boot_bits, ksm_unstable_max_bits);
+	bits = clamp(bits, ksm_stable_bits, ksm_unstable_max_bits);
 	return bits + 1 == cur ? cur : bits;
 }
 
@@ -191,22 +190,19 @@ static void ksm_unstable_resize(void)
 
 	if (nr == ksm_unstable_nr && bits == ksm_unstable_bits)
 		return;
-	if (bits == ksm_unstable_boot_bits) {
-		roots = ksm_unstable_boot_roots;
-		nr = ksm_nr_trees;
-	} else {
+	roots = NULL;
+	if (bits != ksm_stable_bits)
 		roots = __vmalloc(array_size((size_t)nr << bits,
 					     sizeof(*roots)),
 				  GFP_KERNEL | __GFP_NOWARN |
 				  __GFP_RETRY_MAYFAIL);
-		/* The array in use may lack the indexes of every node. */
-		if (!roots && nr <= ksm_unstable_nr)
+	if (!roots) {
+		/* No memory: the array in use may do if it has the indexes. */
+		if (bits != ksm_stable_bits && nr <= ksm_unstable_nr)
 			return;
-		if (!roots) {
-			roots = ksm_unstable_boot_roots;
-			nr = ksm_nr_trees;
-			bits = ksm_unstable_boot_bits;
-		}
+		roots = ksm_unstable_boot_roots;
+		nr = ksm_nr_trees;
+		bits = ksm_stable_bits;
 	}
 	if (ksm_unstable_roots != ksm_unstable_boot_roots)
 		vfree(ksm_unstable_roots);

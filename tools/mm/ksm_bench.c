@@ -753,8 +753,8 @@ static pid_t spawn_writer(struct ksmt_chan *ch, struct ksmt_layout *l,
 /*
  * The pages KSM's code has vmalloc'd (/proc/vmallocinfo, allocations whose
  * caller is a function named ksm_*, not ksmbd_*: ours sizes the roots of
- * its unstable trees so; stock vmallocs nothing), guard pages not counted. 0 if there
- * are none, -1 if the file cannot be read.
+ * its unstable trees so; stock vmallocs nothing), guard pages not
+ * counted. 0 if there are none, -1 if the file cannot be read.
  */
 static long ksm_vmalloc_bytes(const char *workload)
 {
