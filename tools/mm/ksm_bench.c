@@ -58,6 +58,8 @@
 #define GUEST_MAX_SAMPLES	4096
 #define GUEST_STABLE_SCANS	2
 #define GUEST_STABLE_S		3.0
+/* 'guests': the final count is read this long after run=1, or once calm. */
+#define GUEST_FINAL_S		15.0
 /* 'cow': most rounds in one run. */
 #define MAX_ROUNDS		9
 /* 'scan': passes over the pages for the hashing floor. */
@@ -913,7 +915,7 @@ static int mixed_settle(struct mixed_state *m, const struct bench_opts *o,
 		say("INFO", "meta.walked_per_full_scan", "%ld",
 		    (c + d - a - b) / SETTLE_SCANS);
 	if (ksmt_read_long("general_profit", &profit))
-		return fail("reading general_profit");
+		return fail("reading general_profit or pages_shared");
 	sample(m->t0, m->c0, m->sharing);
 	bytes = ksm_slab_bytes("meta");
 	if (bytes <= 0)
@@ -1203,12 +1205,14 @@ static void say_ksm_stat(const char *key, const char *dir)
 /*
  * 8. Guests: o->procs QEMU guests of o->mib MiB each are already running
  * (scripts/vm/bench-plan.sh starts them, stopped, and waits until each has
- * filled its memory). From run=1, pages_sharing is sampled until it stays
- * within 0.1% for GUEST_STABLE_SCANS full scans and GUEST_STABLE_S seconds
- * (or the time limit); what it is then counts as final. The guests go on
- * running meanwhile: the seconds make the final count of a kernel that
- * scans faster one taken after as long a calm (by full scans alone, in
- * one run, ours' was taken 1.3 s after run=1 and stock's after 3.4).
+ * filled its memory). From run=1, pages_sharing is sampled until it has
+ * stayed within 0.1% for GUEST_STABLE_SCANS full scans and GUEST_STABLE_S
+ * seconds (or the time limit), and until GUEST_FINAL_S seconds have gone
+ * by since run=1; the count then is final. The guests go on running and
+ * rewriting a few pages meanwhile, so the count drifts a little even when
+ * calm: the fixed time reads both kernels at the same age of the guests,
+ * not each when it calmed down (in one run ours calmed 4.3 s after run=1
+ * and stock 9.4 s after), unless one calms down later than that.
  * Reports the time and ksmd CPU from run=1 to the first sample at 95% of
  * the final sharing, the final general_profit and the memory saved per
  * guest. Running guests keep rewriting a few pages, so unlike the other
@@ -1217,8 +1221,8 @@ static void say_ksm_stat(const char *key, const char *dir)
 static int bench_guests(const struct bench_opts *o)
 {
 	const char *key = o->key ? o->key : "guests";
-	double t0, c0, t95 = -1, c95 = -1, t_last = 0, t_ref = 0;
-	long sharing, ref = -1, scans, ref_scans = 0, profit;
+	double t0, c0, t95 = -1, c95 = -1, t_last = 0, t_ref = 0, t_calm = -1;
+	long sharing, ref = -1, scans, ref_scans = 0, profit, shared;
 	static double when[GUEST_MAX_SAMPLES], cpu[GUEST_MAX_SAMPLES];
 	static long seen[GUEST_MAX_SAMPLES];
 	int n = 0, i, stable = 0;
@@ -1246,11 +1250,14 @@ static int bench_guests(const struct bench_opts *o)
 			ref = sharing;
 			ref_scans = scans;
 			t_ref = t_last;
-		} else if (sharing && scans >= ref_scans + GUEST_STABLE_SCANS &&
+		} else if (!stable && sharing &&
+			   scans >= ref_scans + GUEST_STABLE_SCANS &&
 			   t_last - t_ref >= GUEST_STABLE_S) {
 			stable = 1;
-			break;
+			t_calm = t_last;
 		}
+		if (stable && t_last >= GUEST_FINAL_S)
+			break;
 		if (t_last >= o->limit_s)
 			break;
 	}
@@ -1261,13 +1268,16 @@ static int bench_guests(const struct bench_opts *o)
 			break;
 		}
 	}
-	if (ksmt_read_long("general_profit", &profit))
-		return fail("reading general_profit");
+	if (ksmt_read_long("general_profit", &profit) ||
+	    ksmt_read_long("pages_shared", &shared))
+		return fail("reading general_profit or pages_shared");
 	ksmt_run(0);
 	say_of("INFO", key, "count", "%d", o->procs);
 	say_of("INFO", key, "mib_each", "%ld", o->mib);
 	say_of("INFO", key, "converged", "%d", stable);
+	say_of("INFO", key, "calm_s", "%.3f", t_calm);
 	say_of("INFO", key, "final_s", "%.3f", t_last);
+	say_of("INFO", key, "pages_shared", "%ld", shared);
 	say_of("INFO", key, "pages_sharing", "%ld", sharing);
 	if (!stable)
 		return fail("%s: sharing still changing after %d s", key,
