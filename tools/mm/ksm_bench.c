@@ -1205,14 +1205,15 @@ static void say_ksm_stat(const char *key, const char *dir)
 /*
  * 8. Guests: o->procs QEMU guests of o->mib MiB each are already running
  * (scripts/vm/bench-plan.sh starts them, stopped, and waits until each has
- * filled its memory). From run=1, pages_sharing is sampled until it has
- * stayed within 0.1% for GUEST_STABLE_SCANS full scans and GUEST_STABLE_S
- * seconds (or the time limit), and until GUEST_FINAL_S seconds have gone
- * by since run=1; the count then is final. The guests go on running and
- * rewriting a few pages meanwhile, so the count drifts a little even when
- * calm: the fixed time reads both kernels at the same age of the guests,
- * not each when it calmed down (in one run ours calmed 4.3 s after run=1
- * and stock 9.4 s after), unless one calms down later than that.
+ * filled its memory). From run=1, pages_sharing is sampled until it is
+ * calm, having stayed within 0.1% for GUEST_STABLE_SCANS full scans and
+ * GUEST_STABLE_S seconds, at a sample GUEST_FINAL_S seconds or more after
+ * run=1 (or until the time limit); the count then is final. The guests go
+ * on running and rewriting a few pages meanwhile, so the count drifts a
+ * little even when calm: the fixed time reads both kernels at the same
+ * age of the guests, not each when it first calmed down (in one run ours
+ * did 4.3 s after run=1 and stock 9.4 s after), unless one is not calm
+ * by then.
  * Reports the time and ksmd CPU from run=1 to the first sample at 95% of
  * the final sharing, the final general_profit and the memory saved per
  * guest. Running guests keep rewriting a few pages, so unlike the other
@@ -1250,11 +1251,13 @@ static int bench_guests(const struct bench_opts *o)
 			ref = sharing;
 			ref_scans = scans;
 			t_ref = t_last;
-		} else if (!stable && sharing &&
+			stable = 0;
+		} else if (sharing &&
 			   scans >= ref_scans + GUEST_STABLE_SCANS &&
 			   t_last - t_ref >= GUEST_STABLE_S) {
 			stable = 1;
-			t_calm = t_last;
+			if (t_calm < 0)
+				t_calm = t_last;
 		}
 		if (stable && t_last >= GUEST_FINAL_S)
 			break;
