@@ -915,7 +915,7 @@ static int mixed_settle(struct mixed_state *m, const struct bench_opts *o,
 		say("INFO", "meta.walked_per_full_scan", "%ld",
 		    (c + d - a - b) / SETTLE_SCANS);
 	if (ksmt_read_long("general_profit", &profit))
-		return fail("reading general_profit or pages_shared");
+		return fail("reading general_profit");
 	sample(m->t0, m->c0, m->sharing);
 	bytes = ksm_slab_bytes("meta");
 	if (bytes <= 0)
