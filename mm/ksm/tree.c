@@ -187,22 +187,26 @@ static void ksm_unstable_resize(void)
 		ksm_unstable_added[i] = 0;
 	}
 	bits = ksm_unstable_next_bits(ksm_unstable_bits, items);
+	/* The boot array, of that size, has every index. */
+	if (bits == ksm_stable_bits)
+		nr = ksm_nr_trees;
 
 	if (nr == ksm_unstable_nr && bits == ksm_unstable_bits)
 		return;
-	roots = NULL;
-	if (bits != ksm_stable_bits)
+	roots = ksm_unstable_boot_roots;
+	if (bits != ksm_stable_bits) {
 		roots = __vmalloc(array_size((size_t)nr << bits,
 					     sizeof(*roots)),
 				  GFP_KERNEL | __GFP_NOWARN |
 				  __GFP_RETRY_MAYFAIL);
-	if (!roots) {
-		/* No memory: the array in use may do if it has the indexes. */
-		if (bits != ksm_stable_bits && nr <= ksm_unstable_nr)
-			return;
-		roots = ksm_unstable_boot_roots;
-		nr = ksm_nr_trees;
-		bits = ksm_stable_bits;
+		if (!roots) {
+			/* No memory: keep the array, if it has the indexes. */
+			if (nr <= ksm_unstable_nr)
+				return;
+			roots = ksm_unstable_boot_roots;
+			nr = ksm_nr_trees;
+			bits = ksm_stable_bits;
+		}
 	}
 	if (ksm_unstable_roots != ksm_unstable_boot_roots)
 		vfree(ksm_unstable_roots);
