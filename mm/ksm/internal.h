@@ -665,6 +665,7 @@ bool ksm_stable_insert(struct rb_root *root, struct ksm_stable_node *node,
 
 /* node.c */
 struct folio *ksm_node_folio(struct ksm_stable_node *node, bool lock);
+bool ksm_node_looks_alive(struct ksm_stable_node *node);
 void ksm_node_prune(struct ksm_stable_node *node);
 int ksm_node_retire(struct ksm_stable_node *node);
 void ksm_sharer_add(struct ksm_stable_node *node, struct ksm_item *item,

@@ -127,11 +127,19 @@ static int ksm_cmp_with_node(struct ksm_stable_node *node, void *arg)
 	return ret;
 }
 
-/* Whether @node still has its KSM page; its content is not looked at. */
+/*
+ * Whether @node still has its KSM page; its content is not looked at. The
+ * merge takes the page locked and prunes the node if it has gone since
+ * (ksm_merge_into_node()): a node that looks alive is taken as it is, and
+ * only one that does not is asked again, with a reference, before pruning.
+ */
 static int ksm_node_alive(struct ksm_stable_node *node, void *arg)
 {
-	struct folio *kfolio = ksm_node_folio(node, false);
+	struct folio *kfolio;
 
+	if (ksm_node_looks_alive(node))
+		return 0;
+	kfolio = ksm_node_folio(node, false);
 	if (!kfolio)
 		return KSM_CMP_STALE;
 	folio_put(kfolio);

@@ -81,6 +81,23 @@ stale:
 }
 
 /**
+ * ksm_node_looks_alive() - whether a stable node seems to have its page
+ * @node: the node
+ *
+ * A hint for a lookup, which only has to choose a node: no reference is
+ * taken, so the page may be freed right after, as it may be after any
+ * check. Whoever uses the node gets its page with ksm_node_folio(), and
+ * prunes the node if it has none. A page that a migration is moving reads
+ * as gone for a moment: ask ksm_node_folio() before pruning on this.
+ *
+ * Return: true if the folio at the node's pfn points at @node.
+ */
+bool ksm_node_looks_alive(struct ksm_stable_node *node)
+{
+	return ksm_folio_points_at(pfn_folio(READ_ONCE(node->kpfn)), node);
+}
+
+/**
  * ksm_sharer_add() - record that @item maps the KSM page of @node
  * @node: the node; its folio is locked, or not yet visible to rmap
  * @item: an item in neither tree
