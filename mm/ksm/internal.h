@@ -556,12 +556,14 @@ typedef int (*ksm_content_cmp_t)(struct ksm_stable_node *node, void *arg);
  * roots, 2^ksm_stable_bits per index, sized at boot; the unstable trees'
  * roots, 2^ksm_unstable_bits per index, sized again when a pass begins
  * (ksm_unstable_begin(), under ksm_lock), index 0's only while
- * merge_across_nodes; and how many tree indexes there are.
+ * merge_across_nodes, and never fewer than at boot
+ * (2^ksm_unstable_boot_bits); and how many tree indexes there are.
  */
 extern struct rb_root *ksm_stable_roots;
 extern unsigned int ksm_stable_bits;
 extern struct ksm_item **ksm_unstable_roots;
 extern unsigned int ksm_unstable_bits;
+extern unsigned int ksm_unstable_boot_bits;
 extern int ksm_nr_trees;
 
 /**

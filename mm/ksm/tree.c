@@ -27,13 +27,18 @@
  * nodes instead of one of all of them. The keys are uniform, so the
  * buckets fill evenly; all nodes and items of one key are in one bucket,
  * where they are ordered as in one tree. The stable buckets are sized at
- * boot from the memory there is: one per 512 pages
- * (KSM_TREE_PAGES_PER_BUCKET) rounded down to a power of two, at most
- * 4096; a VM of 2 GiB has 512 (4 KiB) per tree index. The unstable
- * buckets are as many at boot; as the trees are emptied every pass, each
- * pass then gets one bucket per 2 to 8 items of the pass before
- * (ksm_unstable_next_bits()), 1 to 4 bytes per item, so that its trees
- * stay a few items deep however much memory is scanned.
+ * boot from the memory there is: one per 64 pages
+ * (KSM_STABLE_PAGES_PER_BUCKET) rounded down to a power of two, at most
+ * 65536; a VM of 2 GiB (some 508,000 pages) has 4096 (32 KiB) per tree
+ * index. A tree so holds as many nodes as there are KSM pages in 64 to
+ * 128 pages of memory, up to 16 GiB: a few dozen at most, and 16 to 32
+ * where a quarter of memory is KSM pages. The unstable trees are
+ * emptied every pass: each pass gets one bucket per 2 to 8 items of the
+ * pass before (ksm_unstable_next_bits()), 1 to 4 bytes per item, so that
+ * its trees stay a few items deep however much memory is scanned. Their
+ * boot buckets, the least a pass gets, are fewer (one per 512 pages, at
+ * most 4096): the roots are cleared at every pass, however few pages it
+ * scans.
  */
 
 #include <linux/log2.h>
@@ -47,9 +52,14 @@
 
 #include "internal.h"
 
-/* Pages of memory per bucket of trees at boot, and the most buckets. */
-#define KSM_TREE_PAGES_PER_BUCKET	512
-#define KSM_TREE_MAX_BUCKET_BITS	12U
+/*
+ * Pages of memory per bucket at boot, and the most buckets: of the stable
+ * trees, and of the unstable trees at boot (the least a pass gets).
+ */
+#define KSM_STABLE_PAGES_PER_BUCKET	64
+#define KSM_STABLE_MAX_BUCKET_BITS	16U
+#define KSM_UNSTABLE_BOOT_PAGES_PER_BUCKET	512
+#define KSM_UNSTABLE_BOOT_MAX_BUCKET_BITS	12U
 /* Items per bucket the unstable trees of a pass are sized for, at least. */
 #define KSM_UNSTABLE_ITEMS_PER_BUCKET	4
 
@@ -62,12 +72,13 @@ struct ksm_item **ksm_unstable_roots = &ksm_boot_unstable_root;
 unsigned int ksm_unstable_bits;
 int ksm_nr_trees __ro_after_init = 1;
 /*
- * The unstable roots allocated at boot, for every index and as many as the
- * stable roots (ksm_stable_bits): the least a pass gets, and what it falls
+ * The unstable roots allocated at boot, for every index,
+ * 2^ksm_unstable_boot_bits each: the least a pass gets, and what it falls
  * back to.
  */
 static struct ksm_item **ksm_unstable_boot_roots __ro_after_init =
 	&ksm_boot_unstable_root;
+unsigned int ksm_unstable_boot_bits __ro_after_init;
 /* Tree indexes in ksm_unstable_roots, and the most bits it may have. */
 static int ksm_unstable_nr = 1;
 static unsigned int ksm_unstable_max_bits __ro_after_init;
@@ -95,6 +106,16 @@ static struct rb_root *ksm_stable_roots_alloc(int nr, unsigned int bits)
 	return roots;
 }
 
+/* The bits of one bucket per @pages_per_bucket pages of memory, at most. */
+static unsigned int __init ksm_boot_bits(unsigned long pages_per_bucket,
+					 unsigned int max_bits)
+{
+	unsigned long buckets = totalram_pages() / pages_per_bucket;
+	unsigned int bits = buckets > 1 ? ilog2(buckets) : 0;
+
+	return min(bits, max_bits);
+}
+
 /**
  * ksm_trees_init() - allocate the buckets of trees of each NUMA node
  *
@@ -106,8 +127,10 @@ static struct rb_root *ksm_stable_roots_alloc(int nr, unsigned int bits)
  */
 int __init ksm_trees_init(void)
 {
-	unsigned long buckets = totalram_pages() / KSM_TREE_PAGES_PER_BUCKET;
-	unsigned int bits = buckets > 1 ? ilog2(buckets) : 0;
+	unsigned int bits = ksm_boot_bits(KSM_STABLE_PAGES_PER_BUCKET,
+					  KSM_STABLE_MAX_BUCKET_BITS);
+	unsigned int ubits = ksm_boot_bits(KSM_UNSTABLE_BOOT_PAGES_PER_BUCKET,
+					   KSM_UNSTABLE_BOOT_MAX_BUCKET_BITS);
 	int nr = IS_ENABLED(CONFIG_NUMA) && nr_node_ids > 1 ? nr_node_ids : 1;
 	struct ksm_item **unstable;
 	struct rb_root *stable;
@@ -119,20 +142,26 @@ int __init ksm_trees_init(void)
 		if (!ksm_unstable_added)
 			return -ENOMEM;
 	}
-	buckets = totalram_pages() / KSM_UNSTABLE_ITEMS_PER_BUCKET;
-	ksm_unstable_max_bits = buckets > 1 ? ilog2(buckets) : 0;
-	bits = min(bits, KSM_TREE_MAX_BUCKET_BITS);
-	for (;; bits = 0) {
+	ksm_unstable_max_bits = ksm_boot_bits(KSM_UNSTABLE_ITEMS_PER_BUCKET,
+					      BITS_PER_LONG - 1);
+	for (;;) {
 		stable = ksm_stable_roots_alloc(nr, bits);
 		/* Zeroed: an empty unstable tree is NULL. */
-		unstable = kvcalloc((unsigned long)nr << bits,
+		unstable = kvcalloc((unsigned long)nr << ubits,
 				    sizeof(*unstable), GFP_KERNEL);
 		if (stable && unstable)
 			break;
 		kvfree(stable);
 		kvfree(unstable);
-		if (!bits)
+		if (!bits && !ubits)
 			return nr > 1 ? -ENOMEM : 0;
+		/* As many stable buckets as unstable ones, then one each. */
+		if (bits > ubits) {
+			bits = ubits;
+		} else {
+			bits = 0;
+			ubits = 0;
+		}
 	}
 	ksm_stable_roots = stable;
 	ksm_unstable_roots = unstable;
@@ -140,8 +169,9 @@ int __init ksm_trees_init(void)
 	ksm_nr_trees = nr;
 	ksm_unstable_nr = nr;
 	ksm_stable_bits = bits;
-	ksm_unstable_bits = bits;
-	ksm_unstable_max_bits = max(ksm_unstable_max_bits, bits);
+	ksm_unstable_bits = ubits;
+	ksm_unstable_boot_bits = ubits;
+	ksm_unstable_max_bits = max(ksm_unstable_max_bits, ubits);
 	return 0;
 }
 
@@ -151,9 +181,10 @@ int __init ksm_trees_init(void)
  * @items: how many items that pass put into them
  *
  * One bucket per KSM_UNSTABLE_ITEMS_PER_BUCKET items to twice that, never
- * fewer buckets than at boot. Grows at once, but keeps its size while
- * there are 2 items per bucket or more, so that a count near a power of
- * two does not change it every pass: one bucket per 2 to 8 items.
+ * fewer buckets than at boot (ksm_unstable_boot_bits). Grows at once, but
+ * keeps its size while there are 2 items per bucket or more, so that a
+ * count near a power of two does not change it every pass: one bucket per
+ * 2 to 8 items.
  *
  * Return: the bits of the trees of the next pass.
  */
@@ -162,7 +193,7 @@ unsigned int ksm_unstable_next_bits(unsigned int cur, unsigned long items)
 	unsigned long buckets = items / KSM_UNSTABLE_ITEMS_PER_BUCKET;
 	unsigned int bits = buckets > 1 ? ilog2(buckets) : 0;
 
-	bits = clamp(bits, ksm_stable_bits, ksm_unstable_max_bits);
+	bits = clamp(bits, ksm_unstable_boot_bits, ksm_unstable_max_bits);
 	return bits + 1 == cur ? cur : bits;
 }
 
@@ -188,13 +219,13 @@ static void ksm_unstable_resize(void)
 	}
 	bits = ksm_unstable_next_bits(ksm_unstable_bits, items);
 	/* The boot array, of that size, has every index. */
-	if (bits == ksm_stable_bits)
+	if (bits == ksm_unstable_boot_bits)
 		nr = ksm_nr_trees;
 
 	if (nr == ksm_unstable_nr && bits == ksm_unstable_bits)
 		return;
 	roots = ksm_unstable_boot_roots;
-	if (bits != ksm_stable_bits) {
+	if (bits != ksm_unstable_boot_bits) {
 		roots = __vmalloc(array_size((size_t)nr << bits,
 					     sizeof(*roots)),
 				  GFP_KERNEL | __GFP_NOWARN |
@@ -205,7 +236,7 @@ static void ksm_unstable_resize(void)
 				return;
 			roots = ksm_unstable_boot_roots;
 			nr = ksm_nr_trees;
-			bits = ksm_stable_bits;
+			bits = ksm_unstable_boot_bits;
 		}
 	}
 	if (ksm_unstable_roots != ksm_unstable_boot_roots)

@@ -439,10 +439,33 @@ static void trees_bucket_by_low_bits(struct kunit *test)
 }
 
 /*
+ * The boot sizes: one stable bucket per 64 pages of memory, rounded down to
+ * a power of two (at most 2^16), and one unstable bucket per 512 (at most
+ * 2^12). Memory may have come or gone since boot: the stable size is
+ * checked within a factor of two, and the two sizes against each other,
+ * which were taken from one count of pages.
+ */
+static void trees_sized_at_boot(struct kunit *test)
+{
+	unsigned long pages = totalram_pages();
+
+	if (ksm_stable_bits < 16)
+		KUNIT_EXPECT_TRUE_MSG(test,
+				      (1UL << ksm_stable_bits) <= pages / 32 &&
+				      (2UL << ksm_stable_bits) > pages / 128,
+				      "2^%u stable buckets for %lu pages",
+				      ksm_stable_bits, pages);
+	KUNIT_EXPECT_LE(test, ksm_unstable_boot_bits, 12U);
+	if (ksm_unstable_boot_bits && ksm_unstable_boot_bits < 12 &&
+	    ksm_stable_bits < 16)
+		KUNIT_EXPECT_EQ(test, ksm_stable_bits,
+				ksm_unstable_boot_bits + 3);
+}
+
+/*
  * The unstable trees of a pass: one bucket per 4 to 8 items of the pass
- * before, between the boot size (the stable trees') and one bucket per 4
- * pages of memory; grown at once, shrunk only by two powers of two or
- * more.
+ * before, between their boot size and one bucket per 4 pages of memory;
+ * grown at once, shrunk only by two powers of two or more.
  */
 static void unstable_sized_by_last_pass(struct kunit *test)
 {
@@ -450,8 +473,8 @@ static void unstable_sized_by_last_pass(struct kunit *test)
 	unsigned int hi = ksm_unstable_next_bits(0, ULONG_MAX);
 	unsigned int b;
 
-	/* As many as the stable trees have at least, one per 4 pages at most. */
-	KUNIT_EXPECT_EQ(test, lo, ksm_stable_bits);
+	/* As many as at boot at least, one per 4 pages at most. */
+	KUNIT_EXPECT_EQ(test, lo, ksm_unstable_boot_bits);
 	KUNIT_EXPECT_LE(test, lo, hi);
 	KUNIT_EXPECT_TRUE(test, hi == lo ||
 			  (1UL << hi) <= totalram_pages() / 4);
@@ -567,6 +590,7 @@ static struct kunit_case ksm_tree_cases[] = {
 	KUNIT_CASE(stable_find_reports_stale_node),
 	KUNIT_CASE(stable_insert_reports_first_collision),
 	KUNIT_CASE(trees_bucket_by_low_bits),
+	KUNIT_CASE(trees_sized_at_boot),
 	KUNIT_CASE(unstable_sized_by_last_pass),
 	KUNIT_CASE(item_fields_do_not_overlap),
 	KUNIT_CASE(item_unstable_generation_wraps),
