@@ -63,7 +63,10 @@ static bool ksm_rekey(struct ksm_item *item, struct page *page)
 	return true;
 }
 
-/* Merges the page @item maps into the KSM page of @node. */
+/*
+ * Merges the page @item maps into the KSM page of @node. Return: 0, -ENOENT
+ * if the node has lost its page (it is pruned), or why the merge failed.
+ */
 static int ksm_merge_into_node(struct ksm_item *item,
 			       struct vm_area_struct *vma,
 			       struct ksm_page *pg,
@@ -74,7 +77,7 @@ static int ksm_merge_into_node(struct ksm_item *item,
 
 	if (!kfolio) {
 		ksm_node_prune(node);
-		return -EAGAIN;
+		return -ENOENT;
 	}
 	/* Already mapped here, e.g. inherited through fork: just record it. */
 	if (kfolio == pg->folio)
@@ -564,6 +567,29 @@ static void ksm_leave_domain(struct ksm_item *item,
 }
 
 /*
+ * Merges the page of @item into a KSM page of content key @key that can
+ * take one more sharer. A node whose page went since the lookup was pruned
+ * by the merge (-ENOENT): the lookup is done again, as another node of
+ * that content may take the page. Return: 0 once merged, -ESRCH if there
+ * is no such node, else why the merge failed.
+ */
+static int ksm_merge_by_lookup(struct ksm_item *item,
+			       struct vm_area_struct *vma, struct ksm_page *pg,
+			       int index, u64 key)
+{
+	struct ksm_stable_node *node;
+	int err;
+
+	do {
+		node = ksm_stable_lookup(index, key, pg->page);
+		if (!node)
+			return -ESRCH;
+		err = ksm_merge_into_node(item, vma, pg, node);
+	} while (err == -ENOENT);
+	return err;
+}
+
+/*
  * Merges the page of @item into the KSM page of content key @key or, with
  * use_zero_pages, into the zero page if @key is the empty page's. Return:
  * 0 once merged, -ESRCH if there is neither, else why the merge failed
@@ -572,11 +598,8 @@ static void ksm_leave_domain(struct ksm_item *item,
 static int ksm_merge_by_key(struct ksm_item *item, struct vm_area_struct *vma,
 			    struct ksm_page *pg, int index, u64 key)
 {
-	struct ksm_stable_node *node = ksm_stable_lookup(index, key, pg->page);
-	int err = -ESRCH;
+	int err = ksm_merge_by_lookup(item, vma, pg, index, key);
 
-	if (node)
-		err = ksm_merge_into_node(item, vma, pg, node);
 	/* Even if a KSM page of other bytes has the empty page's key. */
 	if ((err == -ESRCH || err == -EAGAIN) &&
 	    READ_ONCE(ksm_knobs.use_zero_pages) && key == ksm_cursor.zero_key)
@@ -738,9 +761,7 @@ bool ksm_merge_page(struct ksm_item *item, struct vm_area_struct *vma,
 		 * New content: a KSM page of it takes the page now; else it
 		 * waits for the next look.
 		 */
-		node = ksm_stable_lookup(index, ksm_item_key(item), pg->page);
-		if (node)
-			ksm_merge_into_node(item, vma, pg, node);
+		ksm_merge_by_lookup(item, vma, pg, index, ksm_item_key(item));
 		return false;
 	}
 	/*
