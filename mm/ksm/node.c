@@ -390,13 +390,19 @@ static int ksm_sweep_nodes(enum ksm_sweep what, unsigned long start_pfn,
 
 		while (n) {
 			struct ksm_stable_node *node;
+			unsigned long kpfn;
 
 			node = rb_entry(n, struct ksm_stable_node, tree);
 			n = rb_next(n);
-			if (node->kpfn >= start_pfn && node->kpfn < end_pfn)
+			/* Migration moves it meanwhile (folio_migrate_ksm()). */
+			kpfn = READ_ONCE(node->kpfn);
+			if (kpfn >= start_pfn && kpfn < end_pfn)
 				err = ksm_sweep_one(node, what) ?: err;
 			cond_resched();
 		}
+		/* Most buckets are empty where few pages are merged. */
+		if (!(i % 1024))
+			cond_resched();
 	}
 	return err;
 }
