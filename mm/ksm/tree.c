@@ -120,8 +120,9 @@ static unsigned int __init ksm_boot_bits(unsigned long pages_per_bucket,
  * ksm_trees_init() - allocate the buckets of trees of each NUMA node
  *
  * Every index is sized for all of memory: while merge_across_nodes, index
- * 0 serves every node. Without the memory for that, one bucket per index
- * does (a machine of one node needs no allocation for it).
+ * 0 serves every node. Without the memory for that, the stable buckets are
+ * as few as the unstable ones; failing that too, one bucket per index does
+ * (a machine of one node needs no allocation for it).
  *
  * Return: 0, or -ENOMEM.
  */
