@@ -224,7 +224,11 @@ static int ksm_layout_may_change(void)
  * @value: its new value, already checked
  * @relayout: the unstable trees, which the knob lays out too, start afresh
  *
- * Return: 0, or -EBUSY (and no change) while a KSM page exists.
+ * merge_across_nodes also sizes the array of stable roots: each NUMA node
+ * has trees of its own only while it is 0.
+ *
+ * Return: 0, -EBUSY while a KSM page exists, or -ENOMEM without the
+ * memory for the stable roots of each node; no change on error.
  */
 int ksm_set_layout_knob(unsigned int *knob, unsigned int value,
 			bool relayout)
@@ -234,6 +238,8 @@ int ksm_set_layout_knob(unsigned int *knob, unsigned int value,
 	ksm_lock_stable();
 	if (*knob != value) {
 		err = ksm_layout_may_change();
+		if (!err && knob == &ksm_knobs.merge_across_nodes)
+			err = ksm_stable_roots_set_nodes(!value);
 		if (!err)
 			WRITE_ONCE(*knob, value);
 		if (!err && relayout) {

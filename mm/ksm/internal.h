@@ -553,7 +553,8 @@ typedef int (*ksm_content_cmp_t)(struct ksm_stable_node *node, void *arg);
 
 /*
  * The buckets of the trees of each tree index (tree.c): the stable trees'
- * roots, 2^ksm_stable_bits per index, sized at boot; the unstable trees'
+ * roots, 2^ksm_stable_bits per index, sized at boot, of ksm_stable_nr
+ * indexes (index 0's only while merge_across_nodes); the unstable trees'
  * roots, 2^ksm_unstable_bits per index, sized again when a pass begins
  * (ksm_unstable_begin(), under ksm_lock), index 0's only while
  * merge_across_nodes, and never fewer than at boot
@@ -561,6 +562,7 @@ typedef int (*ksm_content_cmp_t)(struct ksm_stable_node *node, void *arg);
  */
 extern struct rb_root *ksm_stable_roots;
 extern unsigned int ksm_stable_bits;
+extern int ksm_stable_nr;
 extern struct ksm_item **ksm_unstable_roots;
 extern unsigned int ksm_unstable_bits;
 extern unsigned int ksm_unstable_boot_bits;
@@ -616,7 +618,7 @@ static inline struct ksm_item **ksm_unstable_root(int index, u64 key)
 /* The stable trees of all tree indexes, to walk with ksm_stable_root_at(). */
 static inline unsigned long ksm_stable_buckets(void)
 {
-	return (unsigned long)ksm_nr_trees << ksm_stable_bits;
+	return (unsigned long)ksm_stable_nr << ksm_stable_bits;
 }
 
 /* Stable tree @i of ksm_stable_buckets(), index after index. */
@@ -626,6 +628,7 @@ static inline struct rb_root *ksm_stable_root_at(unsigned long i)
 }
 
 int ksm_trees_init(void);
+int ksm_stable_roots_set_nodes(bool per_node);
 u64 ksm_unstable_key(u64 checksum);
 bool ksm_unstable_before(const struct ksm_item *a, const struct ksm_item *b);
 void ksm_unstable_insert(struct ksm_item **root, struct ksm_item *item);

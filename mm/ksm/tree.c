@@ -63,11 +63,17 @@
 /* Items per bucket the unstable trees of a pass are sized for, at least. */
 #define KSM_UNSTABLE_ITEMS_PER_BUCKET	4
 
-/* Buckets of trees per NUMA node; only node 0's while merge_across_nodes. */
+/*
+ * Buckets of trees per tree index. The stable roots have index 0's only
+ * while merge_across_nodes, which can change only while there is no
+ * stable node: each NUMA node gets its own when it becomes 0
+ * (ksm_stable_roots_set_nodes()).
+ */
 static struct rb_root ksm_boot_stable_root = RB_ROOT;
 static struct ksm_item *ksm_boot_unstable_root;
-struct rb_root *ksm_stable_roots __ro_after_init = &ksm_boot_stable_root;
+struct rb_root *ksm_stable_roots = &ksm_boot_stable_root;
 unsigned int ksm_stable_bits __ro_after_init;
+int ksm_stable_nr = 1;
 struct ksm_item **ksm_unstable_roots = &ksm_boot_unstable_root;
 unsigned int ksm_unstable_bits;
 int ksm_nr_trees __ro_after_init = 1;
@@ -96,10 +102,11 @@ static siphash_key_t ksm_unstable_secret __ro_after_init;
 static u64 ksm_unstable_pass;
 
 /* Allocates the stable roots of @nr indexes of 2^@bits buckets. */
-static struct rb_root *ksm_stable_roots_alloc(int nr, unsigned int bits)
+static struct rb_root *ksm_stable_roots_alloc(int nr, unsigned int bits,
+					      gfp_t gfp)
 {
 	unsigned long i, n = (unsigned long)nr << bits;
-	struct rb_root *roots = kvmalloc_array(n, sizeof(*roots), GFP_KERNEL);
+	struct rb_root *roots = kvmalloc_array(n, sizeof(*roots), gfp);
 
 	for (i = 0; roots && i < n; i++)
 		roots[i] = RB_ROOT;
@@ -117,12 +124,14 @@ static unsigned int __init ksm_boot_bits(unsigned long pages_per_bucket,
 }
 
 /**
- * ksm_trees_init() - allocate the buckets of trees of each NUMA node
+ * ksm_trees_init() - allocate the buckets of trees
  *
- * Every index is sized for all of memory: while merge_across_nodes, index
- * 0 serves every node. Without the memory for that, the stable buckets are
- * as few as the unstable ones; failing that too, one bucket per index does
- * (a machine of one node needs no allocation for it).
+ * The stable roots of index 0, which serves every node while
+ * merge_across_nodes, and the unstable boot roots of each NUMA node.
+ * Every index is sized for all of memory. Without the memory for that,
+ * the stable buckets are as few as the unstable ones; failing that too,
+ * one bucket per index does (a machine of one node needs no allocation
+ * for it).
  *
  * Return: 0, or -ENOMEM.
  */
@@ -146,7 +155,7 @@ int __init ksm_trees_init(void)
 	ksm_unstable_max_bits = ksm_boot_bits(KSM_UNSTABLE_ITEMS_PER_BUCKET,
 					      BITS_PER_LONG - 1);
 	for (;;) {
-		stable = ksm_stable_roots_alloc(nr, bits);
+		stable = ksm_stable_roots_alloc(1, bits, GFP_KERNEL);
 		/* Zeroed: an empty unstable tree is NULL. */
 		unstable = kvcalloc((unsigned long)nr << ubits,
 				    sizeof(*unstable), GFP_KERNEL);
@@ -173,6 +182,41 @@ int __init ksm_trees_init(void)
 	ksm_unstable_bits = ubits;
 	ksm_unstable_boot_bits = ubits;
 	ksm_unstable_max_bits = max(ksm_unstable_max_bits, ubits);
+	return 0;
+}
+
+/**
+ * ksm_stable_roots_set_nodes() - stable trees per NUMA node, or one set
+ * @per_node: each node gets stable trees of its own (merge_across_nodes
+ *	becomes 0), or index 0's serve all (it becomes 1)
+ *
+ * On a machine of many nodes, the roots of every node but the first
+ * would lie unused while merge_across_nodes (the default): up to 512 KiB
+ * each. They are allocated when the knob becomes 0, as the knob's write
+ * asks, and freed when it becomes 1 again. Called under ksm_lock, while
+ * there is no stable node: every tree is empty, and the new roots are.
+ *
+ * Return: 0, or -ENOMEM with nothing changed.
+ */
+int ksm_stable_roots_set_nodes(bool per_node)
+{
+	int nr = per_node ? ksm_nr_trees : 1;
+	struct rb_root *roots;
+
+	if (nr == ksm_stable_nr)
+		return 0;
+	if (nr == 1 && !ksm_stable_bits) {
+		roots = &ksm_boot_stable_root;
+	} else {
+		roots = ksm_stable_roots_alloc(nr, ksm_stable_bits,
+					       GFP_KERNEL | __GFP_NOWARN);
+		if (!roots)
+			return -ENOMEM;
+	}
+	if (ksm_stable_roots != &ksm_boot_stable_root)
+		kvfree(ksm_stable_roots);
+	ksm_stable_roots = roots;
+	ksm_stable_nr = nr;
 	return 0;
 }
 

@@ -413,20 +413,20 @@ static void trees_bucket_by_low_bits(struct kunit *test)
 	u64 high = 0x5a5aULL << ksm_stable_bits;
 	unsigned long i;
 
+	/* Both kinds of roots change under ksm_lock. */
+	mutex_lock(&ksm_lock);
 	KUNIT_EXPECT_EQ(test, ksm_stable_buckets(),
-			(unsigned long)ksm_nr_trees * per_index);
+			(unsigned long)ksm_stable_nr * per_index);
 	for (i = 0; i < per_index; i++) {
 		KUNIT_EXPECT_PTR_EQ(test, ksm_stable_root(0, i),
 				    ksm_stable_root_at(i));
 		KUNIT_EXPECT_PTR_EQ(test, ksm_stable_root(0, high | i),
 				    ksm_stable_root_at(i));
 	}
-	if (ksm_nr_trees > 1)
+	if (ksm_stable_nr > 1)
 		KUNIT_EXPECT_PTR_EQ(test, ksm_stable_root(1, high),
 				    ksm_stable_root_at(per_index));
 
-	/* The unstable roots change at the end of a pass, under ksm_lock. */
-	mutex_lock(&ksm_lock);
 	per_index = 1UL << ksm_unstable_bits;
 	high = 0x5a5aULL << ksm_unstable_bits;
 	for (i = 0; i < per_index; i++) {
@@ -460,6 +460,53 @@ static void trees_sized_at_boot(struct kunit *test)
 	    ksm_stable_bits < 16)
 		KUNIT_EXPECT_EQ(test, ksm_stable_bits,
 				ksm_unstable_boot_bits + 3);
+}
+
+/* Whether every stable tree is empty. */
+static bool stable_roots_empty(void)
+{
+	unsigned long i;
+
+	for (i = 0; i < ksm_stable_buckets(); i++)
+		if (!RB_EMPTY_ROOT(ksm_stable_root_at(i)))
+			return false;
+	return true;
+}
+
+/*
+ * The stable roots follow merge_across_nodes: index 0's only while it is 1,
+ * every node's while it is 0, all empty, as the knob changes only while
+ * there is no stable node. Done here under ksm_lock as the knob's write
+ * does it, then put back as it was.
+ */
+static void stable_roots_follow_merge_across_nodes(struct kunit *test)
+{
+	bool per_node;
+
+	mutex_lock(&ksm_lock);
+	per_node = !READ_ONCE(ksm_knobs.merge_across_nodes);
+	if (!ksm_no_stable_nodes()) {
+		mutex_unlock(&ksm_lock);
+		kunit_skip(test, "KSM pages exist: the knob cannot change");
+	}
+	KUNIT_EXPECT_EQ(test, ksm_stable_nr, per_node ? ksm_nr_trees : 1);
+
+	KUNIT_EXPECT_EQ(test, ksm_stable_roots_set_nodes(true), 0);
+	KUNIT_EXPECT_EQ(test, ksm_stable_nr, ksm_nr_trees);
+	KUNIT_EXPECT_EQ(test, ksm_stable_buckets(),
+			(unsigned long)ksm_nr_trees << ksm_stable_bits);
+	KUNIT_EXPECT_PTR_EQ(test,
+			    ksm_stable_root(ksm_nr_trees - 1, ~0ULL) + 1,
+			    ksm_stable_root_at(0) + ksm_stable_buckets());
+	KUNIT_EXPECT_TRUE(test, stable_roots_empty());
+
+	KUNIT_EXPECT_EQ(test, ksm_stable_roots_set_nodes(false), 0);
+	KUNIT_EXPECT_EQ(test, ksm_stable_nr, 1);
+	KUNIT_EXPECT_EQ(test, ksm_stable_buckets(), 1UL << ksm_stable_bits);
+	KUNIT_EXPECT_TRUE(test, stable_roots_empty());
+
+	KUNIT_EXPECT_EQ(test, ksm_stable_roots_set_nodes(per_node), 0);
+	mutex_unlock(&ksm_lock);
 }
 
 /*
@@ -591,6 +638,7 @@ static struct kunit_case ksm_tree_cases[] = {
 	KUNIT_CASE(stable_insert_reports_first_collision),
 	KUNIT_CASE(trees_bucket_by_low_bits),
 	KUNIT_CASE(trees_sized_at_boot),
+	KUNIT_CASE(stable_roots_follow_merge_across_nodes),
 	KUNIT_CASE(unstable_sized_by_last_pass),
 	KUNIT_CASE(item_fields_do_not_overlap),
 	KUNIT_CASE(item_unstable_generation_wraps),
