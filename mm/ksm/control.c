@@ -227,8 +227,9 @@ static int ksm_layout_may_change(void)
  * merge_across_nodes also sizes the array of stable roots: each NUMA node
  * has trees of its own only while it is 0.
  *
- * Return: 0, -EBUSY while a KSM page exists, or -ENOMEM without the
- * memory for the stable roots of each node; no change on error.
+ * Return: 0, -EBUSY while a KSM page exists, or -ENOMEM when
+ * merge_across_nodes becomes 0 without the memory for the stable roots
+ * of each node; no change on error.
  */
 int ksm_set_layout_knob(unsigned int *knob, unsigned int value,
 			bool relayout)

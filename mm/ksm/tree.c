@@ -8,7 +8,8 @@
  * tree is a plain binary search tree of items, ordered by their key and,
  * among equal keys, by a keyed hash of their address. Callers hold
  * ksm_lock. Nothing here sleeps or allocates after init but
- * ksm_unstable_begin(), at the start of a pass.
+ * ksm_unstable_begin(), at the start of a pass, and
+ * ksm_stable_roots_set_nodes(), as merge_across_nodes changes.
  *
  * Why the unstable tree needs no balancing: an item's key is a keyed hash
  * of its checksum (ksm_unstable_key()), under a key drawn at boot. Nobody
@@ -192,26 +193,35 @@ int __init ksm_trees_init(void)
  *
  * On a machine of many nodes, the roots of every node but the first
  * would lie unused while merge_across_nodes (the default): up to 512 KiB
- * each. They are allocated when the knob becomes 0, as the knob's write
- * asks, and freed when it becomes 1 again. Called under ksm_lock, while
- * there is no stable node: every tree is empty, and the new roots are.
+ * each on 64-bit. They are allocated when the knob becomes 0, as the
+ * knob's write asks, and freed when it becomes 1 again. Called under
+ * ksm_lock, while there is no stable node: every tree is empty, and the
+ * new roots are.
  *
- * Return: 0, or -ENOMEM with nothing changed.
+ * Going back to one set never fails: without the memory for an array of
+ * its own, it keeps the first roots of the array of every node.
+ *
+ * Return: 0, or -ENOMEM (nothing changed) for @per_node.
  */
 int ksm_stable_roots_set_nodes(bool per_node)
 {
 	int nr = per_node ? ksm_nr_trees : 1;
 	struct rb_root *roots;
 
+	lockdep_assert_held(&ksm_lock);
+	VM_WARN_ON_ONCE(!ksm_no_stable_nodes());
 	if (nr == ksm_stable_nr)
 		return 0;
-	if (nr == 1 && !ksm_stable_bits) {
+	if (nr == 1 && !ksm_stable_bits)
 		roots = &ksm_boot_stable_root;
-	} else {
+	else
 		roots = ksm_stable_roots_alloc(nr, ksm_stable_bits,
 					       GFP_KERNEL | __GFP_NOWARN);
-		if (!roots)
+	if (!roots) {
+		if (per_node)
 			return -ENOMEM;
+		ksm_stable_nr = nr;
+		return 0;
 	}
 	if (ksm_stable_roots != &ksm_boot_stable_root)
 		kvfree(ksm_stable_roots);
