@@ -197,6 +197,8 @@ void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
 	 * Only the nodes next to @node have their content compared; past
 	 * them, a chain is told by ->dup (a chain of another content with
 	 * the same key next to this one is not worth a compare per node).
+	 * Whether there are one or more others is all the counts need: the
+	 * walk stops at two, not at the end of a chain of any length.
 	 */
 	for (next = false; ; next = true) {
 		int order = 1;
@@ -213,7 +215,7 @@ void ksm_chain_joined(struct ksm_stable_node *node, ksm_content_cmp_t same,
 			do {
 				others++;
 				other = ksm_stable_same_key(other, next);
-			} while (other && other->dup);
+			} while (other && other->dup && others < 2);
 		}
 		if (next)
 			break;
@@ -235,9 +237,10 @@ static void ksm_chain_left(struct ksm_stable_node *node)
 
 	if (!node->dup)
 		return;
+	/* One other, or more: the walk stops at two (ksm_chain_joined()). */
 	for (next = false; ; next = true) {
 		for (other = ksm_stable_same_key(node, next);
-		     other && other->dup;
+		     other && other->dup && others < 2;
 		     other = ksm_stable_same_key(other, next)) {
 			last = other;
 			others++;

@@ -164,6 +164,65 @@ static void sharers_move_counters(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, node.sharers);
 }
 
+/* A stable node whose content is an int, for chains_counted_once(). */
+struct int_node {
+	struct ksm_stable_node node;
+	int content;
+};
+
+static int int_node_cmp(struct ksm_stable_node *node, void *arg)
+{
+	int wanted = *(int *)arg;
+	int content = container_of(node, struct int_node, node)->content;
+
+	return wanted < content ? -1 : wanted > content;
+}
+
+/*
+ * Nodes of one content joined one by one, as max_page_sharing fills each:
+ * the second makes a chain of both, and every one after is a dup of that
+ * one chain, past the two others at which the count stops walking. A node
+ * of another content under the same key (a collision) is no dup. Under
+ * ksm_lock, so that ksmd moves no counter meanwhile; what the test added
+ * is taken off at the end.
+ */
+static void chains_counted_once(struct kunit *test)
+{
+	const int n = 6;
+	struct ksm_counters before;
+	struct rb_root root = RB_ROOT;
+	struct int_node *nodes;
+	int i;
+
+	nodes = kunit_kcalloc(test, n + 1, sizeof(*nodes), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, nodes);
+	for (i = 0; i <= n; i++) {
+		nodes[i].node.key = 77;
+		nodes[i].content = i < n ? 1 : 2;
+	}
+	mutex_lock(&ksm_lock);
+	before = ksm_count;
+	ksm_stable_insert(&root, &nodes[n].node, int_node_cmp,
+			  &nodes[n].content);
+	ksm_chain_joined(&nodes[n].node, int_node_cmp, &nodes[n].content);
+	for (i = 0; i < n; i++) {
+		ksm_stable_insert(&root, &nodes[i].node, int_node_cmp,
+				  &nodes[i].content);
+		ksm_chain_joined(&nodes[i].node, int_node_cmp,
+				 &nodes[i].content);
+		KUNIT_EXPECT_EQ(test, ksm_count.chains - before.chains,
+				i ? 1UL : 0UL);
+		KUNIT_EXPECT_EQ(test, ksm_count.dups - before.dups,
+				i ? i + 1UL : 0UL);
+		KUNIT_EXPECT_EQ(test, nodes[0].node.dup, i > 0);
+		KUNIT_EXPECT_EQ(test, nodes[i].node.dup, i > 0);
+	}
+	KUNIT_EXPECT_FALSE(test, nodes[n].node.dup);
+	ksm_count_add(&ksm_count.chains, -1);
+	ksm_count_add(&ksm_count.dups, -n);
+	mutex_unlock(&ksm_lock);
+}
+
 /*
  * A sharer keeps the smart scan age it had (halved, rounded down, at most
  * 14) and gets it back when it stops being one; the rmap walk sees the
@@ -318,6 +377,7 @@ static struct kunit_case ksm_accounting_cases[] = {
 	KUNIT_CASE(profit_formula),
 	KUNIT_CASE(volatile_pages_never_negative),
 	KUNIT_CASE(sharers_move_counters),
+	KUNIT_CASE(chains_counted_once),
 	KUNIT_CASE(sharers_keep_their_age),
 	KUNIT_CASE(item_is_small),
 	KUNIT_CASE(items_count_in_their_block),
