@@ -75,6 +75,9 @@ static struct ksm_item *ksm_boot_unstable_root;
 struct rb_root *ksm_stable_roots = &ksm_boot_stable_root;
 unsigned int ksm_stable_bits __ro_after_init;
 int ksm_stable_nr = 1;
+/* Index 0's stable roots allocated at boot, kept for merge_across_nodes. */
+static struct rb_root *ksm_stable_boot_roots __ro_after_init =
+	&ksm_boot_stable_root;
 struct ksm_item **ksm_unstable_roots = &ksm_boot_unstable_root;
 unsigned int ksm_unstable_bits;
 int ksm_nr_trees __ro_after_init = 1;
@@ -175,6 +178,7 @@ int __init ksm_trees_init(void)
 		}
 	}
 	ksm_stable_roots = stable;
+	ksm_stable_boot_roots = stable;
 	ksm_unstable_roots = unstable;
 	ksm_unstable_boot_roots = unstable;
 	ksm_nr_trees = nr;
@@ -193,37 +197,30 @@ int __init ksm_trees_init(void)
  *
  * On a machine of many nodes, the roots of every node but the first
  * would lie unused while merge_across_nodes (the default): up to 512 KiB
- * each on 64-bit. They are allocated when the knob becomes 0, as the
- * knob's write asks, and freed when it becomes 1 again. Called under
- * ksm_lock, while there is no stable node: every tree is empty, and the
- * new roots are.
- *
- * Going back to one set never fails: without the memory for an array of
- * its own, it keeps the first roots of the array of every node.
+ * each on 64-bit. An array for every node is allocated when the knob
+ * becomes 0, as the knob's write asks, and freed when it becomes 1 again;
+ * index 0's roots from boot serve meanwhile, so that going back never
+ * fails. Called under ksm_lock, while there is no stable node: every tree
+ * is empty, and the new roots are.
  *
  * Return: 0, or -ENOMEM (nothing changed) for @per_node.
  */
 int ksm_stable_roots_set_nodes(bool per_node)
 {
 	int nr = per_node ? ksm_nr_trees : 1;
-	struct rb_root *roots;
+	struct rb_root *roots = ksm_stable_boot_roots;
 
 	lockdep_assert_held(&ksm_lock);
 	VM_WARN_ON_ONCE(!ksm_no_stable_nodes());
 	if (nr == ksm_stable_nr)
 		return 0;
-	if (nr == 1 && !ksm_stable_bits)
-		roots = &ksm_boot_stable_root;
-	else
+	if (nr > 1) {
 		roots = ksm_stable_roots_alloc(nr, ksm_stable_bits,
 					       GFP_KERNEL | __GFP_NOWARN);
-	if (!roots) {
-		if (per_node)
+		if (!roots)
 			return -ENOMEM;
-		ksm_stable_nr = nr;
-		return 0;
 	}
-	if (ksm_stable_roots != &ksm_boot_stable_root)
+	if (ksm_stable_roots != ksm_stable_boot_roots)
 		kvfree(ksm_stable_roots);
 	ksm_stable_roots = roots;
 	ksm_stable_nr = nr;
